@@ -1,0 +1,60 @@
+// Package checkpoint stores a log's delivery state: the small file saying
+// which record to send next and which records are still kept.
+//
+// # Slots
+//
+// The state lives in two slot files, "checkpoint.0" and "checkpoint.1", in
+// the log directory. Each encoding carries a generation. Save writes the
+// next generation over the slot NOT holding the current state, at offset 0
+// and without truncating, then fsyncs that one file: one fsync per save, no
+// rename, no directory sync. Open reads both slots and takes the valid one
+// with the highest generation. A crash during Save can only damage the slot
+// being written, whose checksum then fails, and the other slot still holds
+// the previous state; see Open for how each combination of slots is treated.
+// Every file access goes through vfs.FS.
+//
+// # Encoding (format version 1)
+//
+// All integers are little-endian. The fixed header is 48 bytes:
+//
+//	offset  size  field
+//	     0     4  magic "SGCK"
+//	     4     2  version, u16 = 1
+//	     6     2  flags, u16, reserved, must be 0
+//	     8     4  length, u32: bytes of the whole encoding, header and
+//	              checksum included; 56 <= length <= MaxSize
+//	    12     8  generation, u64
+//	    20     8  sequence, u64 (State.Sequence)
+//	    28     8  cursor, u64 (State.Cursor)
+//	    36     8  first, u64 (State.First); cursor >= first
+//	    44     4  meta count, u32: number of entries that follow
+//	    48        entries, each:
+//	                 1  key length, u8 (0..255)
+//	                 k  key bytes
+//	                 4  value length, u32
+//	                 v  value bytes
+//	              in strictly increasing bytewise key order (so no duplicate)
+//	length-8   8  checksum, u64: xxhash64 (github.com/cespare/xxhash/v2,
+//	              seed 0) of bytes [0, length-8), i.e. of every preceding
+//	              byte of the encoding: magic, version, flags, length and
+//	              all fields and entries. Not of itself, nor of anything
+//	              after length.
+//
+//	length..      anything: a slot is rewritten in place without truncation,
+//	              so bytes after the encoding may be the stale tail of an
+//	              older, longer one. They are ignored.
+//
+// The entries must end exactly where the checksum starts. An encoding with
+// no metadata is 56 bytes. Decoding checks, in order: magic; version (an
+// unknown one is a *VersionError naming it, not corruption); that length is
+// within [56, MaxSize] and present; the checksum; flags; the meta count
+// against the bytes available; each entry's lengths against the bytes left
+// and its key against the previous one; that no bytes are left over; and
+// cursor >= first. Any other failure is a *CorruptError (matching
+// ErrCorrupt) giving the file and the byte offset of the problem, e.g.
+//
+//	checkpoint: dir/checkpoint.1: offset 48: bad checksum ...
+//
+// The format constants are in format.go and are frozen; a change to the
+// layout needs a new version.
+package checkpoint

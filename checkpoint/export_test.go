@@ -1,0 +1,22 @@
+package checkpoint
+
+// Internal constants exposed to the external test package.
+const (
+	Magic         = magic
+	FormatVersion = formatVersion
+	OffMagic      = offMagic
+	OffVersion    = offVersion
+	OffFlags      = offFlags
+	OffLength     = offLength
+	OffGeneration = offGeneration
+	OffSequence   = offSequence
+	OffCursor     = offCursor
+	OffFirst      = offFirst
+	OffMetaCount  = offMetaCount
+	HeaderSize    = headerSize
+	EntryOverhead = entryOverhead
+	ChecksumSize  = checksumSize
+	MinSize       = minSize
+	Slot0Name     = slot0Name
+	Slot1Name     = slot1Name
+)

@@ -1,0 +1,42 @@
+package checkpoint
+
+// The on-disk format, version 1. Everything in this block is FROZEN: the
+// constants describe bytes that already exist on users' disks. Changing any
+// of them, or the meaning of any field, requires a new format version (and
+// a reader that still accepts version 1). doc.go shows the layout as a
+// diagram; format_test.go pins the derived constants to their formula.
+const (
+	// magic opens every encoding.
+	magic = "SGCK"
+	// formatVersion is the only version this package writes and reads.
+	formatVersion uint16 = 1
+
+	// Offsets of the fixed header fields. All integers are little-endian.
+	offMagic      = 0                 // [4]byte magic
+	offVersion    = offMagic + 4      // u16 format version
+	offFlags      = offVersion + 2    // u16 flags, reserved, must be 0
+	offLength     = offFlags + 2      // u32 length of the whole encoding, checksum included
+	offGeneration = offLength + 4     // u64 generation
+	offSequence   = offGeneration + 8 // u64 State.Sequence
+	offCursor     = offSequence + 8   // u64 State.Cursor
+	offFirst      = offCursor + 8     // u64 State.First
+	offMetaCount  = offFirst + 8      // u32 number of metadata entries
+	headerSize    = offMetaCount + 4  // fixed header; metadata entries follow
+
+	// Each metadata entry is: u8 key length, key, u32 value length, value.
+	entryOverhead = 1 + 4
+
+	// checksumSize is the trailing xxhash64 of every preceding byte.
+	checksumSize = 8
+
+	// minSize is the size of an encoding without metadata.
+	minSize = headerSize + checksumSize
+)
+
+// MaxSize bounds an encoded checkpoint, checksum included. Marshal refuses
+// to produce more and Unmarshal rejects a length field above it, so reading
+// a checkpoint never allocates more than MaxSize bytes whatever the file says.
+const MaxSize = 1 << 20
+
+// MaxMetaKey is the largest metadata key, in bytes (its length is a u8).
+const MaxMetaKey = 255

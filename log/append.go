@@ -1,0 +1,273 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/segment"
+)
+
+// Append appends one record with no type tag and returns its offset.
+// Under SyncAlways it returns once the record is on stable storage.
+func (l *Log) Append(data []byte) (uint64, error) {
+	if err := segment.CheckRecord("", data); err != nil {
+		return 0, fmt.Errorf("seglog: append: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return 0, err
+	}
+	if err := l.prepareLocked(segment.RecordSize("", data)); err != nil {
+		return 0, err
+	}
+	off, epoch := l.mu.next, l.mu.epoch
+	l.mu.w.add("", data, off)
+	l.mu.next++
+	if l.mu.w.openSize() >= frameTarget {
+		l.mu.w.cut()
+	}
+	return off, l.commitLocked(off, epoch)
+}
+
+// AppendRecords appends records as one frame, all or nothing, and returns
+// the offset of the first. Offsets of recs are ignored.
+func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
+	if len(recs) == 0 {
+		return 0, errors.New("seglog: AppendRecords: no records")
+	}
+	total := 0
+	for i := range recs {
+		if err := segment.CheckRecord(recs[i].Type, recs[i].Data); err != nil {
+			return 0, fmt.Errorf("seglog: append record %d: %w", i, err)
+		}
+		total += segment.RecordSize(recs[i].Type, recs[i].Data)
+	}
+	if total > segment.MaxFrameBody {
+		return 0, fmt.Errorf("seglog: append: %w: batch of %d bytes (max %d)", ErrTooLarge, total, segment.MaxFrameBody)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return 0, err
+	}
+	if err := l.prepareLocked(total + segment.FrameHeaderSize); err != nil {
+		return 0, err
+	}
+	w := l.mu.w
+	w.cut()
+	first, epoch := l.mu.next, l.mu.epoch
+	for i := range recs {
+		w.add(recs[i].Type, recs[i].Data, l.mu.next)
+		l.mu.next++
+	}
+	w.cut()
+	return first, l.commitLocked(l.mu.next-1, epoch)
+}
+
+// prepareLocked rolls the active segment if need bytes do not fit in it,
+// and refuses appends while failed writes have filled the buffer.
+func (l *Log) prepareLocked(need int) error {
+	for {
+		if err := l.writableLocked(); err != nil {
+			return err
+		}
+		w := l.mu.w
+		if len(w.buf) > maxBuffered && l.mu.failErr != nil {
+			return fmt.Errorf("seglog: append: buffer full after failed writes: %w", l.mu.failErr)
+		}
+		if !w.needsRoll(need, l.opts.SegmentSize) {
+			return nil
+		}
+		if err := l.rollLocked(); err != nil {
+			return err
+		}
+	}
+}
+
+// commitLocked finishes an append according to the sync policy.
+func (l *Log) commitLocked(off, epoch uint64) error {
+	if l.opts.Sync != SyncAlways {
+		if len(l.mu.w.buf) >= flushThreshold && !l.mu.ioBusy {
+			// The records stay buffered if this fails; the error
+			// is kept for Sync and Close.
+			_ = l.flushLocked(false)
+		}
+		return nil
+	}
+	for l.mu.synced <= off {
+		if l.mu.epoch != epoch {
+			return l.mu.failErr
+		}
+		if l.mu.err != nil {
+			return l.mu.err
+		}
+		if l.mu.ioBusy {
+			l.cond.Wait()
+			continue
+		}
+		_ = l.flushLocked(true) // its outcome is read from the state above
+	}
+	return nil
+}
+
+// syncLocked makes offsets below target durable.
+func (l *Log) syncLocked(target uint64) error {
+	for l.mu.synced < min(target, l.mu.next) || (l.mu.w != nil && l.mu.w.durable < l.mu.w.end) {
+		if l.mu.err != nil {
+			return l.mu.err
+		}
+		if l.mu.ioBusy {
+			l.cond.Wait()
+			continue
+		}
+		if err := l.flushLocked(true); err != nil {
+			return err
+		}
+	}
+	return l.mu.err
+}
+
+// flushLocked writes the buffered frames (cutting the open one) and, if
+// doSync, fsyncs. It releases l.mu during the I/O; only one goroutine does
+// writer I/O at a time (ioBusy).
+func (l *Log) flushLocked(doSync bool) error {
+	for l.mu.ioBusy {
+		l.cond.Wait()
+	}
+	if l.mu.err != nil {
+		return l.mu.err
+	}
+	w := l.mu.w
+	w.cut()
+	if len(w.buf) == 0 && (!doSync || w.durable == w.size) {
+		return nil
+	}
+	target := l.mu.next
+	pos := w.size
+	b, entries := w.take()
+	l.mu.ioBusy = true
+	l.mu.Unlock()
+	writeErr, syncErr := w.writeOut(b, entries, pos, doSync)
+	l.mu.Lock()
+	l.mu.ioBusy = false
+	l.cond.Broadcast()
+
+	if writeErr != nil {
+		return l.failWriteLocked(b, entries, pos, writeErr)
+	}
+	w.size = pos + int64(len(b))
+	w.seg.entries = append(w.seg.entries, entries...)
+	w.recycle(b, entries)
+	l.mu.failErr = nil
+	l.mu.written = target
+	if syncErr != nil {
+		l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, syncErr)
+		l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", syncErr)
+		return l.mu.err
+	}
+	if doSync {
+		w.durable = w.size
+		l.mu.synced = target
+	}
+	return nil
+}
+
+// failWriteLocked undoes a failed write: the partial frame is cut off the
+// file so that no reader or recovery ever sees it. Under SyncAlways the
+// group's appenders are told and their offsets given again; otherwise the
+// frames, whose appends have returned, stay buffered for the next try.
+func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err error) error {
+	w := l.mu.w
+	err = fmt.Errorf("seglog: write %s at %d: %w", w.seg.path, pos, err)
+	l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
+	if terr := w.f.Truncate(pos); terr != nil {
+		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
+		return l.mu.err
+	}
+	l.mu.failErr = err
+	if l.opts.Sync == SyncAlways {
+		if len(entries) > 0 {
+			l.mu.next = entries[0].Offset
+		}
+		w.discard()
+		l.mu.epoch++
+		return err
+	}
+	w.requeue(b, entries)
+	return err
+}
+
+// rollLocked seals the active segment and starts a new one at the next
+// offset. The sealed segment is fsynced, and the new file and its
+// directory entry are durable, before any record goes into it.
+func (l *Log) rollLocked() error {
+	if err := l.flushLocked(true); err != nil {
+		return err
+	}
+	old := l.mu.w
+	base := l.mu.next
+	l.mu.ioBusy = true
+	l.mu.Unlock()
+	nw, err := l.createSegment(base)
+	if err == nil && old.idx != nil {
+		// A synced index spares the next reader a rebuild.
+		if err := old.idx.Sync(); err != nil {
+			l.logger.Warn("seglog: index sync failed", "file", old.seg.idxPath, "err", err)
+		}
+		old.idx.Close()
+		old.idx = nil
+	}
+	l.mu.Lock()
+	l.mu.ioBusy = false
+	l.cond.Broadcast()
+	if err != nil {
+		return err
+	}
+	old.seg.mu.Lock()
+	old.seg.size = old.size
+	old.seg.mu.Unlock()
+	l.mu.segs = append(l.mu.segs, nw.seg)
+	l.mu.w = nw
+	return nil
+}
+
+// createSegment creates and syncs a new segment file, its index file and
+// their directory entries.
+func (l *Log) createSegment(base uint64) (*writer, error) {
+	s := newSegFile(l.dir, base)
+	f, err := l.fs.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, l.opts.FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("seglog: create segment: %w", err)
+	}
+	fail := func(err error) (*writer, error) {
+		f.Close()
+		l.fs.Remove(s.path)
+		return nil, fmt.Errorf("seglog: create segment %s: %w", s.path, err)
+	}
+	if _, err := f.WriteAt(segment.AppendFileHeader(nil, base), 0); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	idx, err := l.fs.OpenFile(s.idxPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, l.opts.FileMode)
+	if err == nil {
+		if _, err = idx.WriteAt(index.AppendHeader(nil, base), 0); err != nil {
+			idx.Close()
+			idx = nil
+		}
+	} else {
+		idx = nil
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		if idx != nil {
+			idx.Close()
+		}
+		return fail(err)
+	}
+	s.f = f
+	return newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0), nil
+}

@@ -1,0 +1,280 @@
+package log
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/seglog/seglog/checkpoint"
+)
+
+// Batch is a run of records to send, labelled with the sequence number of
+// its first record.
+type Batch struct {
+	Sequence uint64 // label of Records[0]
+	Records  []Record
+}
+
+// AckBranch names the branch an acknowledgement took. See docs/protocol.md.
+type AckBranch int
+
+const (
+	// AckNormal: the peer has everything up to N; the batch acknowledged
+	// the time before is released and the cursor moves forward.
+	AckNormal AckBranch = iota
+	// AckRewind: the peer lost some of what was sent; the cursor moves
+	// back inside the kept window (unchanged when N equals the sequence).
+	AckRewind
+	// AckTooHigh: the peer claims more than was sent; everything before
+	// the cursor is released, the cursor stays, and the application should
+	// resynchronise.
+	AckTooHigh
+	// AckAncient: the peer wants records no longer kept; the cursor goes
+	// back to the first kept record, and the application should
+	// resynchronise.
+	AckAncient
+)
+
+func (b AckBranch) String() string {
+	return [...]string{"normal", "rewind", "too-high", "ancient"}[b]
+}
+
+// AckResult reports what an Ack did.
+type AckResult struct {
+	// Resync is set when the peer and the log disagreed (AckTooHigh or
+	// AckAncient): the application should resynchronise with its peer.
+	Resync bool
+	Branch AckBranch
+	// Released counts the records released by this Ack; SegmentsRemoved
+	// the segment files deleted as a result.
+	Released        uint64
+	SegmentsRemoved int
+	// State is the delivery state after the Ack.
+	State State
+}
+
+// State is the delivery state of the log.
+type State struct {
+	Sequence     uint64 // label of the record at Cursor
+	Cursor       uint64 // offset of the next record to send
+	First        uint64 // oldest record kept
+	Next         uint64 // offset the next append gets
+	PendingCount uint64 // records from Cursor to Next
+}
+
+// State returns the current delivery state.
+func (l *Log) State() State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stateLocked()
+}
+
+func (l *Log) stateLocked() State {
+	st := l.mu.state
+	return State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor}
+}
+
+// IsPending reports whether the record at offset has yet to be sent:
+// Cursor <= offset < Next.
+func (l *Log) IsPending(offset uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.state.Cursor <= offset && offset < l.mu.next
+}
+
+// Pending returns up to max records from the cursor, labelled with the
+// sequence. The records are the caller's to keep. Ack compares the peer's
+// answer with the number of records handed out here.
+func (l *Log) Pending(max int) (Batch, error) {
+	if max <= 0 {
+		return Batch{}, fmt.Errorf("seglog: Pending(%d): max must be positive", max)
+	}
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return Batch{}, ErrClosed
+	}
+	seq, cursor := l.mu.state.Sequence, l.mu.state.Cursor
+	l.mu.Unlock()
+
+	b := Batch{Sequence: seq}
+	for rec, err := range l.Records(cursor) {
+		if err != nil {
+			return Batch{}, err
+		}
+		if rec.Offset != cursor+uint64(len(b.Records)) {
+			break // released meanwhile by a concurrent Reset
+		}
+		rec.Data = slices.Clone(rec.Data)
+		b.Records = append(b.Records, rec)
+		if len(b.Records) == max {
+			break
+		}
+	}
+	l.mu.Lock()
+	if l.mu.state.Cursor == cursor && l.mu.state.Sequence == seq {
+		l.mu.sent = len(b.Records)
+	}
+	l.mu.Unlock()
+	return b, nil
+}
+
+// Ack applies the peer's next-expected sequence number nextExpected and
+// returns once the new state is durable. Records it releases are never
+// returned again; segments wholly before the new first offset are deleted
+// after the checkpoint that released them is on stable storage.
+func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	l.mu.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.mu.Unlock()
+		return AckResult{}, err
+	}
+	old := l.mu.state
+	sent := uint64(l.mu.next - old.Cursor)
+	if l.mu.sent >= 0 {
+		sent = uint64(l.mu.sent)
+	}
+	st, branch := applyAck(old, nextExpected, sent)
+	// The checkpoint must never point past durable records: under the
+	// weaker sync policies, make what was sent durable first.
+	if err := l.syncLocked(st.Cursor); err != nil {
+		l.mu.Unlock()
+		return AckResult{}, err
+	}
+	l.mu.Unlock()
+
+	removed, err := l.saveState(st)
+	if err != nil {
+		return AckResult{}, err
+	}
+	l.mu.Lock()
+	l.mu.sent = -1
+	res := AckResult{
+		Resync:          branch == AckTooHigh || branch == AckAncient,
+		Branch:          branch,
+		Released:        st.First - old.First,
+		SegmentsRemoved: removed,
+		State:           l.stateLocked(),
+	}
+	l.mu.Unlock()
+	return res, nil
+}
+
+// applyAck is the protocol's arithmetic, checked in the documented order.
+// P is the kept window (cursor - first); sent is what the last Pending
+// handed out.
+func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
+	s, p := st.Sequence, st.Cursor-st.First
+	var branch AckBranch
+	switch {
+	case n > s && n-s > sent:
+		branch = AckTooHigh
+		st.First = st.Cursor
+	case n > s:
+		branch = AckNormal
+		st.First = st.Cursor
+		st.Cursor += n - s
+	case n+p < s:
+		branch = AckAncient
+		st.Cursor = st.First
+	default:
+		branch = AckRewind
+		st.Cursor -= s - n
+	}
+	st.Sequence = n
+	return st, branch
+}
+
+// saveState makes st durable, then deletes the segments it released.
+// l.stateMu is held.
+func (l *Log) saveState(st checkpoint.State) (int, error) {
+	if err := l.ckpt.Save(st); err != nil {
+		return 0, fmt.Errorf("seglog: save delivery state: %w", err)
+	}
+	l.mu.Lock()
+	l.mu.state = st
+	var drop []*segFile
+	for len(l.mu.segs) > 1 && l.mu.segs[1].base <= st.First {
+		drop = append(drop, l.mu.segs[0])
+		l.mu.segs = l.mu.segs[1:]
+	}
+	l.mu.Unlock()
+	for _, s := range drop {
+		if err := l.removeSegment(s); err != nil {
+			// The checkpoint is durable: the next Open finishes this.
+			l.logger.Warn("seglog: remove released segment", "file", s.path, "err", err)
+		}
+	}
+	return len(drop), nil
+}
+
+// Reset drops every record, for re-registration with a peer: the first
+// offset and the cursor move to the next offset, and the sequence is kept.
+// Offsets are never reused.
+func (l *Log) Reset() error {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	l.mu.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	// Start a fresh segment so that every old one can go whole.
+	if l.mu.next > l.mu.w.seg.base {
+		if err := l.rollLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
+	st := l.mu.state
+	st.First, st.Cursor = l.mu.next, l.mu.next
+	l.mu.sent = -1
+	l.mu.Unlock()
+	_, err := l.saveState(st)
+	return err
+}
+
+// SetMeta stores an application value with the delivery state, durably
+// when it returns. A nil value deletes the key.
+func (l *Log) SetMeta(key string, value []byte) error {
+	if len(key) == 0 || len(key) > checkpoint.MaxMetaKey {
+		return fmt.Errorf("seglog: meta key of %d bytes (want 1 to %d)", len(key), checkpoint.MaxMetaKey)
+	}
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	l.mu.Lock()
+	if err := l.writableLocked(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	st := l.mu.state
+	st.Meta = maps.Clone(st.Meta)
+	if st.Meta == nil {
+		st.Meta = map[string][]byte{}
+	}
+	if value == nil {
+		delete(st.Meta, key)
+	} else {
+		st.Meta[key] = slices.Clone(value)
+	}
+	l.mu.Unlock()
+	_, err := l.saveState(st)
+	return err
+}
+
+// Meta returns a copy of an application value stored with SetMeta.
+func (l *Log) Meta(key string) ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.mu.state.Meta[key]
+	return slices.Clone(v), ok
+}
+
+// MetaKeys returns the metadata keys, sorted.
+func (l *Log) MetaKeys() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Sorted(maps.Keys(l.mu.state.Meta))
+}

@@ -1,0 +1,44 @@
+package log
+
+import (
+	"errors"
+
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+var (
+	// ErrOutOfRange is returned by Read for an offset outside
+	// [FirstOffset, NextOffset).
+	ErrOutOfRange = errors.New("seglog: offset out of range")
+
+	// ErrCorrupt is matched by every error reporting damaged data. The
+	// error is a *CorruptError naming the file and byte position.
+	ErrCorrupt = segment.ErrCorrupt
+
+	// ErrLocked is returned by Open when another writer, in this process or
+	// another, has the log open.
+	ErrLocked = errors.New("seglog: log is locked by another writer")
+
+	// ErrClosed is returned by calls on a closed Log.
+	ErrClosed = errors.New("seglog: log is closed")
+
+	// ErrReadOnly is returned by writes to a log opened with ReadOnly.
+	ErrReadOnly = errors.New("seglog: log is read-only")
+
+	// ErrTooLarge is returned for a record over MaxRecordSize or a type tag
+	// over MaxTypeLen, or a batch over MaxBatchSize.
+	ErrTooLarge = segment.ErrTooLarge
+
+	// ErrSyncFailed is returned by every write after an fsync failed. The
+	// kernel may have dropped the unsynced data and a retried fsync could
+	// report success for it, so the log refuses to claim anything more is
+	// safe; reopen it to recover what is on disk.
+	ErrSyncFailed = errors.New("seglog: fsync failed; log refuses further writes")
+)
+
+// CorruptError describes damaged data: the file, the byte position and
+// what is wrong. It matches ErrCorrupt.
+type CorruptError = segment.CorruptError
+
+var _ = vfs.ErrLocked

@@ -1,0 +1,181 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/internal/vfs"
+)
+
+// LockFile is the name of the lock file in a log directory.
+const LockFile = "LOCK"
+
+// Record is one record of the log.
+type Record struct {
+	Offset uint64
+	Type   string // optional tag; "" when none
+	Data   []byte
+}
+
+// Log is an append-only segmented log in one directory. Its methods are
+// safe for concurrent use.
+type Log struct {
+	dir    string
+	opts   Options
+	fs     vfs.FS
+	logger *stdlog.Logger
+	lock   io.Closer
+	ckpt   *checkpoint.Store
+
+	mu struct {
+		sync.Mutex
+		segs   []*segFile // in offset order; the last is the active one
+		w      *writer    // the active segment's writer; nil if read-only
+		next   uint64     // offset the next append gets
+		synced uint64     // offsets below it are on stable storage
+		state  checkpoint.State
+		closed bool
+		// err is sticky: once set (a failed fsync), every write fails.
+		err error
+		// ioBusy is held by the one goroutine doing writer I/O, which it
+		// does with mu released; others wait on cond.
+		ioBusy bool
+		// epoch counts discarded groups: an appender whose group was
+		// discarded by a failed write sees the epoch change.
+		epoch   uint64
+		failErr error
+		sent    int // records handed out by Pending since the last Ack; -1 if none
+		written uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+	}
+	cond sync.Cond
+
+	// stateMu serialises the writers of the delivery state (Ack, Reset,
+	// SetMeta), which save it with l.mu released.
+	stateMu sync.Mutex
+
+	loadedMu sync.Mutex
+	loaded   []*segFile
+	clock    atomic.Uint64
+
+	roEnd    int64 // read-only: end of the last segment scanned
+	recovery Recovery
+	stop     chan struct{} // closes the SyncInterval goroutine
+	done     chan struct{}
+}
+
+// Recovery reports what Open found and repaired.
+type Recovery struct {
+	// TornBytes were cut from the end of the active segment: the tail of
+	// a write interrupted by a crash, never acknowledged under SyncAlways.
+	TornBytes int64
+	// TornFrom is the first offset that the cut bytes would have held.
+	TornFrom uint64
+	// File is the segment that was cut.
+	File string
+	// Corrupt is the damage cut under Options.TruncateCorrupt, if any.
+	Corrupt error
+	// IndexRebuilt is set when the active segment's index was rebuilt.
+	IndexRebuilt bool
+	// SegmentsRemoved counts segments removed because a checkpoint had
+	// already released them (a release interrupted by a crash).
+	SegmentsRemoved int
+}
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Recovery reports what Open found and repaired.
+func (l *Log) Recovery() Recovery { return l.recovery }
+
+// FirstOffset returns the oldest offset still retained.
+func (l *Log) FirstOffset() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.state.First
+}
+
+// NextOffset returns the offset the next append will get.
+func (l *Log) NextOffset() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.next
+}
+
+// Sync makes every record appended so far durable.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	return l.syncLocked(l.mu.next)
+}
+
+func (l *Log) writableLocked() error {
+	switch {
+	case l.mu.closed:
+		return ErrClosed
+	case l.opts.ReadOnly:
+		return ErrReadOnly
+	}
+	return l.mu.err
+}
+
+// Close syncs and closes the log. It is safe to call more than once; only
+// the first call does anything.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	var err error
+	if !l.opts.ReadOnly && l.mu.err == nil {
+		err = l.syncLocked(l.mu.next)
+	}
+	for l.mu.ioBusy {
+		l.cond.Wait()
+	}
+	l.mu.closed = true
+	l.cond.Broadcast()
+	w, segs := l.mu.w, l.mu.segs
+	l.mu.Unlock()
+
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
+	}
+	if w != nil {
+		err = errors.Join(err, w.close())
+	}
+	for _, s := range segs {
+		s.mu.Lock()
+		s.removed = true
+		if s.f != nil && (w == nil || s.f != w.f) {
+			err = errors.Join(err, s.f.Close())
+		}
+		s.f, s.entries = nil, nil
+		s.mu.Unlock()
+	}
+	if l.ckpt != nil {
+		err = errors.Join(err, l.ckpt.Close())
+	}
+	if l.lock != nil {
+		err = errors.Join(err, l.lock.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("seglog: close %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
+
+var timeNewTicker = time.NewTicker

@@ -1,0 +1,378 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// Open opens the log in dir, creating it if it does not exist (unless
+// ReadOnly). A nil opts gives the defaults documented on Options.
+//
+// Open recovers from a crash: a torn tail of the active segment is cut
+// back to the last valid frame and reported through Recovery and the
+// logger; damage before the durable end fails with an error matching
+// ErrCorrupt, unless Options.TruncateCorrupt. Only the tail of the active
+// segment is read, so Open takes the same time whatever the log's size.
+func Open(dir string, opts *Options) (*Log, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: o, fs: o.FS, logger: o.Logger}
+	l.mu.sent = -1
+	l.cond.L = &l.mu.Mutex
+	if err := l.open(); err != nil {
+		l.closeFiles()
+		return nil, err
+	}
+	if !o.ReadOnly && o.Sync == SyncInterval {
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go l.syncLoop()
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	ro := l.opts.ReadOnly
+	if ro {
+		if st, err := l.fs.Stat(l.dir); err != nil {
+			return fmt.Errorf("seglog: open: %w", err)
+		} else if !st.IsDir() {
+			return fmt.Errorf("seglog: open %s: not a directory", l.dir)
+		}
+	} else {
+		if err := l.fs.MkdirAll(l.dir, l.opts.DirMode); err != nil {
+			return fmt.Errorf("seglog: open: %w", err)
+		}
+		lock, err := l.fs.Lock(l.path(LockFile), l.opts.FileMode)
+		if err != nil {
+			if errors.Is(err, vfs.ErrLocked) {
+				return fmt.Errorf("%w: %s", ErrLocked, l.dir)
+			}
+			return fmt.Errorf("seglog: open: %w", err)
+		}
+		l.lock = lock
+	}
+
+	var st checkpoint.State
+	var err error
+	if ro {
+		st, _, err = checkpoint.Read(l.fs, l.dir)
+	} else {
+		l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
+	}
+	if err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	l.mu.state = st
+
+	bases, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	for _, b := range bases {
+		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
+	}
+	if err := l.dropReleased(); err != nil {
+		return err
+	}
+	if len(l.mu.segs) == 0 {
+		if ro {
+			l.mu.next = st.First
+			return l.checkState()
+		}
+		w, err := l.createSegment(st.First)
+		if err != nil {
+			return err
+		}
+		l.mu.segs = []*segFile{w.seg}
+		l.mu.w = w
+		l.mu.next = st.First
+	} else if err := l.recoverActive(); err != nil {
+		return err
+	}
+	l.mu.synced, l.mu.written = l.mu.next, l.mu.next
+	return l.checkState()
+}
+
+// listSegments returns the base offsets of the segment files in order and
+// removes index files whose segment is gone.
+func (l *Log) listSegments() ([]uint64, error) {
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("seglog: open: %w", err)
+	}
+	var bases []uint64
+	have := map[string]bool{}
+	for _, n := range names {
+		if b, ok := segment.ParseFileName(n); ok {
+			bases = append(bases, b)
+			have[strings.TrimSuffix(n, segment.Suffix)] = true
+		}
+	}
+	if !l.opts.ReadOnly {
+		for _, n := range names {
+			if strings.HasSuffix(n, index.Suffix) && !have[strings.TrimSuffix(n, index.Suffix)] {
+				l.fs.Remove(l.path(n))
+			}
+		}
+	}
+	return bases, nil
+}
+
+// dropReleased removes segments that lie wholly before the checkpoint's
+// first offset: a release that a crash interrupted after its checkpoint.
+func (l *Log) dropReleased() error {
+	first := l.mu.state.First
+	segs := l.mu.segs
+	n := 0
+	for n+1 < len(segs) && segs[n+1].base <= first {
+		n++
+	}
+	if n > 0 {
+		l.mu.segs = segs[n:]
+		if !l.opts.ReadOnly {
+			for _, s := range segs[:n] {
+				if err := l.removeSegment(s); err != nil {
+					return err
+				}
+			}
+			l.recovery.SegmentsRemoved = n
+			l.logger.Info("seglog: removed released segments", "dir", l.dir, "count", n)
+		}
+	}
+	if len(l.mu.segs) > 0 && l.mu.segs[0].base > first {
+		return &CorruptError{File: l.mu.segs[0].path, Offset: 0,
+			Reason: fmt.Sprintf("the log starts at offset %d but the checkpoint keeps records from %d: a segment is missing", l.mu.segs[0].base, first)}
+	}
+	return nil
+}
+
+func (l *Log) removeSegment(s *segFile) error {
+	s.mu.Lock()
+	s.removed = true
+	s.mu.Unlock()
+	s.retire()
+	if err := l.fs.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("seglog: remove released segment: %w", err)
+	}
+	if err := l.fs.Remove(s.idxPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.logger.Warn("seglog: remove index", "file", s.idxPath, "err", err)
+	}
+	return nil
+}
+
+// checkState checks the checkpoint against the recovered log.
+func (l *Log) checkState() error {
+	st := l.mu.state
+	if st.Cursor > l.mu.next || st.First > l.mu.next {
+		return &CorruptError{File: l.path("checkpoint"), Offset: 0,
+			Reason: fmt.Sprintf("checkpoint (first %d, cursor %d) points past the end of the log (%d)", st.First, st.Cursor, l.mu.next)}
+	}
+	if st.Cursor < st.First {
+		return &CorruptError{File: l.path("checkpoint"), Offset: 0,
+			Reason: fmt.Sprintf("checkpoint cursor %d before its first offset %d", st.Cursor, st.First)}
+	}
+	return nil
+}
+
+// recoverActive opens the last segment, checks its tail and prepares it
+// for appending.
+func (l *Log) recoverActive() error {
+	ro := l.opts.ReadOnly
+	s := l.mu.segs[len(l.mu.segs)-1]
+	flag := os.O_RDWR
+	if ro {
+		flag = os.O_RDONLY
+	}
+	f, err := l.fs.OpenFile(s.path, flag, 0)
+	if err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("seglog: open %s: %w", s.path, err)
+	}
+	if herr := checkHeader(f, s); herr != nil {
+		if size > segment.HeaderSize || !errors.Is(herr, ErrCorrupt) {
+			f.Close()
+			return herr
+		}
+		// The header of a new segment was never synced: a roll
+		// interrupted by a crash. No record can be in it.
+		f.Close()
+		return l.dropTornSegment(s)
+	}
+
+	entries, idxOK := l.activeIndex(f, s, size)
+	start, next := int64(segment.HeaderSize), s.base
+	if n := len(entries); n > 0 {
+		start = entries[n-1].End()
+		next = l.frameNext(f, s, entries[n-1])
+	}
+	known := len(entries)
+	tail := segment.ScanTail(f, s.path, start, size, next, func(pos int64, h *segment.FrameHeader) {
+		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+	})
+	if tail.Err != nil {
+		f.Close()
+		return fmt.Errorf("seglog: open: %w", tail.Err)
+	}
+	end := tail.End
+	switch {
+	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
+		f.Close()
+		return tail.Corrupt
+	case tail.Corrupt != nil:
+		l.recovery.Corrupt = tail.Corrupt
+		l.logger.Error("seglog: cutting the log at damage", "file", s.path, "offset", end, "lostFrom", tail.Next, "err", tail.Corrupt)
+		fallthrough
+	case tail.Torn > 0:
+		l.recovery.TornBytes, l.recovery.TornFrom, l.recovery.File = size-end, tail.Next, s.path
+		if !ro {
+			l.logger.Warn("seglog: cut torn tail", "file", s.path, "position", end, "bytes", size-end, "fromOffset", tail.Next)
+			err := f.Truncate(end)
+			if err == nil {
+				err = f.Sync()
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("seglog: cut torn tail of %s: %w", s.path, err)
+			}
+		}
+	}
+	s.f, s.entries = f, entries
+	l.mu.next = tail.Next
+	if ro {
+		l.roEnd = end
+		return nil
+	}
+	l.recovery.IndexRebuilt = !idxOK || known != len(entries)
+	idx, err := l.openActiveIndex(s, entries, idxOK && known == len(entries))
+	if err != nil {
+		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
+	}
+	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
+	return nil
+}
+
+// activeIndex loads the active segment's index, keeping the entries whose
+// last frame checks. ok reports whether the file held exactly those.
+func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, bool) {
+	entries, whole := l.readIndex(s, size)
+	for len(entries) > 0 {
+		if l.frameNext(f, s, entries[len(entries)-1]) != 0 {
+			return entries, whole
+		}
+		// The last entry points at a frame that did not survive:
+		// fall back to scanning the segment.
+		return nil, false
+	}
+	return nil, false
+}
+
+// frameNext reads the frame an index entry points at and returns the
+// offset after it, or 0 if the frame does not check.
+func (l *Log) frameNext(f vfs.File, s *segFile, e index.Entry) uint64 {
+	b := make([]byte, e.Len)
+	if _, err := f.ReadAt(b, int64(e.Pos)); err != nil {
+		return 0
+	}
+	h, err := segment.ParseFrameHeader(s.path, int64(e.Pos), b)
+	if err != nil || h.Base != e.Offset || h.Size() != int64(e.Len) {
+		return 0
+	}
+	if segment.VerifyFrame(s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]) != nil {
+		return 0
+	}
+	return h.Next()
+}
+
+// openActiveIndex opens the active index for appending, rewriting it
+// unless it already holds exactly entries.
+func (l *Log) openActiveIndex(s *segFile, entries []index.Entry, exact bool) (vfs.File, error) {
+	if !exact {
+		if err := l.writeIndex(s, entries); err != nil {
+			return nil, err
+		}
+	}
+	return l.fs.OpenFile(s.idxPath, os.O_RDWR, l.opts.FileMode)
+}
+
+// dropTornSegment handles a last segment whose header never reached the
+// disk: it is removed and the previous segment becomes the active one,
+// or, if it is the only segment, it is created again.
+func (l *Log) dropTornSegment(s *segFile) error {
+	l.logger.Warn("seglog: segment with torn header from an interrupted roll", "file", s.path)
+	if l.opts.ReadOnly {
+		l.mu.next = s.base
+		s.f = nil
+		l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+		if len(l.mu.segs) == 0 {
+			return nil
+		}
+		return l.recoverActive()
+	}
+	if err := l.removeSegment(s); err != nil {
+		return err
+	}
+	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+	if len(l.mu.segs) > 0 {
+		return l.recoverActive()
+	}
+	w, err := l.createSegment(s.base)
+	if err != nil {
+		return err
+	}
+	l.mu.segs = []*segFile{w.seg}
+	l.mu.w = w
+	l.mu.next = s.base
+	return nil
+}
+
+// closeFiles releases what a failed Open holds.
+func (l *Log) closeFiles() {
+	if l.mu.w != nil {
+		l.mu.w.close()
+	}
+	for _, s := range l.mu.segs {
+		if s.f != nil && (l.mu.w == nil || s.f != l.mu.w.f) {
+			s.f.Close()
+		}
+	}
+	if l.ckpt != nil {
+		l.ckpt.Close()
+	}
+	if l.lock != nil {
+		l.lock.Close()
+	}
+}
+
+func (l *Log) syncLoop() {
+	defer close(l.done)
+	t := timeNewTicker(l.opts.SyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			if !l.mu.closed && l.mu.err == nil {
+				if err := l.syncLocked(l.mu.next); err != nil {
+					l.logger.Error("seglog: periodic sync", "dir", l.dir, "err", err)
+				}
+			}
+			l.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package log
+
+import (
+	"fmt"
+	"io/fs"
+	stdlog "log/slog"
+	"time"
+
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// SyncPolicy says when appended records are made durable.
+type SyncPolicy int
+
+const (
+	// SyncAlways makes Append return only once its record is on stable
+	// storage. Concurrent appenders share fsyncs (group commit).
+	SyncAlways SyncPolicy = iota
+	// SyncInterval fsyncs at most every Options.SyncEvery. A crash loses
+	// at most the appends of the last interval.
+	SyncInterval
+	// SyncNever leaves flushing to the operating system (and to Sync and
+	// Close). A crash may lose any append since the last Sync.
+	SyncNever
+)
+
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncAlways:
+		return "always"
+	case SyncInterval:
+		return "interval"
+	case SyncNever:
+		return "never"
+	}
+	return fmt.Sprintf("SyncPolicy(%d)", int(p))
+}
+
+// Codec selects the compression of frames written by the log. Frames
+// record their own codec, so a log may be reopened with another one.
+type Codec = segment.Codec
+
+// Codecs.
+const (
+	CodecNone = segment.CodecNone
+	CodecS2   = segment.CodecS2
+	CodecZstd = segment.CodecZstd
+)
+
+// Limits of the format.
+const (
+	// MaxRecordSize is the largest payload one record may carry.
+	MaxRecordSize = segment.MaxRecordSize
+	// MaxTypeLen is the longest record type tag.
+	MaxTypeLen = segment.MaxTypeLen
+	// MaxBatchSize bounds the encoded size of one AppendRecords call.
+	MaxBatchSize = segment.MaxFrameBody
+	// MinSegmentSize and MaxSegmentSize bound Options.SegmentSize.
+	MinSegmentSize = 16 << 10
+	MaxSegmentSize = segment.MaxSegmentSize
+)
+
+// Options configures a Log. The zero value, and a nil *Options, give the
+// defaults stated on each field.
+type Options struct {
+	// SegmentSize is the size at which the active segment is sealed and a
+	// new one started. Default 64 MiB; MinSegmentSize to MaxSegmentSize.
+	// A record larger than the segment size gets a segment of its own.
+	SegmentSize int64
+
+	// Codec compresses frames. Default CodecNone. A frame is stored
+	// uncompressed when compression does not shrink it.
+	Codec Codec
+
+	// Sync is the durability policy. Default SyncAlways.
+	Sync SyncPolicy
+
+	// SyncEvery is the fsync period under SyncInterval. Default 100ms.
+	SyncEvery time.Duration
+
+	// FileMode and DirMode are the permissions of created files and of the
+	// log directory. Defaults 0640 and 0750.
+	FileMode fs.FileMode
+	DirMode  fs.FileMode
+
+	// ReadOnly opens the log for reading: no lock is taken, nothing is
+	// written, and the log may be open for writing in another process.
+	ReadOnly bool
+
+	// TruncateCorrupt makes Open cut the log at damage it finds in the
+	// active segment before the durable end, instead of failing with
+	// ErrCorrupt. Records after the damage are lost and reported through
+	// Recovery. It weakens durability: use it only to salvage a log.
+	TruncateCorrupt bool
+
+	// Logger receives recovery and error reports. Default slog.Default().
+	Logger *stdlog.Logger
+
+	// FS is the filesystem the log uses. Default the operating system's.
+	// Tests substitute one that simulates crashes and injects errors.
+	FS vfs.FS
+}
+
+const (
+	defaultSegmentSize = 64 << 20
+	defaultSyncEvery   = 100 * time.Millisecond
+)
+
+func (o *Options) withDefaults() (Options, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = defaultSegmentSize
+	}
+	if opts.SegmentSize < MinSegmentSize || opts.SegmentSize > MaxSegmentSize {
+		return opts, fmt.Errorf("seglog: SegmentSize %d out of range [%d, %d]", opts.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	}
+	if opts.Codec > CodecZstd {
+		return opts, fmt.Errorf("seglog: unknown codec %d", opts.Codec)
+	}
+	if opts.Sync < SyncAlways || opts.Sync > SyncNever {
+		return opts, fmt.Errorf("seglog: unknown sync policy %d", opts.Sync)
+	}
+	if opts.SyncEvery <= 0 {
+		opts.SyncEvery = defaultSyncEvery
+	}
+	if opts.FileMode == 0 {
+		opts.FileMode = 0o640
+	}
+	if opts.DirMode == 0 {
+		opts.DirMode = 0o750
+	}
+	if opts.Logger == nil {
+		opts.Logger = stdlog.Default()
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	return opts, nil
+}

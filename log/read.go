@@ -1,0 +1,240 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// view is what a reader holds of one segment while it reads: the file,
+// the index entries and the readable end. It must be released.
+type view struct {
+	s       *segFile
+	f       vfs.File
+	entries []index.Entry
+	end     int64  // bytes of the file that hold complete frames
+	bound   uint64 // offsets below it may be returned
+	next    *segFile
+}
+
+// acquire finds the segment holding offset and pins it. It makes buffered
+// appends readable first, and for a read-only log looks for new appends.
+func (l *Log) acquire(offset uint64) (view, error) {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return view{}, ErrClosed
+	}
+	if err := l.readableLocked(offset); err != nil {
+		l.mu.Unlock()
+		return view{}, err
+	}
+	if offset < l.mu.state.First || offset >= l.mu.next || len(l.mu.segs) == 0 {
+		first, next := l.mu.state.First, l.mu.next
+		l.mu.Unlock()
+		return view{}, fmt.Errorf("%w: offset %d not in [%d, %d)", ErrOutOfRange, offset, first, next)
+	}
+	segs := l.mu.segs
+	i := len(segs) - 1
+	for i > 0 && segs[i].base > offset {
+		i-- // segments are few next to records; most reads hit the last ones
+	}
+	s := segs[i]
+	v := view{s: s, bound: l.mu.next}
+	if l.opts.Sync == SyncAlways && !l.opts.ReadOnly {
+		v.bound = l.mu.synced
+	}
+	if i+1 < len(segs) {
+		v.next = segs[i+1]
+		l.mu.Unlock()
+		f, entries, err := l.acquireSealed(s)
+		if err != nil {
+			return view{}, err
+		}
+		v.f, v.entries, v.end = f, entries, s.size
+		return v, nil
+	}
+	s.mu.Lock()
+	s.refs++
+	v.f = s.f
+	s.mu.Unlock()
+	v.entries = s.entries
+	if l.mu.w != nil {
+		v.end = l.mu.w.size
+	} else {
+		v.end = l.roEnd
+	}
+	l.mu.Unlock()
+	return v, nil
+}
+
+// readableLocked makes offset readable if it has been appended: it
+// writes out buffered frames, waits for a group commit in flight, or, for
+// a read-only log, picks up the writer's new appends.
+func (l *Log) readableLocked(offset uint64) error {
+	switch {
+	case l.opts.ReadOnly:
+		if offset >= l.mu.next {
+			return l.refreshLocked()
+		}
+	case offset >= l.mu.next || l.mu.err != nil:
+	case l.opts.Sync == SyncAlways:
+		if offset >= l.mu.synced {
+			return l.syncLocked(offset + 1)
+		}
+	default:
+		for offset >= l.mu.written && offset < l.mu.next {
+			if err := l.flushLocked(false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Read returns the record at offset. Data is the caller's to keep.
+func (l *Log) Read(offset uint64) (Record, error) {
+	v, err := l.acquire(offset)
+	if err != nil {
+		return Record{}, err
+	}
+	defer v.s.release()
+	if offset >= v.bound {
+		return Record{}, fmt.Errorf("%w: offset %d not yet durable", ErrOutOfRange, offset)
+	}
+	i := index.Search(v.entries, offset)
+	if i < 0 {
+		return Record{}, &CorruptError{File: v.s.path, Offset: 0, Reason: fmt.Sprintf("no frame holds offset %d", offset)}
+	}
+	e := v.entries[i]
+	b := make([]byte, e.Len)
+	if _, err := v.f.ReadAt(b, int64(e.Pos)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: "frame extends past the end of the file"}
+		}
+		return Record{}, fmt.Errorf("seglog: read %s at %d: %w", v.s.path, e.Pos, err)
+	}
+	h, err := segment.ParseFrameHeader(v.s.path, int64(e.Pos), b)
+	if err != nil {
+		return Record{}, err
+	}
+	if h.Base != e.Offset || h.Size() != int64(e.Len) {
+		return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
+	}
+	if err := segment.VerifyFrame(v.s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
+		return Record{}, err
+	}
+	if offset >= h.Next() {
+		return Record{}, &CorruptError{File: v.s.path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
+	}
+	raw, err := segment.Decompress(h.Codec, nil, b[segment.FrameHeaderSize:], h.RawLen)
+	if err != nil {
+		return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: err.Error()}
+	}
+	var body segment.Body
+	body.Reset(raw)
+	for o := h.Base; ; o++ {
+		typ, data, err := body.Next()
+		if err != nil {
+			return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("record %d: %v", o, err)}
+		}
+		if o == offset {
+			return Record{Offset: o, Type: typ, Data: data}, nil
+		}
+	}
+}
+
+// Records iterates over the records from offset from (or the first
+// retained one, if later) to the end of the log as it is when the
+// iteration reaches it. A record's Data is valid only until the iteration
+// moves on: copy it to keep it. After a damaged frame the iteration yields
+// an error matching ErrCorrupt; if the caller goes on, it resumes at the
+// next frame that checks.
+func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		var sc segment.Scanner
+		var body segment.Body
+		off := from
+		for {
+			if first := l.FirstOffset(); off < first {
+				off = first
+			}
+			v, err := l.acquire(off)
+			if errors.Is(err, ErrOutOfRange) {
+				return
+			}
+			if err != nil {
+				yield(Record{}, err)
+				return
+			}
+			next, more := l.scanSegment(&v, &sc, &body, off, yield)
+			v.s.release()
+			if !more || next <= off {
+				return
+			}
+			off = next
+		}
+	}
+}
+
+// scanSegment yields the records of one pinned segment from off. It
+// returns the offset to continue from and whether to go on.
+func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *segment.Body, off uint64, yield func(Record, error) bool) (uint64, bool) {
+	i := index.Search(v.entries, off)
+	if i < 0 {
+		i = 0
+	}
+	if len(v.entries) == 0 {
+		return off, false
+	}
+	sc.Reset(v.f, v.s.path, int64(v.entries[i].Pos), v.end, v.entries[i].Offset)
+	for sc.Next() {
+		h := sc.Header()
+		body.Reset(sc.Body())
+		for o := h.Base; o < h.Next(); o++ {
+			typ, data, err := body.Next()
+			if err != nil {
+				if !yield(Record{}, &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: fmt.Sprintf("record %d: %v", o, err)}) {
+					return off, false
+				}
+				break
+			}
+			if o < off {
+				continue
+			}
+			if o >= v.bound {
+				return o, false
+			}
+			if !yield(Record{Offset: o, Type: typ, Data: data}, nil) {
+				return o, false
+			}
+			off = o + 1
+		}
+		off = max(off, h.Next())
+	}
+	if err := sc.Err(); err != nil {
+		if !yield(Record{}, err) {
+			return off, false
+		}
+		// Skip to the next frame the index knows past the damage.
+		for j := i; j < len(v.entries); j++ {
+			if int64(v.entries[j].Pos) > sc.Pos() {
+				return v.entries[j].Offset, true
+			}
+		}
+		if v.next != nil {
+			return v.next.base, true
+		}
+		return off, false
+	}
+	if v.next != nil {
+		return max(off, v.next.base), true
+	}
+	// The active segment: appends may have gone on, into it or a new one.
+	return off, true
+}

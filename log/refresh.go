@@ -1,0 +1,128 @@
+package log
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/segment"
+)
+
+// Refresh makes a read-only log see what its writer has appended, released
+// and checkpointed since Open or the last Refresh. Reads past the known end
+// refresh by themselves; Refresh is for callers that poll FirstOffset,
+// NextOffset or State. On a writable log it does nothing.
+func (l *Log) Refresh() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if !l.opts.ReadOnly {
+		return nil
+	}
+	return l.refreshLocked()
+}
+
+func (l *Log) refreshLocked() error {
+	st, _, err := checkpoint.Read(l.fs, l.dir)
+	if err != nil {
+		return fmt.Errorf("seglog: refresh: %w", err)
+	}
+	for {
+		if len(l.mu.segs) > 0 {
+			if err := l.scanReadOnlyTail(); err != nil {
+				return err
+			}
+		}
+		added, err := l.addNewSegment()
+		if err != nil || !added {
+			if err == nil {
+				l.dropBefore(st)
+			}
+			return err
+		}
+	}
+}
+
+// scanReadOnlyTail reads the frames added to the last segment. An
+// incomplete frame at the end is a write in progress, not damage.
+func (l *Log) scanReadOnlyTail() error {
+	s := l.mu.segs[len(l.mu.segs)-1]
+	if s.f == nil {
+		return nil
+	}
+	size, err := s.f.Size()
+	if err != nil {
+		return fmt.Errorf("seglog: refresh %s: %w", s.path, err)
+	}
+	if size <= l.roEnd {
+		return nil
+	}
+	tail := segment.ScanTail(s.f, s.path, l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
+		s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+	})
+	if tail.Err != nil {
+		return fmt.Errorf("seglog: refresh: %w", tail.Err)
+	}
+	l.roEnd, l.mu.next = tail.End, tail.Next
+	if tail.Corrupt != nil {
+		return tail.Corrupt
+	}
+	return nil
+}
+
+// addNewSegment starts reading the segment after the last one known, if
+// the writer has created it.
+func (l *Log) addNewSegment() (bool, error) {
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return false, fmt.Errorf("seglog: refresh: %w", err)
+	}
+	var last *segFile
+	if len(l.mu.segs) > 0 {
+		last = l.mu.segs[len(l.mu.segs)-1]
+	}
+	for _, n := range names {
+		base, ok := segment.ParseFileName(n)
+		if !ok || (last != nil && base <= last.base) || base != l.mu.next {
+			continue
+		}
+		s := newSegFile(l.dir, base)
+		f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
+		if err != nil {
+			return false, nil // removed or not there yet
+		}
+		if checkHeader(f, s) != nil {
+			f.Close()
+			return false, nil // being created
+		}
+		if last != nil {
+			last.mu.Lock()
+			last.size = l.roEnd
+			last.mu.Unlock()
+		}
+		s.f = f
+		l.mu.segs = append(l.mu.segs, s)
+		l.roEnd = segment.HeaderSize
+		return true, nil
+	}
+	return false, nil
+}
+
+// dropBefore adopts a newer checkpoint and forgets segments it released.
+func (l *Log) dropBefore(st checkpoint.State) {
+	if st.First < l.mu.state.First {
+		return
+	}
+	l.mu.state = st
+	for len(l.mu.segs) > 1 && l.mu.segs[1].base <= st.First {
+		s := l.mu.segs[0]
+		s.mu.Lock()
+		s.removed = true
+		s.mu.Unlock()
+		s.retire()
+		l.mu.segs = l.mu.segs[1:]
+	}
+}

@@ -1,0 +1,217 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// segFile is one segment as the log tracks it. Sealed segments open their
+// file and load their index on first read; a few stay loaded (see
+// maxLoaded), so memory and descriptors do not grow with the log.
+type segFile struct {
+	base    uint64
+	path    string
+	idxPath string
+
+	mu       sync.Mutex
+	f        vfs.File      // read handle; for the active segment, the writer's
+	entries  []index.Entry // sealed: loaded index; active: guarded by Log.mu
+	size     int64         // sealed: file size when loaded
+	refs     int           // readers using f
+	retired  bool          // evicted or removed: close f when refs drops to 0
+	removed  bool          // released from the log: never load again
+	lastUsed atomic.Uint64 // clock for eviction
+}
+
+func newSegFile(dir string, base uint64) *segFile {
+	return &segFile{
+		base:    base,
+		path:    filepath.Join(dir, segment.FileName(base)),
+		idxPath: filepath.Join(dir, index.FileName(base)),
+	}
+}
+
+// maxLoaded bounds the sealed segments holding an open file and a loaded
+// index at once.
+const maxLoaded = 16
+
+// acquireSealed returns the segment's read handle and index, loading them
+// if needed. The caller must release.
+func (l *Log) acquireSealed(s *segFile) (vfs.File, []index.Entry, error) {
+	s.mu.Lock()
+	if s.removed {
+		s.mu.Unlock()
+		return nil, nil, ErrOutOfRange
+	}
+	loadedNow := false
+	if s.f == nil {
+		if err := l.loadSealed(s); err != nil {
+			s.mu.Unlock()
+			return nil, nil, err
+		}
+		loadedNow = true
+	}
+	s.retired = false
+	s.refs++
+	s.lastUsed.Store(l.clock.Add(1))
+	f, entries := s.f, s.entries
+	s.mu.Unlock()
+	if loadedNow {
+		l.evictLoaded(s)
+	}
+	return f, entries, nil
+}
+
+func (s *segFile) release() {
+	s.mu.Lock()
+	s.refs--
+	if s.refs == 0 && s.retired && s.f != nil {
+		s.f.Close()
+		s.f, s.entries = nil, nil
+	}
+	s.mu.Unlock()
+}
+
+// retire drops the segment's handle and index once no reader uses them.
+func (s *segFile) retire() {
+	s.mu.Lock()
+	s.retired = true
+	if s.refs == 0 && s.f != nil {
+		s.f.Close()
+		s.f, s.entries = nil, nil
+	}
+	s.mu.Unlock()
+}
+
+// loadSealed opens a sealed segment and loads its index, rebuilding the
+// index from the segment when it does not cover the whole file.
+// s.mu is held.
+func (l *Log) loadSealed(s *segFile) error {
+	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("seglog: open segment: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("seglog: %s: %w", s.path, err)
+	}
+	if err := checkHeader(f, s); err != nil {
+		f.Close()
+		return err
+	}
+	entries, ok := l.readIndex(s, size)
+	if !ok {
+		entries, err = l.rebuildIndex(f, s, size)
+		if err != nil {
+			f.Close()
+			return err
+		}
+	}
+	s.f, s.entries, s.size = f, entries, size
+	return nil
+}
+
+func checkHeader(f vfs.File, s *segFile) error {
+	var h [segment.HeaderSize]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("reading header: %v", err)}
+	}
+	base, err := segment.ParseFileHeader(s.path, h[:])
+	if err != nil {
+		return err
+	}
+	if base != s.base {
+		return &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", base)}
+	}
+	return nil
+}
+
+// readIndex loads a sealed segment's index and reports whether it covers
+// every byte of the segment.
+func (l *Log) readIndex(s *segFile, size int64) ([]index.Entry, bool) {
+	f, err := l.fs.OpenFile(s.idxPath, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	n, err := f.Size()
+	if err != nil || n > size {
+		return nil, false
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return nil, false
+	}
+	entries, err := index.Decode(b, s.base, segment.HeaderSize, size)
+	if err != nil || len(entries) == 0 || entries[len(entries)-1].End() != size {
+		return entries, false
+	}
+	return entries, true
+}
+
+// rebuildIndex scans a whole sealed segment and rewrites its index file
+// (unless the log is read-only).
+func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, error) {
+	var entries []index.Entry
+	tail := segment.ScanTail(f, s.path, segment.HeaderSize, size, s.base, func(pos int64, h *segment.FrameHeader) {
+		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+	})
+	if tail.Err != nil {
+		return nil, tail.Err
+	}
+	if tail.End != size {
+		// A sealed segment was synced whole before the next one was
+		// created: anything short of its end is damage.
+		return nil, &CorruptError{File: s.path, Offset: tail.End, Reason: "sealed segment has bytes that are not a valid frame"}
+	}
+	if !l.opts.ReadOnly {
+		if err := l.writeIndex(s, entries); err != nil {
+			l.logger.Warn("seglog: cannot rewrite index", "file", s.idxPath, "err", err)
+		}
+	}
+	l.logger.Info("seglog: rebuilt segment index", "file", s.idxPath, "frames", len(entries))
+	return entries, nil
+}
+
+func (l *Log) writeIndex(s *segFile, entries []index.Entry) error {
+	b := index.AppendHeader(make([]byte, 0, index.HeaderSize+len(entries)*index.EntrySize), s.base)
+	for _, e := range entries {
+		b = index.AppendEntry(b, s.base, e)
+	}
+	f, err := l.fs.OpenFile(s.idxPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, l.opts.FileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// evictLoaded records that s was loaded and retires the least recently
+// used sealed segments beyond maxLoaded.
+func (l *Log) evictLoaded(s *segFile) {
+	l.loadedMu.Lock()
+	defer l.loadedMu.Unlock()
+	l.loaded = append(l.loaded, s)
+	for len(l.loaded) > maxLoaded {
+		oldest := 0
+		for i, c := range l.loaded {
+			if c.lastUsed.Load() < l.loaded[oldest].lastUsed.Load() {
+				oldest = i
+			}
+		}
+		victim := l.loaded[oldest]
+		l.loaded = append(l.loaded[:oldest], l.loaded[oldest+1:]...)
+		victim.retire()
+	}
+}

@@ -1,0 +1,182 @@
+package log
+
+import (
+	"errors"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// frameTarget is the decoded body size at which the open frame is cut.
+// Larger frames compress better and cost less per record; smaller ones
+// make a random Read decode less.
+const frameTarget = 32 << 10
+
+// flushThreshold is the buffered size at which an appender writes the
+// buffer out under SyncInterval and SyncNever.
+const flushThreshold = 1 << 20
+
+// maxBuffered bounds what appends may buffer while writes fail (a full
+// disk): past it, Append returns the write error.
+const maxBuffered = 64 << 20
+
+// writer builds frames for the active segment and writes them. Its fields
+// are guarded by Log.mu, except that the goroutine holding Log.mu.ioBusy
+// uses f, idx and idxBuf with the lock released.
+type writer struct {
+	seg   *segFile
+	f     vfs.File
+	idx   vfs.File // nil once an index write failed: Open rebuilds it
+	codec segment.Codec
+
+	size    int64 // bytes in the file
+	durable int64 // bytes known to be on stable storage
+	end     int64 // size plus every cut frame not yet written
+	idxN    int   // entries in the index file
+
+	buf     []byte        // cut frames not yet written, then the open frame
+	entries []index.Entry // one per cut frame in buf
+	open    int           // start of the open frame in buf; -1 if none
+	hdr     segment.FrameHeader
+
+	spareBuf     []byte
+	spareEntries []index.Entry
+	scratch      []byte // compression output
+	idxBuf       []byte // index encoding, used by the I/O goroutine
+}
+
+func newWriter(s *segFile, f, idx vfs.File, codec segment.Codec, size int64, idxN int) *writer {
+	return &writer{seg: s, f: f, idx: idx, codec: codec, size: size, durable: size, end: size, idxN: idxN, open: -1}
+}
+
+// openSize is the size the open frame has now, header included.
+func (w *writer) openSize() int {
+	if w.open < 0 {
+		return 0
+	}
+	return len(w.buf) - w.open
+}
+
+// needsRoll reports whether a record of recSize encoded bytes must go to a
+// new segment. An empty segment takes any record.
+func (w *writer) needsRoll(recSize int, segSize int64) bool {
+	if w.end == segment.HeaderSize && w.open < 0 {
+		return false
+	}
+	grow := int64(recSize)
+	if w.open < 0 {
+		grow += segment.FrameHeaderSize
+	}
+	return w.end+int64(w.openSize())+grow > segSize
+}
+
+func (w *writer) add(typ string, data []byte, off uint64) {
+	if w.open >= 0 && w.openSize()+segment.RecordSize(typ, data) > segment.MaxFrameBody {
+		w.cut()
+	}
+	if w.open < 0 {
+		w.open = len(w.buf)
+		w.buf = append(w.buf, make([]byte, segment.FrameHeaderSize)...)
+		w.hdr = segment.FrameHeader{Base: off}
+	}
+	w.buf = segment.AppendRecord(w.buf, typ, data)
+	w.hdr.Count++
+}
+
+// cut closes the open frame: compresses its body if that helps, and seals
+// its header with the durable watermark.
+func (w *writer) cut() {
+	if w.open < 0 {
+		return
+	}
+	raw := w.buf[w.open+segment.FrameHeaderSize:]
+	h := &w.hdr
+	h.RawLen = uint32(len(raw))
+	h.Durable = uint32(w.durable)
+	h.Codec = segment.CodecNone
+	if w.codec != segment.CodecNone {
+		out, ok := segment.Compress(w.codec, w.scratch, raw)
+		w.scratch = out[:0]
+		if ok {
+			w.buf = append(w.buf[:w.open+segment.FrameHeaderSize], out...)
+			h.Codec = w.codec
+		}
+	}
+	segment.SealFrame(w.buf[w.open:], h)
+	size := int64(len(w.buf) - w.open)
+	w.entries = append(w.entries, index.Entry{Offset: h.Base, Pos: uint32(w.end), Len: uint32(size)})
+	w.end += size
+	w.open = -1
+}
+
+// take hands the cut frames to the I/O goroutine. The open frame must be
+// cut first.
+func (w *writer) take() ([]byte, []index.Entry) {
+	b, e := w.buf, w.entries
+	w.buf, w.entries = w.spareBuf[:0], w.spareEntries[:0]
+	w.spareBuf, w.spareEntries = nil, nil
+	return b, e
+}
+
+// recycle returns written buffers for reuse, dropping very large ones.
+func (w *writer) recycle(b []byte, e []index.Entry) {
+	if cap(b) <= 4*flushThreshold {
+		w.spareBuf = b[:0]
+	}
+	w.spareEntries = e[:0]
+}
+
+// requeue puts back frames whose write failed, ahead of anything buffered
+// since, so they are written again in order.
+func (w *writer) requeue(b []byte, e []index.Entry) {
+	if w.open >= 0 {
+		w.open += len(b)
+	}
+	w.buf = append(b, w.buf...)
+	w.entries = append(e, w.entries...)
+}
+
+// discard drops every frame not yet written, for SyncAlways after a failed
+// write: their appenders are told, and their offsets are given again.
+func (w *writer) discard() {
+	w.buf, w.entries, w.open = w.buf[:0], w.entries[:0], -1
+	w.end = w.size
+}
+
+// writeOut writes frames at pos and their index entries, and fsyncs the
+// segment if doSync. It runs without Log.mu. Index errors are not returned:
+// the index is derived data, and a failed index write only disables it.
+func (w *writer) writeOut(b []byte, entries []index.Entry, pos int64, doSync bool) (writeErr, syncErr error) {
+	if len(b) > 0 {
+		if _, err := w.f.WriteAt(b, pos); err != nil {
+			return err, nil
+		}
+	}
+	if w.idx != nil && len(entries) > 0 {
+		w.idxBuf = w.idxBuf[:0]
+		for _, e := range entries {
+			w.idxBuf = index.AppendEntry(w.idxBuf, w.seg.base, e)
+		}
+		if _, err := w.idx.WriteAt(w.idxBuf, int64(index.HeaderSize+w.idxN*index.EntrySize)); err != nil {
+			w.idx.Close()
+			w.idx = nil
+		} else {
+			w.idxN += len(entries)
+		}
+	}
+	if doSync {
+		if err := w.f.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func (w *writer) close() error {
+	var err error
+	if w.idx != nil {
+		err = w.idx.Close()
+	}
+	return errors.Join(err, w.f.Close())
+}

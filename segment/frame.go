@@ -1,0 +1,108 @@
+package segment
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// FrameHeader is the decoded header of one frame.
+type FrameHeader struct {
+	BodyLen uint32 // stored body bytes following the header
+	RawLen  uint32 // body bytes after decompression
+	Base    uint64 // offset of the frame's first record
+	Count   uint32 // records in the frame
+	// Durable is the segment size the writer knew to be on stable storage
+	// when it wrote this frame. A valid frame with Durable > p proves that
+	// the bytes before p were synced, so damage there is corruption and
+	// not a torn write.
+	Durable uint32
+	Codec   Codec
+	Sum     uint64 // xxhash64 of header bytes [0,32) and the stored body
+}
+
+// Size is the frame's total size in the file.
+func (h *FrameHeader) Size() int64 { return FrameHeaderSize + int64(h.BodyLen) }
+
+// Next is the offset following the frame's last record.
+func (h *FrameHeader) Next() uint64 { return h.Base + uint64(h.Count) }
+
+func putFrameHeader(b []byte, h *FrameHeader) {
+	_ = b[FrameHeaderSize-1]
+	binary.LittleEndian.PutUint32(b[0:], h.BodyLen)
+	binary.LittleEndian.PutUint32(b[4:], h.RawLen)
+	binary.LittleEndian.PutUint64(b[8:], h.Base)
+	binary.LittleEndian.PutUint32(b[16:], h.Count)
+	binary.LittleEndian.PutUint32(b[20:], h.Durable)
+	b[24] = byte(h.Codec)
+	b[25] = 0
+	b[26], b[27] = 0, 0
+	binary.LittleEndian.PutUint32(b[28:], uint32(xxhash.Sum64(b[:28])))
+}
+
+// ParseFrameHeader decodes and checks a frame header. It validates the
+// header checksum and every length against the format's limits, so a caller
+// may trust BodyLen before reading the body. The frame checksum is checked
+// by VerifyFrame once the body is read.
+func ParseFrameHeader(file string, pos int64, b []byte) (FrameHeader, error) {
+	if len(b) < FrameHeaderSize {
+		return FrameHeader{}, corruptf(file, pos, "short frame header")
+	}
+	if binary.LittleEndian.Uint32(b[28:]) != uint32(xxhash.Sum64(b[:28])) {
+		return FrameHeader{}, corruptf(file, pos, "frame header checksum mismatch")
+	}
+	h := FrameHeader{
+		BodyLen: binary.LittleEndian.Uint32(b[0:]),
+		RawLen:  binary.LittleEndian.Uint32(b[4:]),
+		Base:    binary.LittleEndian.Uint64(b[8:]),
+		Count:   binary.LittleEndian.Uint32(b[16:]),
+		Durable: binary.LittleEndian.Uint32(b[20:]),
+		Codec:   Codec(b[24]),
+		Sum:     binary.LittleEndian.Uint64(b[32:]),
+	}
+	switch {
+	case b[25] != 0 || b[26] != 0 || b[27] != 0:
+		return h, corruptf(file, pos, "unknown frame flags")
+	case h.Codec > CodecZstd:
+		return h, corruptf(file, pos, "unknown codec %d", h.Codec)
+	case h.BodyLen > MaxFrameBody || h.RawLen > MaxFrameBody:
+		return h, corruptf(file, pos, "frame length %d/%d over the %d limit", h.BodyLen, h.RawLen, MaxFrameBody)
+	case h.Codec == CodecNone && h.BodyLen != h.RawLen:
+		return h, corruptf(file, pos, "uncompressed frame with stored length %d != raw length %d", h.BodyLen, h.RawLen)
+	case h.Count == 0:
+		return h, corruptf(file, pos, "empty frame")
+	case uint64(h.Count) > uint64(h.RawLen)/2+1:
+		// Every record takes at least two length bytes.
+		return h, corruptf(file, pos, "record count %d impossible in %d bytes", h.Count, h.RawLen)
+	case h.Base+uint64(h.Count) < h.Base:
+		return h, corruptf(file, pos, "offset overflow")
+	}
+	return h, nil
+}
+
+// VerifyFrame checks the frame checksum over the header bytes hb and the
+// stored body.
+func VerifyFrame(file string, pos int64, h *FrameHeader, hb, body []byte) error {
+	var d xxhash.Digest
+	d.Reset()
+	d.Write(hb[:32])
+	d.Write(body)
+	if d.Sum64() != h.Sum {
+		return corruptf(file, pos, "frame checksum mismatch (frame at offset %d, %d records)", h.Base, h.Count)
+	}
+	return nil
+}
+
+// SealFrame fills in the header of a frame laid out in buf: FrameHeaderSize
+// reserved bytes followed by the stored body. h's BodyLen and Sum are set
+// from buf; the other fields must be set by the caller.
+func SealFrame(buf []byte, h *FrameHeader) {
+	h.BodyLen = uint32(len(buf) - FrameHeaderSize)
+	putFrameHeader(buf, h)
+	var d xxhash.Digest
+	d.Reset()
+	d.Write(buf[:32])
+	d.Write(buf[FrameHeaderSize:])
+	h.Sum = d.Sum64()
+	binary.LittleEndian.PutUint64(buf[32:], h.Sum)
+}

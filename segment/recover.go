@@ -1,0 +1,95 @@
+package segment
+
+import (
+	"errors"
+	"io"
+)
+
+// Tail is the outcome of scanning the tail of the active segment.
+type Tail struct {
+	End  int64  // position after the last valid frame
+	Next uint64 // offset after the last valid frame
+	// Torn is the number of bytes after End that belong to no valid frame
+	// and were never proven durable: an interrupted write, safe to cut.
+	Torn int64
+	// Corrupt is set when the scan stopped at damage that a later frame
+	// proves had been synced: data was lost after it was made durable, and
+	// cutting there would drop acknowledged records.
+	Corrupt error
+	// Err is an I/O error that stopped the scan.
+	Err error
+}
+
+// ScanTail scans a segment from pos (a frame boundary holding offset next)
+// to size, calling onFrame for each valid frame, and classifies whatever
+// follows the last valid frame. It tells a torn tail from damage by the
+// Durable field of frames: see FrameHeader.
+func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
+	s := NewScanner(f, file, pos, size, next)
+	for s.Next() {
+		if err := CheckBody(s.Body(), s.hdr.Count); err != nil {
+			s.err = corruptf(file, s.Pos(), "%v", err)
+			break
+		}
+		if onFrame != nil {
+			onFrame(s.Pos(), s.Header())
+		}
+	}
+	t := Tail{End: s.End(), Next: s.NextOffset()}
+	err := s.Err()
+	if err == nil || t.End >= size {
+		return t
+	}
+	var ce *CorruptError
+	if !errors.Is(err, ErrIncomplete) && !errors.As(err, &ce) {
+		t.Err = err
+		return t
+	}
+	if proof, ok := durableAfter(f, file, t.End, size); ok {
+		t.Corrupt = corruptf(file, t.End, "%v; the frame at %d proves this region was synced", reason(err), proof)
+		return t
+	}
+	t.Torn = size - t.End
+	return t
+}
+
+func reason(err error) string {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return err.Error()
+}
+
+// durableAfter looks for a valid frame after position p whose Durable
+// watermark is past p. Candidates are found by the cheap header checksum at
+// every byte position, then confirmed by the frame checksum.
+func durableAfter(f io.ReaderAt, file string, p, size int64) (int64, bool) {
+	const chunk = 1 << 20
+	buf := make([]byte, chunk+FrameHeaderSize)
+	var body []byte
+	for base := p + 1; base+FrameHeaderSize <= size; base += chunk {
+		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
+		for i := 0; i+FrameHeaderSize <= n && i < chunk; i++ {
+			h, err := ParseFrameHeader(file, base+int64(i), buf[i:i+FrameHeaderSize])
+			if err != nil || int64(h.Durable) <= p {
+				continue
+			}
+			q := base + int64(i)
+			if q+h.Size() > size {
+				continue
+			}
+			if cap(body) < int(h.BodyLen) {
+				body = make([]byte, h.BodyLen)
+			}
+			body = body[:h.BodyLen]
+			if _, err := f.ReadAt(body, q+FrameHeaderSize); err != nil {
+				continue
+			}
+			if VerifyFrame(file, q, &h, buf[i:i+FrameHeaderSize], body) == nil {
+				return q, true
+			}
+		}
+	}
+	return 0, false
+}
