@@ -51,7 +51,7 @@ type Log struct {
 		// discarded by a failed write sees the epoch change.
 		epoch   uint64
 		failErr error
-		sent    int // records handed out by Pending since the last Ack; -1 if none
+		sent    int    // records handed out by Pending since the last Ack; -1 if none
 		written uint64 // offsets below it are in the file (SyncInterval, SyncNever)
 	}
 	cond sync.Cond

@@ -42,8 +42,8 @@ func CheckRecord(typ string, data []byte) error {
 // Body walks the records of a decoded frame body.
 // The zero Body is empty.
 type Body struct {
-	b        []byte
-	lastStr  string
+	b       []byte
+	lastStr string
 }
 
 // Reset points the walker at a decoded body.

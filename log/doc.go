@@ -1,0 +1,29 @@
+// Package log is seglog's public API: an append-only segmented log that
+// keeps outbound messages safe on disk until a peer has acknowledged them.
+//
+// Import it under the name seglog, since it shadows the standard library's
+// log package:
+//
+//	import seglog "github.com/seglog/seglog/log"
+//
+//	l, err := seglog.Open(dir, nil) // nil: the documented defaults
+//	off, err := l.Append([]byte(`{"type":"ping"}`))
+//	batch, err := l.Pending(100)    // send batch to the peer...
+//	res, err := l.Ack(next)         // ...and apply its next-expected answer
+//
+// Records get dense offsets from 0 for the life of the log. They are
+// written in checksummed frames to segment files of Options.SegmentSize
+// (see the segment and index packages and docs/format.md); the delivery
+// state (sequence, cursor, first retained offset, application metadata) is
+// kept in a separate checkpoint (package checkpoint), so releasing
+// acknowledged records deletes whole segments and rewrites nothing.
+//
+// Durability follows Options.Sync. Under SyncAlways, the default, Append
+// returns once its record is on stable storage, and concurrent appenders
+// share fsyncs. A failed fsync makes the log refuse further writes
+// (ErrSyncFailed); a failed write (a full disk) is undone and reported, and
+// the log works again once the cause is gone.
+//
+// One process writes a log at a time (ErrLocked); any number may open it
+// ReadOnly beside the writer.
+package log

@@ -1,0 +1,42 @@
+// Package segment reads and writes segment files: the checksummed frames
+// that hold a log's records.
+//
+// A segment file is named by the offset of its first record, zero-padded
+// to 20 digits (00000000000000000000.seg). All integers are little-endian.
+//
+//	file   := header frame*
+//	header := magic "SEGLOG\0\0" (8) | version uint16 | flags uint16 (0) |
+//	          reserved uint32 (0) | base uint64 | xxhash64(header[0:24]) (8)
+//	frame  := frame-header body
+//	frame-header (40 bytes):
+//	     0  bodyLen  uint32   stored body bytes
+//	     4  rawLen   uint32   body bytes after decompression
+//	     8  base     uint64   offset of the frame's first record
+//	    16  count    uint32   records in the frame (at least 1)
+//	    20  durable  uint32   file size known synced when the frame was written
+//	    24  codec    uint8    0 none, 1 s2, 2 zstd
+//	    25  flags    uint8    0
+//	    26  reserved uint16   0
+//	    28  hsum     uint32   low 32 bits of xxhash64(frame-header[0:28])
+//	    32  fsum     uint64   xxhash64(frame-header[0:32] || stored body)
+//	body   := record*  (after decompression; exactly count records)
+//	record := uvarint typeLen | type | uvarint dataLen | data
+//
+// A frame holds one batch: one AppendRecords call, or the records one
+// group commit or buffer flush writes together. Frames follow each other
+// without gaps, and each frame's base is the previous frame's base plus
+// count. Nothing is returned from a frame whose checksum fails.
+//
+// hsum lets a scan recognise a frame header at any position cheaply;
+// fsum covers every byte of the frame. Lengths are bounded by MaxFrameBody
+// before anything is allocated, and decompression must yield exactly rawLen
+// bytes.
+//
+// The durable field is what tells a torn tail from damage. A writer syncs
+// frames in order, and writes into each frame the size of the file it
+// knew to be on stable storage. When a scan meets an invalid frame at
+// position p, it searches the rest of the file for a valid frame whose
+// durable field exceeds p: one exists only if p had been synced, so the
+// damage is corruption of acknowledged data. With no such frame, the bytes
+// from p were never proven durable: a torn write, safe to cut.
+package segment
