@@ -90,10 +90,18 @@ func (l *Log) prepareLocked(need int) error {
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
 	if l.opts.Sync != SyncAlways {
-		if len(l.mu.w.buf) >= flushThreshold && !l.mu.ioBusy {
-			// The records stay buffered if this fails; the error
-			// is kept for Sync and Close.
+		switch n := len(l.mu.w.buf); {
+		case n >= 4*flushThreshold:
+			// The flusher is behind: write here, which also makes
+			// appenders wait for the disk instead of growing the buffer.
+			// The records stay buffered if this fails; the error is
+			// reported by Sync and Close.
 			_ = l.flushLocked(false)
+		case n >= flushThreshold:
+			select {
+			case l.kick <- struct{}{}:
+			default:
+			}
 		}
 		return nil
 	}
@@ -204,6 +212,8 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 // offset. The sealed segment is fsynced, and the new file and its
 // directory entry are durable, before any record goes into it.
 func (l *Log) rollLocked() error {
+	// Sealed segments are synced whole under every policy: recovery reads
+	// only the active segment, so a torn tail may only ever be there.
 	if err := l.flushLocked(true); err != nil {
 		return err
 	}
@@ -270,4 +280,21 @@ func (l *Log) createSegment(base uint64) (*writer, error) {
 	}
 	s.f = f
 	return newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0), nil
+}
+
+// Flush writes buffered records to the operating system without waiting
+// for stable storage, so that readers in other processes see them. Under
+// SyncAlways there is never anything to flush.
+func (l *Log) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	for l.mu.written < l.mu.next {
+		if err := l.flushLocked(false); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -66,8 +66,9 @@ type Log struct {
 
 	roEnd    int64 // read-only: end of the last segment scanned
 	recovery Recovery
-	stop     chan struct{} // closes the SyncInterval goroutine
-	done     chan struct{}
+	stop     chan struct{} // stops flushLoop
+	done     chan struct{} // closed when flushLoop has returned
+	kick     chan struct{} // asks flushLoop to write the buffer
 }
 
 // Recovery reports what Open found and repaired.

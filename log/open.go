@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
@@ -33,9 +34,10 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.closeFiles()
 		return nil, err
 	}
-	if !o.ReadOnly && o.Sync == SyncInterval {
+	if !o.ReadOnly && o.Sync != SyncAlways {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
-		go l.syncLoop()
+		l.kick = make(chan struct{}, 1)
+		go l.flushLoop()
 	}
 	return l, nil
 }
@@ -357,22 +359,38 @@ func (l *Log) closeFiles() {
 	}
 }
 
-func (l *Log) syncLoop() {
+// flushLoop writes buffered frames in the background when an appender
+// kicks it, so that under SyncInterval and SyncNever appending and writing
+// proceed on separate cores, and fsyncs every SyncEvery under SyncInterval.
+func (l *Log) flushLoop() {
 	defer close(l.done)
-	t := timeNewTicker(l.opts.SyncEvery)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if l.opts.Sync == SyncInterval {
+		t := timeNewTicker(l.opts.SyncEvery)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
+		doSync := false
 		select {
 		case <-l.stop:
 			return
-		case <-t.C:
-			l.mu.Lock()
-			if !l.mu.closed && l.mu.err == nil {
-				if err := l.syncLocked(l.mu.next); err != nil {
-					l.logger.Error("seglog: periodic sync", "dir", l.dir, "err", err)
-				}
-			}
-			l.mu.Unlock()
+		case <-l.kick:
+		case <-tick:
+			doSync = true
 		}
+		l.mu.Lock()
+		if !l.mu.closed && l.mu.err == nil {
+			var err error
+			if doSync {
+				err = l.syncLocked(l.mu.next)
+			} else {
+				err = l.flushLocked(false)
+			}
+			if err != nil {
+				l.logger.Error("seglog: background flush", "dir", l.dir, "err", err)
+			}
+		}
+		l.mu.Unlock()
 	}
 }
