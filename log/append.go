@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/segment"
@@ -105,6 +106,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		}
 		return nil
 	}
+	yielded := false
 	for l.mu.synced <= off {
 		if l.mu.epoch != epoch {
 			return l.mu.failErr
@@ -114,6 +116,16 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		}
 		if l.mu.ioBusy {
 			l.cond.Wait()
+			continue
+		}
+		if !yielded {
+			// Let appenders just woken by the last group commit add
+			// their records before this one starts: groups grow, and
+			// fsyncs per record fall.
+			yielded = true
+			l.mu.Unlock()
+			runtime.Gosched()
+			l.mu.Lock()
 			continue
 		}
 		_ = l.flushLocked(true) // its outcome is read from the state above
