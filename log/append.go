@@ -75,6 +75,10 @@ func (l *Log) prepareLocked(need int) error {
 		if err := l.writableLocked(); err != nil {
 			return err
 		}
+		if l.mu.rolling {
+			l.cond.Wait()
+			continue
+		}
 		w := l.mu.w
 		if len(w.buf) > maxBuffered && l.mu.failErr != nil {
 			return fmt.Errorf("seglog: append: buffer full after failed writes: %w", l.mu.failErr)
@@ -224,6 +228,17 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 // offset. The sealed segment is fsynced, and the new file and its
 // directory entry are durable, before any record goes into it.
 func (l *Log) rollLocked() error {
+	for l.mu.rolling {
+		l.cond.Wait()
+	}
+	if l.mu.w.seg.base == l.mu.next {
+		return nil // a concurrent roll has just started a segment here
+	}
+	l.mu.rolling = true
+	defer func() {
+		l.mu.rolling = false
+		l.cond.Broadcast()
+	}()
 	// Sealed segments are synced whole under every policy: recovery reads
 	// only the active segment, so a torn tail may only ever be there.
 	if err := l.flushLocked(true); err != nil {

@@ -47,6 +47,10 @@ type Log struct {
 		// ioBusy is held by the one goroutine doing writer I/O, which it
 		// does with mu released; others wait on cond.
 		ioBusy bool
+		// rolling is set while rollLocked seals the active segment and
+		// creates the next one. Appends wait for it to clear: until the
+		// roll is done, w is still the sealed segment's writer.
+		rolling bool
 		// epoch counts discarded groups: an appender whose group was
 		// discarded by a failed write sees the epoch change.
 		epoch   uint64
@@ -65,6 +69,7 @@ type Log struct {
 	clock    atomic.Uint64
 
 	roEnd    int64 // read-only: end of the last segment scanned
+	frames   frameCache
 	recovery Recovery
 	stop     chan struct{} // stops flushLoop
 	done     chan struct{} // closed when flushLoop has returned

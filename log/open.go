@@ -215,11 +215,10 @@ func (l *Log) recoverActive() error {
 		return l.dropTornSegment(s)
 	}
 
-	entries, idxOK := l.activeIndex(f, s, size)
-	start, next := int64(segment.HeaderSize), s.base
+	entries, next, idxOK := l.activeIndex(f, s, size)
+	start := int64(segment.HeaderSize)
 	if n := len(entries); n > 0 {
 		start = entries[n-1].End()
-		next = l.frameNext(f, s, entries[n-1])
 	}
 	known := len(entries)
 	tail := segment.ScanTail(f, s.path, start, size, next, func(pos int64, h *segment.FrameHeader) {
@@ -267,36 +266,49 @@ func (l *Log) recoverActive() error {
 	return nil
 }
 
-// activeIndex loads the active segment's index, keeping the entries whose
-// last frame checks. ok reports whether the file held exactly those.
-func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, bool) {
+// activeIndex loads the active segment's index and returns the entries
+// of frames proven durable: those before the durable watermark of the
+// frame the last entry points at, which must check. Frames after the
+// watermark may have reached the disk in any order, or not at all, so
+// recovery scans and checks each of them. next is the offset after the
+// returned entries; ok reports whether the index file held exactly them.
+func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) (entries []index.Entry, next uint64, ok bool) {
 	entries, whole := l.readIndex(s, size)
-	for len(entries) > 0 {
-		if l.frameNext(f, s, entries[len(entries)-1]) != 0 {
-			return entries, whole
-		}
-		// The last entry points at a frame that did not survive:
-		// fall back to scanning the segment.
-		return nil, false
+	if len(entries) == 0 {
+		return nil, s.base, false
 	}
-	return nil, false
+	h, ok := checkFrame(f, s, entries[len(entries)-1])
+	if !ok {
+		return nil, s.base, false
+	}
+	durable := int64(h.Durable)
+	k := len(entries)
+	for k > 0 && entries[k-1].End() > durable {
+		k--
+	}
+	if k == len(entries) {
+		return entries, h.Next(), whole
+	}
+	// Entries are written only after their frames, so entry k names the
+	// offset the frame after entries[:k] was written with.
+	return entries[:k], entries[k].Offset, false
 }
 
-// frameNext reads the frame an index entry points at and returns the
-// offset after it, or 0 if the frame does not check.
-func (l *Log) frameNext(f vfs.File, s *segFile, e index.Entry) uint64 {
+// checkFrame reads the frame an index entry points at and reports whether
+// it checks.
+func checkFrame(f vfs.File, s *segFile, e index.Entry) (segment.FrameHeader, bool) {
 	b := make([]byte, e.Len)
 	if _, err := f.ReadAt(b, int64(e.Pos)); err != nil {
-		return 0
+		return segment.FrameHeader{}, false
 	}
 	h, err := segment.ParseFrameHeader(s.path, int64(e.Pos), b)
 	if err != nil || h.Base != e.Offset || h.Size() != int64(e.Len) {
-		return 0
+		return h, false
 	}
 	if segment.VerifyFrame(s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]) != nil {
-		return 0
+		return h, false
 	}
-	return h.Next()
+	return h, true
 }
 
 // openActiveIndex opens the active index for appending, rewriting it

@@ -98,6 +98,7 @@ func (l *Log) readableLocked(offset uint64) error {
 }
 
 // Read returns the record at offset. Data is the caller's to keep.
+// Reads of neighbouring offsets share the work of decoding their frame.
 func (l *Log) Read(offset uint64) (Record, error) {
 	v, err := l.acquire(offset)
 	if err != nil {
@@ -112,41 +113,52 @@ func (l *Log) Read(offset uint64) (Record, error) {
 		return Record{}, &CorruptError{File: v.s.path, Offset: 0, Reason: fmt.Sprintf("no frame holds offset %d", offset)}
 	}
 	e := v.entries[i]
+	if f := l.frames.get(offset); f != nil {
+		return f.record(offset), nil
+	}
+	f, err := l.loadFrame(&v, e, offset)
+	if err != nil {
+		return Record{}, err
+	}
+	l.frames.put(f)
+	return f.record(offset), nil
+}
+
+var errTrailing = errors.New("bytes after the last record")
+
+// loadFrame reads, checks and decodes the frame an index entry points at,
+// which must hold offset.
+func (l *Log) loadFrame(v *view, e index.Entry, offset uint64) (*cachedFrame, error) {
+	path := v.s.path
 	b := make([]byte, e.Len)
 	if _, err := v.f.ReadAt(b, int64(e.Pos)); err != nil {
 		if errors.Is(err, io.EOF) {
-			return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: "frame extends past the end of the file"}
+			return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: "frame extends past the end of the file"}
 		}
-		return Record{}, fmt.Errorf("seglog: read %s at %d: %w", v.s.path, e.Pos, err)
+		return nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
 	}
-	h, err := segment.ParseFrameHeader(v.s.path, int64(e.Pos), b)
+	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b)
 	if err != nil {
-		return Record{}, err
+		return nil, err
 	}
 	if h.Base != e.Offset || h.Size() != int64(e.Len) {
-		return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
+		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
 	}
-	if err := segment.VerifyFrame(v.s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
-		return Record{}, err
+	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
+		return nil, err
 	}
 	if offset >= h.Next() {
-		return Record{}, &CorruptError{File: v.s.path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
+		return nil, &CorruptError{File: path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
 	}
 	raw, err := segment.Decompress(h.Codec, nil, b[segment.FrameHeaderSize:], h.RawLen)
 	if err != nil {
-		return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: err.Error()}
+		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: err.Error()}
 	}
-	var body segment.Body
-	body.Reset(raw)
-	for o := h.Base; ; o++ {
-		typ, data, err := body.Next()
-		if err != nil {
-			return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("record %d: %v", o, err)}
-		}
-		if o == offset {
-			return Record{Offset: o, Type: typ, Data: data}, nil
-		}
+	f, err := newCachedFrame(h.Base, h.Count, raw)
+	if err != nil {
+		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame at offset %d: %v", h.Base, err)}
 	}
+	return f, nil
 }
 
 // Records iterates over the records from offset from (or the first
