@@ -166,15 +166,26 @@ func (l *Log) flushLocked(doSync bool) error {
 	}
 	w := l.mu.w
 	w.cut()
-	if len(w.buf) == 0 && (!doSync || w.durable == w.size) {
+	if len(w.buf) == 0 && (!doSync || (w.durable == w.size && l.mu.seal == nil)) {
+		if doSync {
+			// Every record is written, in files that are all synced.
+			l.mu.synced = l.mu.next
+		}
 		return nil
 	}
 	target := l.mu.next
 	pos := w.size
 	b, entries := w.take()
+	var seal *segFile
+	if doSync {
+		seal = l.mu.seal
+	}
 	l.mu.ioBusy = true
 	l.mu.Unlock()
 	writeErr, syncErr := w.writeOut(b, entries, pos, doSync)
+	if writeErr == nil && syncErr == nil && seal != nil {
+		syncErr = l.syncSeal(seal)
+	}
 	l.mu.Lock()
 	l.mu.ioBusy = false
 	l.cond.Broadcast()
@@ -188,8 +199,10 @@ func (l *Log) flushLocked(doSync bool) error {
 	l.mu.failErr = nil
 	l.mu.written = target
 	if syncErr != nil {
-		l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, syncErr)
-		l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", syncErr)
+		if l.mu.err == nil { // syncSeal sets it for its own file
+			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, syncErr)
+			l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", syncErr)
+		}
 		return l.mu.err
 	}
 	if doSync {
@@ -239,16 +252,30 @@ func (l *Log) rollLocked() error {
 		l.mu.rolling = false
 		l.cond.Broadcast()
 	}()
-	// Sealed segments are synced whole under every policy: recovery reads
-	// only the active segment, so a torn tail may only ever be there.
-	if err := l.flushLocked(true); err != nil {
+	// Under SyncAlways the sealed segment is synced before the next one
+	// starts. Under the weaker policies that fsync, of a whole segment,
+	// would stall appenders: the background flusher does it, the new
+	// segment's header says so (FlagPrevUnsynced), and recovery then checks
+	// the previous segment too. At most one sealed segment awaits its
+	// fsync: a roll first syncs the one before.
+	lazy := l.opts.Sync != SyncAlways
+	if err := l.flushLocked(!lazy); err != nil {
 		return err
 	}
 	old := l.mu.w
 	base := l.mu.next
+	pending := l.mu.seal
 	l.mu.ioBusy = true
 	l.mu.Unlock()
-	nw, err := l.createSegment(base)
+	var nw *writer
+	err := l.syncSeal(pending)
+	if err == nil {
+		var flags uint16
+		if lazy {
+			flags = segment.FlagPrevUnsynced
+		}
+		nw, err = l.createSegment(base, flags)
+	}
 	if err == nil && old.idx != nil {
 		// A synced index spares the next reader a rebuild.
 		if err := old.idx.Sync(); err != nil {
@@ -263,17 +290,60 @@ func (l *Log) rollLocked() error {
 	if err != nil {
 		return err
 	}
+	if l.mu.seal == pending {
+		l.mu.seal = nil
+	}
 	old.seg.mu.Lock()
 	old.seg.size = old.size
 	old.seg.mu.Unlock()
 	l.mu.segs = append(l.mu.segs, nw.seg)
 	l.mu.w = nw
+	if lazy {
+		l.mu.seal = old.seg
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// syncSeal fsyncs a sealed segment that was left for the background, and
+// records that it is durable. It runs without l.mu. A failure is sticky,
+// as for any fsync.
+func (l *Log) syncSeal(s *segFile) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.removed || s.f == nil {
+		s.mu.Unlock()
+		return nil // released meanwhile: nothing left to make durable
+	}
+	s.refs++
+	f := s.f
+	s.mu.Unlock()
+	err := f.Sync()
+	s.release()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, s.path, err)
+		l.logger.Error("seglog: fsync failed", "file", s.path, "err", err)
+		return l.mu.err
+	}
+	if l.mu.seal == s {
+		l.mu.seal = nil
+		if w := l.mu.w; w != nil && !w.prevSynced && len(l.mu.segs) >= 2 && l.mu.segs[len(l.mu.segs)-2] == s {
+			w.prevSynced = true
+		}
+	}
 	return nil
 }
 
 // createSegment creates and syncs a new segment file, its index file and
 // their directory entries.
-func (l *Log) createSegment(base uint64) (*writer, error) {
+func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
 	s := newSegFile(l.dir, base)
 	f, err := l.fs.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, l.opts.FileMode)
 	if err != nil {
@@ -284,7 +354,7 @@ func (l *Log) createSegment(base uint64) (*writer, error) {
 		l.fs.Remove(s.path)
 		return nil, fmt.Errorf("seglog: create segment %s: %w", s.path, err)
 	}
-	if _, err := f.WriteAt(segment.AppendFileHeader(nil, base), 0); err != nil {
+	if _, err := f.WriteAt(segment.AppendFileHeaderFlags(nil, base, flags), 0); err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
@@ -306,7 +376,9 @@ func (l *Log) createSegment(base uint64) (*writer, error) {
 		return fail(err)
 	}
 	s.f = f
-	return newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0), nil
+	w := newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0)
+	w.prevSynced = flags&segment.FlagPrevUnsynced == 0
+	return w, nil
 }
 
 // Flush writes buffered records to the operating system without waiting

@@ -51,6 +51,9 @@ type Log struct {
 		// creates the next one. Appends wait for it to clear: until the
 		// roll is done, w is still the sealed segment's writer.
 		rolling bool
+		// seal is a sealed segment whose fsync was left to the background
+		// flusher (SyncInterval, SyncNever); nil once it is durable.
+		seal *segFile
 		// epoch counts discarded groups: an appender whose group was
 		// discarded by a failed write sees the epoch change.
 		epoch   uint64

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,7 +92,7 @@ func (l *Log) open() error {
 			l.mu.next = st.First
 			return l.checkState()
 		}
-		w, err := l.createSegment(st.First)
+		w, err := l.createSegment(st.First, 0)
 		if err != nil {
 			return err
 		}
@@ -204,7 +205,8 @@ func (l *Log) recoverActive() error {
 		f.Close()
 		return fmt.Errorf("seglog: open %s: %w", s.path, err)
 	}
-	if herr := checkHeader(f, s); herr != nil {
+	flags, herr := readHeader(f, s)
+	if herr != nil {
 		if size > segment.HeaderSize || !errors.Is(herr, ErrCorrupt) {
 			f.Close()
 			return herr
@@ -215,7 +217,7 @@ func (l *Log) recoverActive() error {
 		return l.dropTornSegment(s)
 	}
 
-	entries, next, idxOK := l.activeIndex(f, s, size)
+	entries, next, prevSynced, idxOK := l.activeIndex(f, s, size)
 	start := int64(segment.HeaderSize)
 	if n := len(entries); n > 0 {
 		start = entries[n-1].End()
@@ -223,10 +225,24 @@ func (l *Log) recoverActive() error {
 	known := len(entries)
 	tail := segment.ScanTail(f, s.path, start, size, next, func(pos int64, h *segment.FrameHeader) {
 		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+		prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
 	})
 	if tail.Err != nil {
 		f.Close()
 		return fmt.Errorf("seglog: open: %w", tail.Err)
+	}
+	if flags&segment.FlagPrevUnsynced != 0 && !prevSynced && len(l.mu.segs) > 1 {
+		// The previous segment's fsync was left to the background and
+		// nothing proves it finished: check that segment whole.
+		complete, err := l.checkPrevious(s)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if !complete {
+			f.Close()
+			return l.dropUnsyncedSegment(s, size)
+		}
 	}
 	end := tail.End
 	switch {
@@ -257,8 +273,16 @@ func (l *Log) recoverActive() error {
 		l.roEnd = end
 		return nil
 	}
-	l.recovery.IndexRebuilt = !idxOK || known != len(entries)
-	idx, err := l.openActiveIndex(s, entries, idxOK && known == len(entries))
+	exact := idxOK && known == len(entries)
+	if !exact {
+		// Frames past the durable watermark are scanned even when the
+		// index holds them: it needs no rebuild if it holds exactly
+		// what the scan found.
+		fileEntries, whole := l.readIndex(s, end)
+		exact = whole && slices.Equal(fileEntries, entries)
+	}
+	l.recovery.IndexRebuilt = !exact
+	idx, err := l.openActiveIndex(s, entries, exact)
 	if err != nil {
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
@@ -271,27 +295,30 @@ func (l *Log) recoverActive() error {
 // frame the last entry points at, which must check. Frames after the
 // watermark may have reached the disk in any order, or not at all, so
 // recovery scans and checks each of them. next is the offset after the
-// returned entries; ok reports whether the index file held exactly them.
-func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) (entries []index.Entry, next uint64, ok bool) {
+// returned entries; prevSynced reports the last frame's
+// FrameFlagPrevSynced; ok reports whether the index file held exactly the
+// returned entries.
+func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) (entries []index.Entry, next uint64, prevSynced, ok bool) {
 	entries, whole := l.readIndex(s, size)
 	if len(entries) == 0 {
-		return nil, s.base, false
+		return nil, s.base, false, false
 	}
 	h, ok := checkFrame(f, s, entries[len(entries)-1])
 	if !ok {
-		return nil, s.base, false
+		return nil, s.base, false, false
 	}
+	prevSynced = h.Flags&segment.FrameFlagPrevSynced != 0
 	durable := int64(h.Durable)
 	k := len(entries)
 	for k > 0 && entries[k-1].End() > durable {
 		k--
 	}
 	if k == len(entries) {
-		return entries, h.Next(), whole
+		return entries, h.Next(), prevSynced, whole
 	}
 	// Entries are written only after their frames, so entry k names the
 	// offset the frame after entries[:k] was written with.
-	return entries[:k], entries[k].Offset, false
+	return entries[:k], entries[k].Offset, prevSynced, false
 }
 
 // checkFrame reads the frame an index entry points at and reports whether
@@ -322,6 +349,59 @@ func (l *Log) openActiveIndex(s *segFile, entries []index.Entry, exact bool) (vf
 	return l.fs.OpenFile(s.idxPath, os.O_RDWR, l.opts.FileMode)
 }
 
+// checkPrevious scans the whole segment before last and reports whether it
+// is complete: every frame valid, up to the last segment's base offset.
+// Damage that a frame proves durable is an error.
+func (l *Log) checkPrevious(last *segFile) (bool, error) {
+	prev := l.mu.segs[len(l.mu.segs)-2]
+	f, err := l.fs.OpenFile(prev.path, os.O_RDONLY, 0)
+	if err != nil {
+		return false, fmt.Errorf("seglog: open: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return false, fmt.Errorf("seglog: open %s: %w", prev.path, err)
+	}
+	if err := checkHeader(f, prev); err != nil {
+		return false, err
+	}
+	tail := segment.ScanTail(f, prev.path, segment.HeaderSize, size, prev.base, nil)
+	switch {
+	case tail.Err != nil:
+		return false, fmt.Errorf("seglog: open: %w", tail.Err)
+	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
+		return false, tail.Corrupt
+	}
+	return tail.Corrupt == nil && tail.End == size && tail.Next == last.base, nil
+}
+
+// dropUnsyncedSegment handles a crash that lost part of a sealed segment
+// whose fsync was still pending: the records after the loss, including the
+// whole last segment, were never made durable (a Sync would have synced the
+// sealed segment first), so the last segment goes and recovery goes on
+// with the previous one, whose torn tail it then cuts.
+func (l *Log) dropUnsyncedSegment(s *segFile, size int64) error {
+	l.logger.Warn("seglog: the segment before the last lost unsynced data; dropping the last", "file", s.path, "bytes", size)
+	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+	if !l.opts.ReadOnly {
+		if err := l.removeSegment(s); err != nil {
+			return err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("seglog: open: %w", err)
+		}
+	}
+	if err := l.recoverActive(); err != nil {
+		return err
+	}
+	if l.recovery.TornBytes == 0 {
+		l.recovery.TornFrom, l.recovery.File = s.base, s.path
+	}
+	l.recovery.TornBytes += size
+	return nil
+}
+
 // dropTornSegment handles a last segment whose header never reached the
 // disk: it is removed and the previous segment becomes the active one,
 // or, if it is the only segment, it is created again.
@@ -343,7 +423,7 @@ func (l *Log) dropTornSegment(s *segFile) error {
 	if len(l.mu.segs) > 0 {
 		return l.recoverActive()
 	}
-	w, err := l.createSegment(s.base)
+	w, err := l.createSegment(s.base, 0)
 	if err != nil {
 		return err
 	}
@@ -398,6 +478,11 @@ func (l *Log) flushLoop() {
 				err = l.syncLocked(l.mu.next)
 			} else {
 				err = l.flushLocked(false)
+			}
+			if seal := l.mu.seal; err == nil && seal != nil {
+				l.mu.Unlock()
+				err = l.syncSeal(seal)
+				l.mu.Lock()
 			}
 			if err != nil {
 				l.logger.Error("seglog: background flush", "dir", l.dir, "err", err)

@@ -120,18 +120,24 @@ func (l *Log) loadSealed(s *segFile) error {
 }
 
 func checkHeader(f vfs.File, s *segFile) error {
+	_, err := readHeader(f, s)
+	return err
+}
+
+// readHeader checks a segment's file header and returns its flags.
+func readHeader(f vfs.File, s *segFile) (uint16, error) {
 	var h [segment.HeaderSize]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("reading header: %v", err)}
+		return 0, &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("reading header: %v", err)}
 	}
-	base, err := segment.ParseFileHeader(s.path, h[:])
+	base, flags, err := segment.ParseFileHeaderFlags(s.path, h[:])
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if base != s.base {
-		return &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", base)}
+		return 0, &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", base)}
 	}
-	return nil
+	return flags, nil
 }
 
 // readIndex loads a sealed segment's index and reports whether it covers

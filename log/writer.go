@@ -39,6 +39,9 @@ type writer struct {
 	entries []index.Entry // one per cut frame in buf
 	open    int           // start of the open frame in buf; -1 if none
 	hdr     segment.FrameHeader
+	// prevSynced is set once the previous segment is known durable; the
+	// frames cut from then on carry FrameFlagPrevSynced.
+	prevSynced bool
 
 	spareBuf     []byte
 	spareEntries []index.Entry
@@ -47,7 +50,7 @@ type writer struct {
 }
 
 func newWriter(s *segFile, f, idx vfs.File, codec segment.Codec, size int64, idxN int) *writer {
-	return &writer{seg: s, f: f, idx: idx, codec: codec, size: size, durable: size, end: size, idxN: idxN, open: -1}
+	return &writer{seg: s, f: f, idx: idx, codec: codec, size: size, durable: size, end: size, idxN: idxN, open: -1, prevSynced: true}
 }
 
 // openSize is the size the open frame has now, header included.
@@ -95,6 +98,10 @@ func (w *writer) cut() {
 	h.RawLen = uint32(len(raw))
 	h.Durable = uint32(w.durable)
 	h.Codec = segment.CodecNone
+	h.Flags = 0
+	if w.prevSynced {
+		h.Flags = segment.FrameFlagPrevSynced
+	}
 	if w.codec != segment.CodecNone {
 		out, ok := segment.Compress(w.codec, w.scratch, raw)
 		w.scratch = out[:0]

@@ -18,8 +18,14 @@ type FrameHeader struct {
 	// not a torn write.
 	Durable uint32
 	Codec   Codec
+	Flags   uint8  // FrameFlagPrevSynced or 0
 	Sum     uint64 // xxhash64 of header bytes [0,32) and the stored body
 }
+
+// FrameFlagPrevSynced marks a frame written after the previous segment was
+// known to be on stable storage: it lifts the segment header's
+// FlagPrevUnsynced.
+const FrameFlagPrevSynced uint8 = 1 << 0
 
 // Size is the frame's total size in the file.
 func (h *FrameHeader) Size() int64 { return FrameHeaderSize + int64(h.BodyLen) }
@@ -35,7 +41,7 @@ func putFrameHeader(b []byte, h *FrameHeader) {
 	binary.LittleEndian.PutUint32(b[16:], h.Count)
 	binary.LittleEndian.PutUint32(b[20:], h.Durable)
 	b[24] = byte(h.Codec)
-	b[25] = 0
+	b[25] = h.Flags
 	b[26], b[27] = 0, 0
 	binary.LittleEndian.PutUint32(b[28:], uint32(xxhash.Sum64(b[:28])))
 }
@@ -58,10 +64,11 @@ func ParseFrameHeader(file string, pos int64, b []byte) (FrameHeader, error) {
 		Count:   binary.LittleEndian.Uint32(b[16:]),
 		Durable: binary.LittleEndian.Uint32(b[20:]),
 		Codec:   Codec(b[24]),
+		Flags:   b[25],
 		Sum:     binary.LittleEndian.Uint64(b[32:]),
 	}
 	switch {
-	case b[25] != 0 || b[26] != 0 || b[27] != 0:
+	case b[25]&^FrameFlagPrevSynced != 0 || b[26] != 0 || b[27] != 0:
 		return h, corruptf(file, pos, "unknown frame flags")
 	case h.Codec > CodecZstd:
 		return h, corruptf(file, pos, "unknown codec %d", h.Codec)
