@@ -5,7 +5,7 @@
 // to 20 digits (00000000000000000000.seg). All integers are little-endian.
 //
 //	file   := header frame*
-//	header := magic "SEGLOG\0\0" (8) | version uint16 | flags uint16 (0) |
+//	header := magic "SEGLOG\0\0" (8) | version uint16 | flags uint16 |
 //	          reserved uint32 (0) | base uint64 | xxhash64(header[0:24]) (8)
 //	frame  := frame-header body
 //	frame-header (40 bytes):
@@ -15,7 +15,7 @@
 //	    16  count    uint32   records in the frame (at least 1)
 //	    20  durable  uint32   file size known synced when the frame was written
 //	    24  codec    uint8    0 none, 1 s2, 2 zstd
-//	    25  flags    uint8    0
+//	    25  flags    uint8    FrameFlagPrevSynced or 0
 //	    26  reserved uint16   0
 //	    28  hsum     uint32   low 32 bits of xxhash64(frame-header[0:28])
 //	    32  fsum     uint64   xxhash64(frame-header[0:32] || stored body)
@@ -39,4 +39,8 @@
 // durable field exceeds p: one exists only if p had been synced, so the
 // damage is corruption of acknowledged data. With no such frame, the bytes
 // from p were never proven durable: a torn write, safe to cut.
+//
+// The header flag FlagPrevUnsynced and the frame flag FrameFlagPrevSynced
+// tell recovery whether the previous segment, whose fsync a writer may
+// leave to the background, must be checked as well.
 package segment
