@@ -236,3 +236,37 @@ func filledLog(b *testing.B, data []byte) *seglog.Log {
 	}
 	return l
 }
+
+// BenchmarkOpen opens logs of 4, 64 and 1024 full segments (1 MiB each,
+// 128 B records, closed cleanly): Open reads only the active segment's
+// tail, so its time should not grow with the log.
+func BenchmarkOpen(b *testing.B) {
+	for _, segs := range []int{4, 64, 1024} {
+		b.Run(fmt.Sprintf("segments=%d", segs), func(b *testing.B) {
+			dir := b.TempDir()
+			opts := &seglog.Options{Sync: seglog.SyncNever, SegmentSize: 1 << 20}
+			l, err := seglog.Open(dir, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := payload(128)
+			perSegment := (1 << 20) / 140
+			for range segs * perSegment {
+				if _, err := l.Append(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				l, err := seglog.Open(dir, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				l.Close()
+			}
+		})
+	}
+}
