@@ -36,6 +36,9 @@ const (
 )
 
 func (b AckBranch) String() string {
+	if b < AckNormal || b > AckAncient {
+		return fmt.Sprintf("AckBranch(%d)", int(b))
+	}
 	return [...]string{"normal", "rewind", "too-high", "ancient"}[b]
 }
 
@@ -84,7 +87,8 @@ func (l *Log) IsPending(offset uint64) bool {
 
 // Pending returns up to max records from the cursor, labelled with the
 // sequence. The records are the caller's to keep. Ack compares the peer's
-// answer with the number of records handed out here.
+// answer with the number of records handed out here. Under SyncInterval
+// and SyncNever, Pending makes the records it returns durable first.
 func (l *Log) Pending(max int) (Batch, error) {
 	if max <= 0 {
 		return Batch{}, fmt.Errorf("seglog: Pending(%d): max must be positive", max)
@@ -112,10 +116,21 @@ func (l *Log) Pending(max int) (Batch, error) {
 		}
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(b.Records); n > 0 && l.opts.Sync != SyncAlways && !l.opts.ReadOnly {
+		// The peer may get these records: they must survive a crash,
+		// or new records would take their offsets and labels, and the
+		// peer would discard those as duplicates.
+		if err := l.writableLocked(); err != nil {
+			return Batch{}, err
+		}
+		if err := l.syncLocked(b.Records[n-1].Offset + 1); err != nil {
+			return Batch{}, err
+		}
+	}
 	if l.mu.state.Cursor == cursor && l.mu.state.Sequence == seq {
 		l.mu.sent = len(b.Records)
 	}
-	l.mu.Unlock()
 	return b, nil
 }
 

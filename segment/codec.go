@@ -25,7 +25,10 @@ func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
 		zstdDec, _ = zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(0),
 			zstd.WithDecoderMaxMemory(MaxFrameBody),
-			zstd.WithDecoderMaxWindow(MaxFrameBody))
+			zstd.WithDecoderMaxWindow(MaxFrameBody),
+			// DecodeAll stops once the output passes dst's capacity,
+			// so a body cannot decode to more than its header claims.
+			zstd.WithDecodeAllCapLimit(true))
 	})
 	return zstdEnc, zstdDec
 }
@@ -49,11 +52,21 @@ func Compress(c Codec, scratch, raw []byte) (out []byte, ok bool) {
 	return out, len(out) < len(raw)
 }
 
+// zstdSlack is room for one zstd block past rawLen: the decoder notices it
+// has passed dst's capacity only after decoding a whole block, which then
+// fits instead of making it grow dst. Small frames get a proportional share,
+// so that reading them does not cost a block's allocation.
+const zstdSlack = 128<<10 + 64
+
 // Decompress decodes a stored body into dst (reusing its capacity) and
-// checks that it yields exactly rawLen bytes. rawLen has been bounded by
-// ParseFrameHeader, so no header can make this allocate more than
-// MaxFrameBody.
+// checks that it yields exactly rawLen bytes. A rawLen over MaxFrameBody is
+// refused, and decoding stops soon after rawLen bytes, so neither the
+// header nor the body can make this allocate more than MaxFrameBody plus
+// one compression block.
 func Decompress(c Codec, dst, body []byte, rawLen uint32) ([]byte, error) {
+	if rawLen > MaxFrameBody {
+		return nil, fmt.Errorf("raw length %d over the %d limit", rawLen, MaxFrameBody)
+	}
 	switch c {
 	case CodecNone:
 		return body, nil
@@ -75,10 +88,11 @@ func Decompress(c Codec, dst, body []byte, rawLen uint32) ([]byte, error) {
 		return out, nil
 	case CodecZstd:
 		_, dec := zstdCodecs()
-		if cap(dst) < int(rawLen) {
-			dst = make([]byte, 0, rawLen)
+		limit := int(rawLen) + min(zstdSlack, int(rawLen)/16)
+		if cap(dst) < limit {
+			dst = make([]byte, 0, limit)
 		}
-		out, err := dec.DecodeAll(body, dst[:0:rawLen])
+		out, err := dec.DecodeAll(body, dst[:0:limit])
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}

@@ -26,9 +26,11 @@ type Tail struct {
 // Durable field of frames: see FrameHeader.
 func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
 	s := NewScanner(f, file, pos, size, next)
+	badBody := false
 	for s.Next() {
 		if err := CheckBody(s.Body(), s.hdr.Count); err != nil {
 			s.err = corruptf(file, s.Pos(), "%v", err)
+			badBody = true
 			break
 		}
 		if onFrame != nil {
@@ -36,6 +38,10 @@ func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame 
 		}
 	}
 	t := Tail{End: s.End(), Next: s.NextOffset()}
+	if badBody {
+		// The scanner has moved past the frame; the damage starts at it.
+		t.End, t.Next = s.Pos(), s.Header().Base
+	}
 	err := s.Err()
 	if err == nil || t.End >= size {
 		return t

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seglog/seglog/internal/inspect"
+	"github.com/seglog/seglog/segment"
+)
+
+func (a *app) infoCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "info DIR",
+		Short: "One screen about a log: format, segments, offsets, delivery state, writer",
+		Long: `info prints one screen about the log in DIR: the format version, the
+segments (count and bytes), the first and next offsets, the delivery state
+(sequence, cursor, pending records, metadata keys) and when it was saved,
+the codecs of the active segment's frames, whether a writer holds the
+lock, and stray files. It reads only the active segment and the indexes;
+"seglog verify" reads everything.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.info(args[0])
+		},
+	}
+}
+
+type jsonInfo struct {
+	Dir    string `json:"dir"`
+	Format struct {
+		Segment    uint16 `json:"segment"`
+		Index      uint16 `json:"index"`
+		Checkpoint uint16 `json:"checkpoint"`
+	} `json:"format"`
+	Segments struct {
+		Count  int   `json:"count"`
+		Sealed int   `json:"sealed"`
+		Active int   `json:"active"`
+		Bytes  int64 `json:"bytes"`
+	} `json:"segments"`
+	FirstOffset uint64 `json:"first_offset"`
+	NextOffset  uint64 `json:"next_offset"`
+	Records     uint64 `json:"records"`
+	Delivery    *struct {
+		Sequence uint64 `json:"sequence"`
+		Cursor   uint64 `json:"cursor"`
+		First    uint64 `json:"first"`
+		Pending  uint64 `json:"pending"`
+	} `json:"delivery"`
+	MetadataKeys []string `json:"metadata_keys"`
+	Checkpoint   struct {
+		File       string     `json:"file"`
+		Generation uint64     `json:"generation"`
+		SavedAt    *time.Time `json:"saved_at"`
+		AgeSeconds *float64   `json:"age_seconds"`
+		TornSlot   string     `json:"invalid_slot,omitempty"`
+		Error      string     `json:"error,omitempty"`
+	} `json:"checkpoint"`
+	Codecs         map[string]int `json:"codecs"`
+	Problems       []string       `json:"problems"`
+	WriterActive   bool           `json:"writer_active"`
+	TemporaryFiles []string       `json:"temporary_files"`
+	OrphanIndexes  []string       `json:"orphan_indexes"`
+	OtherFiles     []string       `json:"other_files"`
+	Backups        []string       `json:"backups"`
+}
+
+func (a *app) info(dir string) error {
+	li, err := inspect.ReadInfo(dir)
+	if err != nil {
+		return openErr(dir, err)
+	}
+	var j jsonInfo
+	j.Dir = dir
+	j.Format.Segment, j.Format.Index, j.Format.Checkpoint = li.SegmentVersion, li.IndexVersion, li.CheckpointVersion
+	j.Segments.Count, j.Segments.Bytes = len(li.Segments), li.Bytes
+	for _, s := range li.Segments {
+		if s.Active {
+			j.Segments.Active++
+		} else {
+			j.Segments.Sealed++
+		}
+	}
+	j.FirstOffset, j.NextOffset = li.First, li.Next
+	if li.Next > li.First {
+		j.Records = li.Next - li.First
+	}
+	ck := li.Checkpoint
+	j.MetadataKeys = []string{}
+	if ck.Present && ck.Err == nil {
+		st := ck.State
+		j.Delivery = &struct {
+			Sequence uint64 `json:"sequence"`
+			Cursor   uint64 `json:"cursor"`
+			First    uint64 `json:"first"`
+			Pending  uint64 `json:"pending"`
+		}{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
+		if li.Next > st.Cursor {
+			j.Delivery.Pending = li.Next - st.Cursor
+		}
+		j.MetadataKeys = slices.Sorted(maps.Keys(st.Meta))
+		j.Checkpoint.File = baseName(ck.Info.File)
+		j.Checkpoint.Generation = ck.Info.Generation
+		if ck.Info.Torn != nil {
+			j.Checkpoint.TornSlot = baseName(ck.Info.Torn.File)
+		}
+	}
+	if ck.Err != nil {
+		j.Checkpoint.Error = ck.Err.Error()
+	}
+	if !li.SavedAt.IsZero() {
+		t := li.SavedAt.UTC()
+		age := a.now().Sub(li.SavedAt).Seconds()
+		j.Checkpoint.SavedAt, j.Checkpoint.AgeSeconds = &t, &age
+	}
+	j.Codecs = map[string]int{}
+	for c, n := range li.Codecs {
+		j.Codecs[segment.Codec(c).String()] = n
+	}
+	j.Problems = []string{}
+	for _, sg := range li.Segments {
+		if sg.Problem != "" {
+			j.Problems = append(j.Problems, fmt.Sprintf("%s: %s (%d bytes)", sg.Name, sg.Problem, sg.TailBytes))
+		}
+	}
+	j.WriterActive = li.Live
+	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)
+	if a.json {
+		return writeJSON(a.stdout, j)
+	}
+
+	w := newTable(a.stdout)
+	fmt.Fprintf(w, "log\t%s\n", dir)
+	fmt.Fprintf(w, "format\tsegment v%d, index v%d, checkpoint v%d\n", j.Format.Segment, j.Format.Index, j.Format.Checkpoint)
+	fmt.Fprintf(w, "segments\t%d (%d sealed, %d active), %s\n", j.Segments.Count, j.Segments.Sealed, j.Segments.Active, size(li.Bytes))
+	fmt.Fprintf(w, "offsets\tfirst %d, next %d: %s records\n", li.First, li.Next, comma(j.Records))
+	switch {
+	case j.Delivery != nil:
+		d := j.Delivery
+		fmt.Fprintf(w, "delivery\tsequence %d, cursor %d, %s pending\n", d.Sequence, d.Cursor, comma(d.Pending))
+		keys := "none"
+		if len(j.MetadataKeys) > 0 {
+			keys = fmt.Sprintf("%s: %s", plural(len(j.MetadataKeys), "key", "keys"), strings.Join(j.MetadataKeys, ", "))
+		}
+		fmt.Fprintf(w, "metadata\t%s\n", keys)
+		saved := ""
+		if j.Checkpoint.AgeSeconds != nil {
+			saved = fmt.Sprintf(", saved %s ago", time.Duration(*j.Checkpoint.AgeSeconds*1e9).Round(time.Second))
+		}
+		file := j.Checkpoint.File
+		if file == "" {
+			file = "never saved"
+		}
+		fmt.Fprintf(w, "checkpoint\t%s, generation %d%s\n", file, j.Checkpoint.Generation, saved)
+		if j.Checkpoint.TornSlot != "" {
+			fmt.Fprintf(w, "\t%s is invalid and ignored (seglog verify tells more)\n", j.Checkpoint.TornSlot)
+		}
+	case ck.Err != nil:
+		fmt.Fprintf(w, "delivery\tunknown: %v\n", ck.Err)
+	default:
+		fmt.Fprintf(w, "delivery\tno checkpoint: the zero state\n")
+	}
+	var codecs []string
+	for c, n := range li.Codecs {
+		if n > 0 {
+			codecs = append(codecs, fmt.Sprintf("%s (%s)", segment.Codec(c), plural(n, "frame", "frames")))
+		}
+	}
+	if len(codecs) == 0 {
+		codecs = []string{"no frame yet"}
+	}
+	fmt.Fprintf(w, "codec\t%s in the active segment\n", strings.Join(codecs, ", "))
+	for _, sg := range li.Segments {
+		if sg.Problem != "" {
+			fmt.Fprintf(w, "attention	%s: %s (%d bytes); seglog verify tells more\n", sg.Name, sg.Problem, sg.TailBytes)
+		}
+	}
+	writer := "none (the lock is free)"
+	if li.Live {
+		writer = "a process holds the lock and may be appending"
+	}
+	fmt.Fprintf(w, "writer\t%s\n", writer)
+	var stray []string
+	for _, n := range li.Dir.Temps {
+		stray = append(stray, n+" (temporary)")
+	}
+	for _, n := range li.Dir.Orphans {
+		stray = append(stray, n+" (index without segment)")
+	}
+	for _, n := range li.Dir.Other {
+		stray = append(stray, n+" (unknown)")
+	}
+	if len(stray) == 0 {
+		stray = []string{"none"}
+	}
+	fmt.Fprintf(w, "stray files\t%s\n", strings.Join(stray, ", "))
+	if len(li.Dir.Backups) > 0 {
+		fmt.Fprintf(w, "backups\t%s\n", strings.Join(li.Dir.Backups, ", "))
+	}
+	return w.Flush()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

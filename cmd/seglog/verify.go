@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/seglog/seglog/internal/inspect"
+)
+
+func (a *app) verifyCommand() *cobra.Command {
+	var noProgress bool
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Check every checksum, index and the checkpoint, and that they agree",
+		Long: `verify reads the whole log in DIR and checks every frame checksum and
+record, every index against its segment, the checkpoint, and that they
+agree: offsets contiguous across segments, no segment missing, the
+checkpoint's first offset and cursor inside the log. It prints every
+finding with its severity, file, byte position and the offsets affected,
+then a summary (with --json: a JSON object per finding, "kind":"finding",
+then one "kind":"summary").
+
+Severities: error (records unreadable, or a delivery state that disagrees
+with the log), warning (mended without loss by the next writer open or by
+"seglog repair"), info (nothing to do). With a live writer, a frame it is
+writing at the end of the log is reported as info "write_in_progress".
+
+Exit status 0 when there is nothing worse than info, 1 otherwise.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.verify(args[0], workers, !noProgress)
+		},
+	}
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "draw no progress bar, even on a terminal")
+	cmd.Flags().IntVar(&workers, "workers", 0, "segments read at once (default: CPUs, at most 4)")
+	return cmd
+}
+
+type jsonFinding struct {
+	Kind string `json:"kind"`
+	inspect.Finding
+}
+
+type jsonVerifySummary struct {
+	Kind           string  `json:"kind"`
+	Healthy        bool    `json:"healthy"`
+	Segments       int     `json:"segments"`
+	Frames         int     `json:"frames"`
+	Records        uint64  `json:"records"`
+	Bytes          int64   `json:"bytes"`
+	FirstOffset    uint64  `json:"first_offset"`
+	NextOffset     uint64  `json:"next_offset"`
+	Errors         int     `json:"errors"`
+	Warnings       int     `json:"warnings"`
+	Infos          int     `json:"infos"`
+	WriterActive   bool    `json:"writer_active"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+}
+
+func (a *app) verify(dir string, workers int, progress bool) error {
+	var done atomic.Int64
+	opts := inspect.Options{Workers: workers, Progress: &done, OnFinding: func(f inspect.Finding) {
+		a.printFinding(a.stdout, f)
+	}}
+	stop := a.startProgress(dir, &done, progress)
+	r, err := inspect.Verify(a.ctx, dir, opts)
+	stop()
+	if err != nil {
+		return openErr(dir, err)
+	}
+	if a.json {
+		if err := writeJSON(a.stdout, jsonVerifySummary{
+			Kind: "summary", Healthy: r.Healthy(), Segments: len(r.Segments), Frames: r.Frames, Records: r.Records,
+			Bytes: r.TotalBytes, FirstOffset: r.First, NextOffset: r.Next,
+			Errors: r.Counts.Errors, Warnings: r.Counts.Warnings, Infos: r.Counts.Infos,
+			WriterActive: r.Live, ElapsedSeconds: r.Elapsed.Seconds(),
+		}); err != nil {
+			return err
+		}
+	} else {
+		verdict := "healthy"
+		if !r.Healthy() {
+			verdict = "PROBLEMS FOUND"
+		}
+		writer := ""
+		if r.Live {
+			writer = " (a writer is live)"
+		}
+		fmt.Fprintf(a.stdout, "%s: %s, offsets [%d, %d), %s in %s (%s/s)%s: %s, %s, %s\n",
+			verdict, plural(len(r.Segments), "segment", "segments"), r.First, r.Next,
+			size(r.TotalBytes), dur(uint64(r.Elapsed)), size(int64(float64(r.TotalBytes)/max(r.Elapsed.Seconds(), 1e-9))), writer,
+			plural(r.Counts.Errors, "error", "errors"), plural(r.Counts.Warnings, "warning", "warnings"), plural(r.Counts.Infos, "info", "infos"))
+	}
+	if !r.Healthy() {
+		return quiet(exitProblems)
+	}
+	return nil
+}
+
+// printFinding prints one finding: a JSON line, or a text line
+// "SEVERITY FILE:POSITION CODE MESSAGE".
+func (a *app) printFinding(w io.Writer, f inspect.Finding) {
+	if a.json {
+		writeJSON(w, jsonFinding{Kind: "finding", Finding: f})
+		return
+	}
+	where := f.File
+	if where == "" {
+		where = "-"
+	}
+	if f.Position != nil {
+		where = fmt.Sprintf("%s:%d", where, *f.Position)
+	}
+	fmt.Fprintf(w, "%-7s  %s  %s  %s\n", f.Severity, where, f.Code, f.Message)
+}
+
+// startProgress draws a progress bar of bytes read on stderr, when it is a
+// terminal and progress is wanted. The returned function removes it.
+func (a *app) startProgress(dir string, done *atomic.Int64, want bool) func() {
+	if !want || !a.progress {
+		return func() {}
+	}
+	d, err := inspect.ReadDir(dir)
+	if err != nil {
+		return func() {}
+	}
+	var total int64
+	for _, s := range d.Segments {
+		total += s.Size
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(a.stderr),
+		progressbar.OptionSetDescription("verify"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+	bar.RenderBlank() // starts the bar's clock now
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				bar.Set64(min(done.Load(), total))
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		wg.Wait()
+		bar.Clear()
+	}
+}

@@ -1,0 +1,247 @@
+// Package demo plays seglog's delivery protocol against an in-process peer
+// and draws the log after each step the way the reference design note
+// draws its message store: the sequence number, the messages kept, and a
+// ^ under the next one to send. `seglog demo` runs it.
+//
+// The script follows docs/protocol.md: the worked example (answers 3, 8,
+// then 5), a batch lost on the way, a restart, a peer restored from an old
+// backup (an ancient answer), a peer claiming more than was sent (too
+// high), and a re-registration (Reset). Its output is deterministic.
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	stdlog "log/slog"
+	"os"
+	"strings"
+
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+// recordSize is the size of each message. Three fill a segment of
+// seglog.MinSegmentSize, so that releases visibly delete segment files.
+const recordSize = 5000
+
+// Run builds a log in dir, which must be empty or not exist, plays the
+// scripted exchange and prints each step to w. The log is left in dir,
+// closed.
+func Run(w io.Writer, dir string) error {
+	switch names, err := os.ReadDir(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("demo: %w", err)
+	case len(names) > 0:
+		return fmt.Errorf("demo: %s is not empty", dir)
+	}
+	d := &demo{w: w, dir: dir, peer: &peer{}, sent: -1}
+	if err := d.open(); err != nil {
+		return err
+	}
+	err := d.script()
+	if cerr := d.l.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("demo: %w", cerr)
+	}
+	return err
+}
+
+// demo is one run: the log, the peer, and the output.
+type demo struct {
+	w    io.Writer
+	dir  string
+	l    *seglog.Log
+	peer *peer
+	step int
+	sent int   // messages in the last batch sent; -1 after an answer
+	err  error // the first write error
+}
+
+func (d *demo) open() error {
+	l, err := seglog.Open(d.dir, &seglog.Options{
+		SegmentSize: seglog.MinSegmentSize,
+		Logger:      stdlog.New(stdlog.DiscardHandler),
+	})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	d.l = l
+	return nil
+}
+
+func (d *demo) printf(format string, args ...any) {
+	if d.err == nil {
+		_, d.err = fmt.Fprintf(d.w, format, args...)
+	}
+}
+
+// heading starts a step.
+func (d *demo) heading(format string, args ...any) {
+	d.step++
+	d.printf("\n%d. %s\n", d.step, fmt.Sprintf(format, args...))
+}
+
+// queue appends messages named from the next offset on: A for 0, B for 1...
+func (d *demo) queue(n int) error {
+	var names []string
+	for range n {
+		off := d.l.NextOffset()
+		data := make([]byte, recordSize)
+		copy(data, letter(off))
+		for i := len(letter(off)); i < len(data); i++ {
+			data[i] = '.'
+		}
+		if _, err := d.l.Append(data); err != nil {
+			return fmt.Errorf("demo: append: %w", err)
+		}
+		names = append(names, letter(off))
+	}
+	d.printf("   queued %s\n", strings.Join(names, ", "))
+	return nil
+}
+
+// send hands out up to max messages and returns the batch.
+func (d *demo) send(max int) (seglog.Batch, error) {
+	b, err := d.l.Pending(max)
+	if err != nil {
+		return b, fmt.Errorf("demo: pending: %w", err)
+	}
+	d.printf("   send (sequence %d: %s)\n", b.Sequence, names(b.Records))
+	d.sent = len(b.Records)
+	return b, nil
+}
+
+// ack applies the peer's answer and says which rule applied, with its
+// arithmetic.
+func (d *demo) ack(n uint64) error {
+	before := d.l.State()
+	s, p := before.Sequence, before.Cursor-before.First
+	sent := before.PendingCount
+	if d.sent >= 0 {
+		sent = uint64(d.sent)
+	}
+	res, err := d.l.Ack(n)
+	if err != nil {
+		return fmt.Errorf("demo: ack: %w", err)
+	}
+	d.sent = -1
+	d.printf("   peer answers %d: ", n)
+	switch res.Branch {
+	case seglog.AckNormal:
+		d.printf("normal, S < N <= S+sent (%d < %d <= %d+%d): cursor +%d", s, n, s, sent, n-s)
+	case seglog.AckRewind:
+		if n == s {
+			d.printf("rewind, N = S (%d): no change", n)
+		} else {
+			d.printf("rewind, S-P <= N < S (%d <= %d < %d): cursor -%d", s-p, n, s, s-n)
+		}
+	case seglog.AckAncient:
+		d.printf("ancient, N < S-P (%d < %d): cursor to the oldest kept message", n, s-p)
+	case seglog.AckTooHigh:
+		d.printf("too high, N-S > sent (%d > %d): cursor stays", n-s, sent)
+	}
+	d.printf("\n")
+	if res.Released > 0 {
+		d.printf("   released %s, kept for a resend until now; %d segment file(s) deleted\n",
+			span(before.First, before.First+res.Released), res.SegmentsRemoved)
+	}
+	if res.Resync {
+		d.printf("   resync: the peer and the log disagree, the application resynchronises\n")
+	}
+	return nil
+}
+
+// show draws the log as the reference design note does.
+func (d *demo) show() error {
+	st := d.l.State()
+	var kept []string
+	for r, err := range d.l.Records(st.First) {
+		if err != nil {
+			return fmt.Errorf("demo: read: %w", err)
+		}
+		kept = append(kept, name(r))
+	}
+	const indent = "   "
+	d.printf("%ssequence: %d\n", indent, st.Sequence)
+	line := indent + "messages: "
+	caret := len(line)
+	for i, k := range kept {
+		if uint64(i) == st.Cursor-st.First {
+			caret = len(line)
+		}
+		line += k
+		if i < len(kept)-1 {
+			line += ", "
+		}
+	}
+	if st.Cursor == st.Next && len(kept) > 0 {
+		caret = len(line) + 2 // where the next message will be
+	}
+	d.printf("%s\n%s^\n", line, strings.Repeat(" ", caret))
+	files, err := d.segmentFiles()
+	if err != nil {
+		return err
+	}
+	d.printf("%sfirst %d, cursor %d, next %d: %d pending, %d kept for a resend; %d segment file(s)\n",
+		indent, st.First, st.Cursor, st.Next, st.PendingCount, st.Cursor-st.First, files)
+	d.printf("%speer expects %d, has %s\n", indent, d.peer.next, list(d.peer.got))
+	return d.err
+}
+
+func (d *demo) segmentFiles() (int, error) {
+	names, err := os.ReadDir(d.dir)
+	if err != nil {
+		return 0, fmt.Errorf("demo: %w", err)
+	}
+	n := 0
+	for _, e := range names {
+		if _, ok := segment.ParseFileName(e.Name()); ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// letter names the message at offset o: A for 0, B for 1, ...
+func letter(o uint64) string {
+	if o < 26 {
+		return string(rune('A' + o))
+	}
+	return fmt.Sprintf("#%d", o)
+}
+
+// name reads a message's name back from its data.
+func name(r seglog.Record) string {
+	if i := strings.IndexByte(string(r.Data), '.'); i > 0 {
+		return string(r.Data[:i])
+	}
+	return string(r.Data)
+}
+
+func names(recs []seglog.Record) string {
+	var s []string
+	for _, r := range recs {
+		s = append(s, name(r))
+	}
+	return list(s)
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// span names the messages at offsets [from, to).
+func span(from, to uint64) string {
+	if to-from == 1 {
+		return letter(from)
+	}
+	if to-from == 2 {
+		return letter(from) + ", " + letter(from+1)
+	}
+	return letter(from) + ".." + letter(to-1)
+}

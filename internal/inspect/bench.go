@@ -1,0 +1,236 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	seglog "github.com/seglog/seglog/log"
+)
+
+// BenchOptions configures Bench.
+type BenchOptions struct {
+	// Dir is where the benchmark's log is created, in a new directory that
+	// is removed afterwards unless Keep. Default os.TempDir().
+	Dir  string
+	Keep bool
+	// RecordSize is the payload size of each record. Default 1024.
+	RecordSize int
+	// Writers is the number of goroutines appending at once. Default 1.
+	Writers int
+	// Sync, Codec and SegmentSize are the log's options.
+	Sync        seglog.SyncPolicy
+	Codec       seglog.Codec
+	SegmentSize int64
+	// Count is the number of records to append, shared by the writers;
+	// Duration, when set, appends for that long instead. Default 10000.
+	Count    int
+	Duration time.Duration
+	// Reads is the number of random reads. Default min(records, 10000).
+	Reads int
+}
+
+// Phase is the outcome of one part of a benchmark.
+type Phase struct {
+	Ops     uint64
+	Bytes   uint64 // payload bytes
+	Elapsed time.Duration
+	Latency Histogram // nanoseconds per operation; empty for the scan
+}
+
+// OpsPerSec and BytesPerSec are the phase's throughput.
+func (p *Phase) OpsPerSec() float64 { return float64(p.Ops) / max(p.Elapsed.Seconds(), 1e-9) }
+
+// BytesPerSec is the phase's payload throughput.
+func (p *Phase) BytesPerSec() float64 { return float64(p.Bytes) / max(p.Elapsed.Seconds(), 1e-9) }
+
+// BenchResult is the outcome of Bench.
+type BenchResult struct {
+	Options    BenchOptions // with defaults filled in
+	Dir        string       // the log's directory
+	Append     Phase
+	Scan       Phase // every record, in order, through Log.Records
+	RandomRead Phase // Log.Read at random offsets
+	DiskBytes  int64 // size of the log's files after the appends
+}
+
+func (o *BenchOptions) defaults() {
+	if o.RecordSize <= 0 {
+		o.RecordSize = 1024
+	}
+	if o.Writers <= 0 {
+		o.Writers = 1
+	}
+	if o.Count <= 0 && o.Duration <= 0 {
+		o.Count = 10000
+	}
+	if o.Dir == "" {
+		o.Dir = os.TempDir()
+	}
+}
+
+// Bench appends records to a new log and reads them back, timing each
+// operation. Payloads are text of random words, about as compressible as
+// typical JSON messages.
+func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
+	opts.defaults()
+	if opts.RecordSize > seglog.MaxRecordSize {
+		return nil, fmt.Errorf("record size %d over the %d limit", opts.RecordSize, seglog.MaxRecordSize)
+	}
+	dir, err := os.MkdirTemp(opts.Dir, "seglog-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Keep {
+		defer os.RemoveAll(dir)
+	}
+	res := &BenchResult{Options: opts, Dir: dir}
+	l, err := seglog.Open(dir, &seglog.Options{
+		Sync: opts.Sync, Codec: opts.Codec, SegmentSize: opts.SegmentSize,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+
+	payloads := makePayloads(64, opts.RecordSize)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		issued   atomic.Int64
+	)
+	deadline := time.Time{}
+	if opts.Duration > 0 {
+		deadline = time.Now().Add(opts.Duration)
+	}
+	start := time.Now()
+	for w := range opts.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h Histogram
+			var n, bytes uint64
+			for i := w; ; i++ {
+				if opts.Duration > 0 {
+					if time.Now().After(deadline) {
+						break
+					}
+				} else if issued.Add(1) > int64(opts.Count) {
+					break
+				}
+				if n&1023 == 0 && ctx.Err() != nil {
+					break
+				}
+				p := payloads[i%len(payloads)]
+				t := time.Now()
+				if _, err := l.Append(p); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				h.Add(uint64(time.Since(t)))
+				n++
+				bytes += uint64(len(p))
+			}
+			mu.Lock()
+			res.Append.Latency.Merge(&h)
+			res.Append.Ops += n
+			res.Append.Bytes += bytes
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := l.Sync(); err != nil {
+		return nil, err
+	}
+	res.Append.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.DiskBytes = dirSize(dir)
+
+	start = time.Now()
+	for rec, err := range l.Records(0) {
+		if err != nil {
+			return nil, err
+		}
+		res.Scan.Ops++
+		res.Scan.Bytes += uint64(len(rec.Data))
+	}
+	res.Scan.Elapsed = time.Since(start)
+
+	next := l.NextOffset()
+	reads := opts.Reads
+	if reads <= 0 {
+		reads = int(min(next, 10000))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	start = time.Now()
+	for range reads {
+		if next == 0 {
+			break
+		}
+		t := time.Now()
+		rec, err := l.Read(rng.Uint64N(next))
+		if err != nil {
+			return nil, err
+		}
+		res.RandomRead.Latency.Add(uint64(time.Since(t)))
+		res.RandomRead.Ops++
+		res.RandomRead.Bytes += uint64(len(rec.Data))
+	}
+	res.RandomRead.Elapsed = time.Since(start)
+	return res, l.Close()
+}
+
+var words = []string{"agent", "server", "message", "queue", "retry", "deliver", "status", "ok",
+	"error", "timeout", "payload", "event", "metric", "cpu", "memory", "disk", "network",
+	"latency", "request", "response", "user", "session", "token", "value", "count"}
+
+// makePayloads returns n payloads of size bytes: JSON-like text of random
+// words and numbers.
+func makePayloads(n, size int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, 11))
+	out := make([][]byte, n)
+	for i := range out {
+		b := make([]byte, 0, size+32)
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"text":"`...)
+		for len(b) < size {
+			b = append(b, words[rng.IntN(len(words))]...)
+			b = append(b, ' ')
+			if rng.IntN(4) == 0 {
+				b = strconv.AppendUint(b, rng.Uint64N(100000), 10)
+				b = append(b, ' ')
+			}
+		}
+		out[i] = b[:size]
+	}
+	return out
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
+}

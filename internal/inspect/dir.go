@@ -1,0 +1,120 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seglog/seglog/index"
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+// ErrNotLog is returned for a directory that holds no segment and no
+// checkpoint: not a seglog log, or one never opened.
+var ErrNotLog = errors.New("inspect: not a seglog log directory (no segment or checkpoint file)")
+
+// Checkpoint slot file names, as package checkpoint writes them.
+var slotNames = [2]string{"checkpoint.0", "checkpoint.1"}
+
+// BackupPrefix starts the name of the directories Repair copies files into.
+const BackupPrefix = "repair-"
+
+// Dir is what a log directory holds, as listed once.
+type Dir struct {
+	Path     string
+	Segments []SegmentFile // in offset order
+	Slots    []string      // checkpoint slot files present
+	Orphans  []string      // index files whose segment is gone
+	Temps    []string      // stale temporary files (*.tmp)
+	Backups  []string      // directories left by earlier repairs
+	Other    []string      // anything else, LOCK excepted
+}
+
+// SegmentFile is one segment file of a listing.
+type SegmentFile struct {
+	Base  uint64
+	Name  string // the segment file's name
+	Size  int64  // its size when listed
+	Index string // its index file's name, "" when there is none
+}
+
+// Path returns the segment file's path in dir.
+func (s SegmentFile) Path(dir string) string { return filepath.Join(dir, s.Name) }
+
+// IndexName is the name the segment's index has or would have.
+func (s SegmentFile) IndexName() string { return index.FileName(s.Base) }
+
+// ReadDir lists a log directory. It fails with an error matching
+// fs.ErrNotExist for a missing directory and ErrNotLog for a directory
+// that is not a log.
+func ReadDir(dir string) (*Dir, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{Path: dir}
+	idx := map[uint64]string{}
+	for _, e := range ents {
+		n := e.Name()
+		switch {
+		case e.IsDir() && strings.HasPrefix(n, BackupPrefix):
+			d.Backups = append(d.Backups, n)
+		case e.IsDir():
+			d.Other = append(d.Other, n)
+		case strings.HasSuffix(n, segment.Suffix):
+			if b, ok := segment.ParseFileName(n); ok {
+				var size int64
+				if fi, err := e.Info(); err == nil {
+					size = fi.Size()
+				}
+				d.Segments = append(d.Segments, SegmentFile{Base: b, Name: n, Size: size})
+			} else {
+				d.Other = append(d.Other, n)
+			}
+		case strings.HasSuffix(n, index.Suffix):
+			if b, ok := segment.ParseFileName(strings.TrimSuffix(n, index.Suffix) + segment.Suffix); ok {
+				idx[b] = n
+			} else {
+				d.Other = append(d.Other, n)
+			}
+		case n == slotNames[0] || n == slotNames[1]:
+			d.Slots = append(d.Slots, n)
+		case strings.HasSuffix(n, ".tmp"):
+			d.Temps = append(d.Temps, n)
+		case n == seglog.LockFile:
+		default:
+			d.Other = append(d.Other, n)
+		}
+	}
+	// os.ReadDir sorts by name, and the 20-digit names sort in offset order.
+	for i := range d.Segments {
+		s := &d.Segments[i]
+		if n, ok := idx[s.Base]; ok {
+			s.Index = n
+			delete(idx, s.Base)
+		}
+	}
+	for _, e := range ents {
+		if b, ok := segment.ParseFileName(strings.TrimSuffix(e.Name(), index.Suffix) + segment.Suffix); ok && idx[b] == e.Name() {
+			d.Orphans = append(d.Orphans, e.Name())
+		}
+	}
+	if len(d.Segments) == 0 && len(d.Slots) == 0 {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotLog)
+	}
+	return d, nil
+}
+
+// IsNotExist reports whether err says a file or directory does not exist.
+func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,566 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// RepairOptions chooses what Repair may do.
+type RepairOptions struct {
+	// Apply carries the plan out; without it Repair only plans, reading
+	// the log without a lock as Verify does.
+	Apply bool
+	// CutCorrupt lets the plan lose records to mid-log damage: cut the log
+	// at the first damaged frame, missing segment or unreadable header
+	// (every later record is dropped, and offsets from the cut are given
+	// again by the next appends, as Options.TruncateCorrupt does), and move
+	// a checkpoint that points at missing records back inside the log.
+	CutCorrupt bool
+	// ResetCheckpoint lets the plan replace a checkpoint neither of whose
+	// slots is valid with a fresh state: first offset and cursor at the
+	// start of the log, sequence 0, no metadata.
+	ResetCheckpoint bool
+	// Now names the backup directory; default time.Now.
+	Now func() time.Time
+	// Progress is passed to the verifications.
+	Progress *atomic.Int64
+}
+
+// Action kinds. They are part of the command's JSON output: stable.
+const (
+	ActTruncate   = "truncate"           // cut a segment file short
+	ActRemove     = "remove"             // move a file out of the log
+	ActIndex      = "rebuild_index"      // write a segment's index from its frames
+	ActCheckpoint = "rewrite_checkpoint" // save a corrected delivery state
+	ActResetCkpt  = "reset_checkpoint"   // replace an unreadable checkpoint
+)
+
+// Action is one step of a repair plan.
+type Action struct {
+	Kind   string `json:"action"`
+	File   string `json:"file"`
+	Detail string `json:"detail"`
+
+	size    int64            // ActTruncate: the new size
+	entries []index.Entry    // ActIndex
+	base    uint64           // ActIndex
+	state   checkpoint.State // ActCheckpoint, ActResetCkpt
+}
+
+// Plan is what Repair does, or would do, to a log.
+type Plan struct {
+	Actions []Action `json:"actions"`
+	// Unreadable are the offsets the repair removes from the log that no
+	// reader could read before it (damaged frames, missing segments);
+	// Dropped are those that were readable and are lost to a cut.
+	Unreadable []Range `json:"unreadable"`
+	Dropped    []Range `json:"dropped"`
+	// Unresolved are the findings this plan leaves as they are, because
+	// fixing them loses records or state and was not asked for.
+	Unresolved []Finding `json:"unresolved"`
+	// Next is the offset the next append gets after the repair.
+	Next uint64 `json:"next_offset"`
+}
+
+// RepairResult is the outcome of Repair.
+type RepairResult struct {
+	Report    *Report // the verification the plan was made from
+	Plan      Plan
+	Applied   bool
+	BackupDir string  // where changed files were copied, "" if none
+	After     *Report // the verification after applying, nil if not applied
+}
+
+// Repair verifies the log in dir, plans its repair and, with opts.Apply,
+// carries the plan out. Applying takes the writer's lock first (failing
+// with an error matching ErrLocked while a writer holds it), verifies and
+// plans again under it, copies every file it changes or removes into a new
+// directory DIR/repair-<UTC time>/, makes each change durable, and
+// verifies the result.
+func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult, error) {
+	vopts := Options{KeepFrames: true, Progress: opts.Progress, LockHeld: opts.Apply}
+	if opts.Apply {
+		if _, err := ReadDir(dir); err != nil {
+			return nil, err
+		}
+		lock, err := LockWriter(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Close()
+	}
+	r, err := Verify(ctx, dir, vopts)
+	if err != nil {
+		return nil, err
+	}
+	res := &RepairResult{Report: r, Plan: plan(r, opts)}
+	if !opts.Apply || len(res.Plan.Actions) == 0 {
+		return res, nil
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if res.BackupDir, err = makeBackupDir(dir, now()); err != nil {
+		return res, err
+	}
+	for _, a := range res.Plan.Actions {
+		if err := apply(dir, res.BackupDir, a); err != nil {
+			return res, fmt.Errorf("%s %s: %w", a.Kind, a.File, err)
+		}
+	}
+	if err := vfs.Default.SyncDir(dir); err != nil {
+		return res, err
+	}
+	res.Applied = true
+	if res.After, err = Verify(ctx, dir, Options{Progress: opts.Progress, LockHeld: true}); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// plan works out the repair of the log r describes.
+func plan(r *Report, opts RepairOptions) Plan {
+	var p Plan
+	var segs []*SegmentScan // read, in order
+	for _, s := range r.Segments {
+		switch {
+		case s.Released:
+			p.Actions = append(p.Actions, removeSegment(s, "released by the checkpoint"))
+		case !s.Missing:
+			segs = append(segs, s)
+		}
+	}
+
+	// The cut point: the first damage that cannot be mended without
+	// losing records, in log order.
+	cutSeg, cutPos := -1, int64(0) // cutPos 0: the whole segment goes
+	for i, s := range segs {
+		if i > 0 && segs[i-1].NextKnown && segs[i-1].Next != s.Base {
+			cutSeg = i
+			break
+		}
+		if s.HeaderErr != nil && !s.TornHeader {
+			cutSeg = i
+			break
+		}
+		if d := firstCorrupt(s); d != nil {
+			cutSeg, cutPos = i, d.Pos
+			break
+		}
+	}
+	p.Next = r.Next
+	remaining := segs
+	switch {
+	case cutSeg >= 0 && opts.CutCorrupt:
+		remaining = p.cut(segs, cutSeg, cutPos)
+	case cutSeg >= 0:
+		for _, f := range r.Findings {
+			if f.Severity == Error && f.Code != CodeCheckpoint && f.Code != CodeCheckpointRange && f.Code != CodeSegmentMissing {
+				p.Unresolved = append(p.Unresolved, f)
+			}
+		}
+	}
+
+	for _, s := range remaining {
+		isCut := cutSeg >= 0 && opts.CutCorrupt && s == segs[cutSeg]
+		if s.Corrupt() && !isCut {
+			// Left as it is: its index, even where wrong, is what lets
+			// readers skip the damage.
+			continue
+		}
+		end := s.Size
+		if isCut {
+			end = cutPos
+		}
+		switch {
+		case s.TornHeader:
+			p.Actions = append(p.Actions, removeSegment(s, fmt.Sprintf("whose header was never written (%d bytes): an interrupted roll", s.Size)))
+			p.Next = s.Base
+			continue
+		case len(s.Damage) > 0 && s.Damage[0].Torn && end == s.Size:
+			d := s.Damage[0]
+			end = d.Pos
+			p.Actions = append(p.Actions, Action{Kind: ActTruncate, File: s.Name, size: end,
+				Detail: fmt.Sprintf("cut the torn tail, %d → %d bytes: %d bytes never proven durable; the records from offset %d they would have held were never acknowledged nor readable",
+					s.Size, end, s.Size-end, d.Offsets.From)})
+		}
+		// An index in state ok holds exactly the valid frames before any
+		// torn tail; one cut at damage has entries past the cut.
+		if isCut || s.IndexState != IndexOK {
+			var entries []index.Entry
+			for _, fr := range s.Frames {
+				if fr.Pos+fr.Len <= end {
+					entries = append(entries, fr.Entry())
+				}
+			}
+			why := "to match the cut segment"
+			if !isCut {
+				why = "index " + s.IndexState
+				if s.IndexReason != "" {
+					why += ": " + s.IndexReason
+				}
+			}
+			p.Actions = append(p.Actions, Action{Kind: ActIndex, File: s.IndexName(), entries: entries, base: s.Base,
+				Detail: fmt.Sprintf("write %s from the segment's frames (%s)", plural(len(entries), "entry", "entries"), why)})
+		}
+	}
+	for _, n := range r.Dir.Orphans {
+		p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "index file without its segment"})
+	}
+	for _, n := range r.Dir.Temps {
+		p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "stale temporary file"})
+	}
+	start := p.Next
+	if len(remaining) > 0 {
+		start = remaining[0].Base
+	}
+	p.checkpoint(r, opts, start)
+	return p
+}
+
+func firstCorrupt(s *SegmentScan) *Damage {
+	for i := range s.Damage {
+		if !s.Damage[i].Torn {
+			return &s.Damage[i]
+		}
+	}
+	return nil
+}
+
+// cut plans cutting the log at segment i, position pos (0: the whole
+// segment), and returns the segments kept.
+func (p *Plan) cut(segs []*SegmentScan, i int, pos int64) []*SegmentScan {
+	s := segs[i]
+	var dropped, unreadable []Range
+	addFrames := func(s *SegmentScan, from int64) {
+		for _, fr := range s.Frames {
+			if fr.Pos >= from {
+				dropped = appendRange(dropped, fr.Offset, fr.Next())
+			}
+		}
+	}
+	addDamage := func(s *SegmentScan, from int64) {
+		if s.HeaderErr != nil && !s.TornHeader {
+			if s.NextKnown {
+				unreadable = appendRange(unreadable, s.Base, s.Next)
+			} else {
+				unreadable = append(unreadable, OpenRange(s.Base))
+			}
+			return
+		}
+		for _, d := range s.Damage {
+			if d.Pos >= from && !d.Torn {
+				if d.Offsets.To != nil {
+					unreadable = appendRange(unreadable, d.Offsets.From, *d.Offsets.To)
+				} else {
+					unreadable = append(unreadable, d.Offsets)
+				}
+			}
+		}
+	}
+	// Removals go from the end of the log backwards, so that a crash in the
+	// middle leaves a log that is a prefix of the old one.
+	for j := len(segs) - 1; j > i; j-- {
+		p.Actions = append(p.Actions, removeSegment(segs[j], "after the cut"))
+	}
+	next := s.Base
+	if i > 0 && segs[i-1].NextKnown && segs[i-1].Next != s.Base {
+		// A gap or overlap before s: s goes whole.
+		pos = 0
+		next = segs[i-1].Next
+		if next < s.Base {
+			unreadable = appendRange(unreadable, next, s.Base)
+		}
+	}
+	if pos == 0 {
+		p.Actions = append(p.Actions, removeSegment(s, "at the cut"))
+		addDamage(s, 0)
+		addFrames(s, 0)
+	} else {
+		for _, fr := range s.Frames {
+			if fr.Pos < pos {
+				next = fr.Next()
+			}
+		}
+		p.Actions = append(p.Actions, Action{Kind: ActTruncate, File: s.Name, size: pos,
+			Detail: fmt.Sprintf("cut the log at the damage: %d → %d bytes; the log ends at offset %d", s.Size, pos, next)})
+		addDamage(s, pos)
+		addFrames(s, pos)
+	}
+	for _, t := range segs[i+1:] {
+		addDamage(t, 0)
+		addFrames(t, 0)
+	}
+	p.Unreadable = mergeRanges(append(p.Unreadable, unreadable...))
+	p.Dropped = mergeRanges(append(p.Dropped, dropped...))
+	p.Next = next
+	if pos == 0 {
+		return segs[:i]
+	}
+	return segs[:i+1]
+}
+
+// removeSegment moves a segment and its index out of the log.
+func removeSegment(s *SegmentScan, why string) Action {
+	a := Action{Kind: ActRemove, File: s.Name, Detail: "segment " + why}
+	if s.Records > 0 {
+		a.Detail += " (" + plural(int(s.Records), "record", "records") + ")"
+	}
+	if s.SegmentFile.Index != "" {
+		a.Detail += ", with its index " + s.SegmentFile.Index
+	}
+	return a
+}
+
+// checkpoint plans the checkpoint's repair: rewrite an invalid slot, move
+// the state inside the log when records it points at are gone.
+func (p *Plan) checkpoint(r *Report, opts RepairOptions, start uint64) {
+	ck := r.Checkpoint
+	if !ck.Present {
+		return
+	}
+	if ck.Err != nil {
+		if !opts.ResetCheckpoint {
+			for _, f := range r.Findings {
+				if f.Code == CodeCheckpoint {
+					p.Unresolved = append(p.Unresolved, f)
+				}
+			}
+			return
+		}
+		st := checkpoint.State{First: start, Cursor: start}
+		p.Actions = append(p.Actions, Action{Kind: ActResetCkpt, File: "checkpoint", state: st,
+			Detail: fmt.Sprintf("replace both invalid slots with sequence 0, cursor %d, first %d and no metadata: the delivery state is lost, the application must resynchronise with its peer", start, start)})
+		return
+	}
+	st := ck.State
+	var changes []string
+	if st.First < start {
+		// Records [First, start) are missing.
+		if !opts.CutCorrupt {
+			for _, f := range r.Findings {
+				if f.Code == CodeSegmentMissing {
+					p.Unresolved = append(p.Unresolved, f)
+				}
+			}
+		} else {
+			p.Unreadable = mergeRanges(append(p.Unreadable, MakeRange(st.First, start)))
+			changes = append(changes, fmt.Sprintf("first %d → %d (offsets %s are missing)", st.First, start, MakeRange(st.First, start)))
+			st.First = start
+			if st.Cursor < start {
+				changes = append(changes, fmt.Sprintf("cursor %d → %d and sequence %d → %d (the missing records are skipped)", st.Cursor, start, st.Sequence, st.Sequence+start-st.Cursor))
+				st.Sequence += start - st.Cursor
+				st.Cursor = start
+			}
+		}
+	}
+	if st.Cursor > p.Next || st.First > p.Next {
+		if !opts.CutCorrupt {
+			for _, f := range r.Findings {
+				if f.Code == CodeCheckpointRange && f.Severity == Error {
+					p.Unresolved = append(p.Unresolved, f)
+				}
+			}
+		} else {
+			if st.Cursor > p.Next {
+				back := st.Cursor - p.Next
+				seq := st.Sequence - min(back, st.Sequence)
+				changes = append(changes, fmt.Sprintf("cursor %d → %d and sequence %d → %d (the records sent past the end of the log are gone)", st.Cursor, p.Next, st.Sequence, seq))
+				st.Cursor, st.Sequence = p.Next, seq
+			}
+			if st.First > p.Next {
+				changes = append(changes, fmt.Sprintf("first %d → %d", st.First, p.Next))
+				st.First = p.Next
+			}
+		}
+	}
+	switch {
+	case len(changes) > 0:
+		detail := "save the delivery state with " + joinAnd(changes)
+		p.Actions = append(p.Actions, Action{Kind: ActCheckpoint, File: "checkpoint", state: st, Detail: detail})
+	case ck.Info.Torn != nil && !r.Live:
+		p.Actions = append(p.Actions, Action{Kind: ActCheckpoint, File: baseName(ck.Info.Torn.File), state: st,
+			Detail: fmt.Sprintf("overwrite the invalid slot with the current state (generation %d, sequence %d, cursor %d, first %d)",
+				ck.Info.Generation, st.Sequence, st.Cursor, st.First)})
+	}
+}
+
+func joinAnd(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	}
+	out := s[0]
+	for _, x := range s[1 : len(s)-1] {
+		out += ", " + x
+	}
+	return out + " and " + s[len(s)-1]
+}
+
+func appendRange(rs []Range, from, to uint64) []Range {
+	if from >= to {
+		return rs
+	}
+	if n := len(rs); n > 0 && rs[n-1].To != nil && *rs[n-1].To == from {
+		rs[n-1] = MakeRange(rs[n-1].From, to)
+		return rs
+	}
+	return append(rs, MakeRange(from, to))
+}
+
+// mergeRanges sorts ranges and joins those that touch or overlap.
+func mergeRanges(rs []Range) []Range {
+	slices.SortFunc(rs, func(a, b Range) int {
+		switch {
+		case a.From < b.From:
+			return -1
+		case a.From > b.From:
+			return 1
+		}
+		return 0
+	})
+	var out []Range
+	for _, r := range rs {
+		n := len(out)
+		if n == 0 || out[n-1].To != nil && *out[n-1].To < r.From {
+			out = append(out, r)
+			continue
+		}
+		last := &out[n-1]
+		if last.To == nil {
+			continue
+		}
+		if r.To == nil {
+			last.To = nil
+		} else if *r.To > *last.To {
+			to := *r.To
+			last.To = &to
+		}
+	}
+	return out
+}
+
+func makeBackupDir(dir string, t time.Time) (string, error) {
+	name := BackupPrefix + t.UTC().Format("20060102T150405Z")
+	for i := 1; ; i++ {
+		p := filepath.Join(dir, name)
+		if i > 1 {
+			p = fmt.Sprintf("%s-%d", p, i)
+		}
+		err := os.Mkdir(p, 0o750)
+		if err == nil {
+			return p, vfs.Default.SyncDir(dir)
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+}
+
+// apply carries out one action, copying or moving what it changes into
+// the backup directory first.
+func apply(dir, backup string, a Action) error {
+	path := filepath.Join(dir, a.File)
+	switch a.Kind {
+	case ActRemove:
+		if err := os.Rename(path, filepath.Join(backup, a.File)); err != nil {
+			return err
+		}
+		if b, ok := segment.ParseFileName(a.File); ok {
+			idx := filepath.Join(dir, index.FileName(b))
+			if err := os.Rename(idx, filepath.Join(backup, index.FileName(b))); err != nil && !IsNotExist(err) {
+				return err
+			}
+		}
+		return vfs.Default.SyncDir(backup)
+	case ActTruncate:
+		if err := copyAside(path, backup); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Truncate(a.size)
+		if err == nil {
+			err = f.Sync()
+		}
+		return errors.Join(err, f.Close())
+	case ActIndex:
+		if err := copyAside(path, backup); err != nil && !IsNotExist(err) {
+			return err
+		}
+		b := index.AppendHeader(nil, a.base)
+		for _, e := range a.entries {
+			b = index.AppendEntry(b, a.base, e)
+		}
+		return writeSynced(path, b)
+	case ActCheckpoint, ActResetCkpt:
+		for _, n := range slotNames {
+			if err := copyAside(filepath.Join(dir, n), backup); err != nil && !IsNotExist(err) {
+				return err
+			}
+		}
+		if a.Kind == ActResetCkpt {
+			for _, n := range slotNames {
+				if err := os.Remove(filepath.Join(dir, n)); err != nil && !IsNotExist(err) {
+					return err
+				}
+			}
+		}
+		s, _, err := checkpoint.Open(vfs.Default, dir, 0o640, false)
+		if err != nil {
+			return err
+		}
+		return errors.Join(s.Save(a.state), s.Close())
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// copyAside copies a file into the backup directory, durably.
+func copyAside(path, backup string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(filepath.Join(backup, filepath.Base(path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if err = errors.Join(err, dst.Close()); err != nil {
+		return err
+	}
+	return vfs.Default.SyncDir(backup)
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}

@@ -1,0 +1,332 @@
+package log_test
+
+// Helpers of the storage-core tests (torn tails, corruption, locking,
+// codecs, concurrency, index rebuild, options). Their names start with
+// core so they stay apart from the other suites in this package.
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	stdlog "log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+var coreSeedFlag = flag.Uint64("core.seed", 0, "seed of the randomised storage-core tests; 0 picks one from the clock")
+
+// coreRand returns the test's random source and logs its seed.
+func coreRand(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := *coreSeedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -core.seed=%d)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed^0x5eed))
+}
+
+var coreQuiet = stdlog.New(stdlog.DiscardHandler)
+
+// coreOpen opens a log, quiet unless opts names a logger, and closes it at
+// the end of the test.
+func coreOpen(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
+	t.Helper()
+	l, err := seglog.Open(dir, coreQuietOpts(opts))
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func coreQuietOpts(opts *seglog.Options) *seglog.Options {
+	var o seglog.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = coreQuiet
+	}
+	return &o
+}
+
+func coreClose(t testing.TB, l *seglog.Log) {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// coreData returns n bytes for the record at offset off: random, or
+// compressible text when compressible. Records differ by offset and the
+// seed, so a record read from the wrong place does not match.
+func coreData(rng *rand.Rand, n int, compressible bool) []byte {
+	b := make([]byte, n)
+	if compressible {
+		word := []byte("seglog-" + string(rune('a'+rng.IntN(26))) + " ")
+		for i := range b {
+			b[i] = word[i%len(word)]
+		}
+		if n > 0 {
+			b[rng.IntN(n)] = byte(rng.Uint32())
+		}
+		return b
+	}
+	for i := 0; i < n; i += 8 {
+		v := rng.Uint64()
+		for j := i; j < min(i+8, n); j++ {
+			b[j] = byte(v)
+			v >>= 8
+		}
+	}
+	return b
+}
+
+// coreAppend appends recs, one Append each for untyped records and one
+// AppendRecords for typed ones, and returns them with their offsets.
+func coreAppend(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
+	t.Helper()
+	out := make([]seglog.Record, len(recs))
+	for i, r := range recs {
+		var off uint64
+		var err error
+		if r.Type == "" {
+			off, err = l.Append(r.Data)
+		} else {
+			off, err = l.AppendRecords(r)
+		}
+		if err != nil {
+			t.Fatalf("append record %d: %v", i, err)
+		}
+		out[i] = seglog.Record{Offset: off, Type: r.Type, Data: r.Data}
+	}
+	return out
+}
+
+// coreAppendBatch appends recs as one AppendRecords call.
+func coreAppendBatch(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
+	t.Helper()
+	first, err := l.AppendRecords(recs...)
+	if err != nil {
+		t.Fatalf("AppendRecords(%d records): %v", len(recs), err)
+	}
+	out := make([]seglog.Record, len(recs))
+	for i, r := range recs {
+		out[i] = seglog.Record{Offset: first + uint64(i), Type: r.Type, Data: r.Data}
+	}
+	return out
+}
+
+func coreSameRecord(got, want seglog.Record) bool {
+	return got.Offset == want.Offset && got.Type == want.Type && bytes.Equal(got.Data, want.Data)
+}
+
+func coreDescribe(r seglog.Record) string {
+	d := r.Data
+	if len(d) > 16 {
+		d = d[:16]
+	}
+	return fmt.Sprintf("{offset %d type %q len %d data %q...}", r.Offset, r.Type, len(r.Data), d)
+}
+
+// coreCheck is the consistency check every storage-core test ends with:
+// the log holds exactly want (offsets from FirstOffset, dense), every
+// record reads back through Read and through Records from the start and
+// from the middle, and reads outside the log are out of range.
+func coreCheck(t testing.TB, l *seglog.Log, want []seglog.Record) {
+	t.Helper()
+	coreCheckFrom(t, l, want, 0)
+}
+
+// coreCheckFrom is coreCheck reading back only want[skip:]: for tests that
+// check many states of a log whose start does not change.
+func coreCheckFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) {
+	t.Helper()
+	first, next := l.FirstOffset(), l.NextOffset()
+	if len(want) > 0 && want[0].Offset != first {
+		t.Fatalf("FirstOffset %d, want %d", first, want[0].Offset)
+	}
+	if got := next - first; got != uint64(len(want)) {
+		t.Fatalf("log holds [%d, %d): %d records, want %d", first, next, got, len(want))
+	}
+	for i, w := range want[skip:] {
+		if w.Offset != first+uint64(skip+i) {
+			t.Fatalf("test bug: want[%d] has offset %d, not %d", skip+i, w.Offset, first+uint64(skip+i))
+		}
+		got, err := l.Read(w.Offset)
+		if err != nil {
+			t.Fatalf("Read(%d): %v", w.Offset, err)
+		}
+		if !coreSameRecord(got, w) {
+			t.Fatalf("Read(%d) = %s, want %s", w.Offset, coreDescribe(got), coreDescribe(w))
+		}
+	}
+	if _, err := l.Read(next); !errors.Is(err, seglog.ErrOutOfRange) {
+		t.Fatalf("Read(NextOffset %d): %v, want ErrOutOfRange", next, err)
+	}
+	if first > 0 {
+		if _, err := l.Read(first - 1); !errors.Is(err, seglog.ErrOutOfRange) {
+			t.Fatalf("Read(FirstOffset-1): %v, want ErrOutOfRange", err)
+		}
+	}
+	froms := []int{skip, skip + (len(want)-skip)/2}
+	if froms[1] == froms[0] || froms[1] == len(want) {
+		froms = froms[:1]
+	}
+	for _, from := range froms {
+		i := from
+		for r, err := range l.Records(first + uint64(from)) {
+			if err != nil {
+				t.Fatalf("Records(%d): at %d: %v", first+uint64(from), first+uint64(i), err)
+			}
+			if i >= len(want) {
+				t.Fatalf("Records(%d) yields %s past the end %d", first+uint64(from), coreDescribe(r), next)
+			}
+			if !coreSameRecord(r, want[i]) {
+				t.Fatalf("Records(%d) yields %s, want %s", first+uint64(from), coreDescribe(r), coreDescribe(want[i]))
+			}
+			i++
+		}
+		if i != len(want) {
+			t.Fatalf("Records(%d) stopped at %d, want %d", first+uint64(from), first+uint64(i), next)
+		}
+	}
+}
+
+// coreSegments lists the segment files of dir in offset order.
+func coreSegments(t testing.TB, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*"+segment.Suffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// coreFrame is a frame found in a segment file.
+type coreFrame struct {
+	pos, size int64
+	base      uint64
+	count     uint32
+	codec     segment.Codec
+}
+
+func (f coreFrame) end() int64          { return f.pos + f.size }
+func (f coreFrame) next() uint64        { return f.base + uint64(f.count) }
+func (f coreFrame) holds(o uint64) bool { return o >= f.base && o < f.next() }
+
+// coreFrames scans a segment file and returns its frames; the file must be
+// whole.
+func coreFrames(t testing.TB, path string) []coreFrame {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := segment.ParseFileHeader(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []coreFrame
+	s := segment.NewScanner(bytes.NewReader(b), path, segment.HeaderSize, int64(len(b)), base)
+	for s.Next() {
+		h := s.Header()
+		fs = append(fs, coreFrame{pos: s.Pos(), size: h.Size(), base: h.Base, count: h.Count, codec: h.Codec})
+	}
+	if s.Err() != nil {
+		t.Fatalf("scanning %s: %v", path, s.Err())
+	}
+	return fs
+}
+
+// coreCopyDir makes dst a copy of the log directory src, rewriting only
+// the files that differ, so that a test can restore a directory for each
+// of many cases cheaply.
+func coreCopyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]bool{}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		keep[e.Name()] = true
+		want, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dst, e.Name())
+		if have, err := os.ReadFile(name); err == nil && bytes.Equal(have, want) {
+			continue
+		}
+		if err := os.WriteFile(name, want, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range have {
+		if !keep[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(dst, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// coreXor xors the byte at pos of a file with x.
+func coreXor(t testing.TB, path string, pos int64, x byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], pos); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= x
+	if _, err := f.WriteAt(b[:], pos); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// coreMustCorrupt checks that err matches ErrCorrupt and is a
+// *CorruptError naming file at position pos (pos < 0: any position).
+func coreMustCorrupt(t testing.TB, err error, file string, pos int64) {
+	t.Helper()
+	if !errors.Is(err, seglog.ErrCorrupt) {
+		t.Fatalf("error %v, want ErrCorrupt", err)
+	}
+	var ce *seglog.CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v (%T) carries no *CorruptError", err, err)
+	}
+	if ce.File != file || (pos >= 0 && ce.Offset != pos) {
+		t.Fatalf("corruption reported at %s:%d, want %s:%d (%v)", ce.File, ce.Offset, file, pos, err)
+	}
+	if !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), strconv.FormatInt(ce.Offset, 10)) {
+		t.Fatalf("message %q does not name the file and position", err)
+	}
+}

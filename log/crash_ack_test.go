@@ -1,0 +1,334 @@
+package log_test
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+)
+
+// The delivery state's crash tests. Each case builds a log, then runs one
+// state-changing call (an Ack that releases segments, a Reset, a SetMeta)
+// with the simulated machine crashing at its n-th mutating I/O step, for
+// n = 0, 1, ... until the call runs untouched, and recovers what each
+// CrashMode leaves. After recovery:
+//
+//   - the delivery state (sequence, cursor, first offset, metadata) is
+//     wholly the old one or wholly the new one, and the new one if the
+//     call returned nil;
+//   - no record at or after the durable cursor is lost (under SyncAlways,
+//     no record at all), and every record read back is the one appended;
+//   - no record before the first offset is returned;
+//   - Open has deleted the segments the state released, and index files
+//     left without their segment;
+//   - the recovered log takes appends and acknowledgements.
+//
+// Open itself is then crashed at each of its own steps, and the survivor
+// of that recovered once more: the same holds.
+//
+// The storage core's crash tests are in crash_test.go.
+
+// dlCkpt is the part of the delivery state a checkpoint holds.
+type dlCkpt struct {
+	Sequence, Cursor, First uint64
+	Meta                    string
+}
+
+func dlCkptOf(l *seglog.Log) dlCkpt {
+	st := l.State()
+	var meta []string
+	for _, k := range l.MetaKeys() {
+		v, _ := l.Meta(k)
+		if len(v) > 16 {
+			v = fmt.Appendf(v[:8:8], "...(%d bytes, crc %08x)", len(v), crc32.ChecksumIEEE(v))
+		}
+		meta = append(meta, fmt.Sprintf("%s=%q", k, v))
+	}
+	return dlCkpt{st.Sequence, st.Cursor, st.First, strings.Join(meta, ",")}
+}
+
+// dlCrashCase is one call to crash.
+type dlCrashCase struct {
+	name   string
+	policy seglog.SyncPolicy
+	setup  func(t testing.TB, l *seglog.Log)
+	op     func(l *seglog.Log) error
+}
+
+// dlCrashRecord is the data of the record at offset o: big enough that a
+// few dozen fill a minimum-size segment.
+func dlCrashRecord(o uint64) []byte {
+	return fmt.Appendf(nil, "%06d:%s", o, bytes.Repeat([]byte{byte('a' + o%26)}, 1000))
+}
+
+func dlCrashAppend(t testing.TB, l *seglog.Log, n int) {
+	t.Helper()
+	for range n {
+		if _, err := l.Append(dlCrashRecord(l.NextOffset())); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+}
+
+// dlCrashSetup appends 80 records, acknowledges the first 40, appends 40
+// more: 120 records in about 8 segments, first 0, cursor 40, sequence 40.
+// withPending hands out the batches before their Acks; without, under
+// SyncNever, the last records appended are not yet synced.
+func dlCrashSetup(withPending bool) func(t testing.TB, l *seglog.Log) {
+	return func(t testing.TB, l *seglog.Log) {
+		t.Helper()
+		dlCrashAppend(t, l, 80)
+		if err := l.SetMeta("uuid", []byte("peer-1")); err != nil {
+			t.Fatal(err)
+		}
+		if withPending {
+			dlPending(t, l, 40)
+		}
+		dlAck(t, l, 40)
+		dlCrashAppend(t, l, 40)
+		if withPending {
+			dlPending(t, l, 40)
+		}
+	}
+}
+
+var dlCrashCases = []dlCrashCase{
+	{
+		name: "Ack normal releasing segments", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(80); return err },
+	},
+	{
+		name: "Ack too high releasing segments", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(81); return err },
+	},
+	{
+		name: "Ack ancient", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(3); return err },
+	},
+	{
+		name: "Ack rewind", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(20); return err },
+	},
+	{
+		name: "Reset", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { return l.Reset() },
+	},
+	{
+		name: "Reset again", policy: seglog.SyncAlways,
+		setup: func(t testing.TB, l *seglog.Log) {
+			dlCrashSetup(false)(t, l)
+			if err := l.Reset(); err != nil {
+				t.Fatal(err)
+			}
+		},
+		// The active segment is empty: nothing to roll, nothing to release.
+		op: func(l *seglog.Log) error { return l.Reset() },
+	},
+	{
+		name: "SetMeta", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { return l.SetMeta("token", bytes.Repeat([]byte("t"), 3000)) },
+	},
+	{
+		name: "SetMeta delete", policy: seglog.SyncAlways,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { return l.SetMeta("uuid", nil) },
+	},
+	{
+		// No Pending before the Ack: what it acknowledges is not yet
+		// synced, so the Ack syncs the data before its checkpoint.
+		name: "Ack normal releasing segments, SyncNever", policy: seglog.SyncNever,
+		setup: dlCrashSetup(false),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(100); return err },
+	},
+	{
+		name: "Ack too high releasing segments, SyncNever", policy: seglog.SyncNever,
+		setup: dlCrashSetup(true),
+		op:    func(l *seglog.Log) error { _, err := l.Ack(100); return err },
+	},
+	{
+		name: "Reset, SyncNever", policy: seglog.SyncNever,
+		setup: dlCrashSetup(false),
+		op:    func(l *seglog.Log) error { return l.Reset() },
+	},
+	{
+		name: "SetMeta, SyncNever", policy: seglog.SyncNever,
+		setup: dlCrashSetup(false),
+		op:    func(l *seglog.Log) error { return l.SetMeta("token", []byte("abc")) },
+	},
+}
+
+func TestCrashAck(t *testing.T) {
+	seed := dlSeed(t)
+	total := 0
+	for _, c := range dlCrashCases {
+		t.Run(c.name, func(t *testing.T) {
+			points, recoveries := dlCrashEveryStep(t, c, seed)
+			t.Logf("%d crash points, %d recoveries", points, recoveries)
+			total += points
+		})
+	}
+	t.Logf("%d crash points in all", total)
+}
+
+// dlCrashBuild builds a case's log on a fresh filesystem.
+func dlCrashBuild(t *testing.T, c dlCrashCase) (*crashfs.FS, *seglog.Log) {
+	t.Helper()
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, c.policy))
+	c.setup(t, l)
+	return fsys, l
+}
+
+// dlCrashWant is what a recovery is checked against.
+type dlCrashWant struct {
+	policy   seglog.SyncPolicy
+	old, new dlCkpt
+	next     uint64 // records appended before the call
+	done     bool   // the call returned nil
+}
+
+func dlCrashEveryStep(t *testing.T, c dlCrashCase, seed uint64) (points, recoveries int) {
+	// A dry run gives the new state and the number of steps.
+	fsys, l := dlCrashBuild(t, c)
+	want := dlCrashWant{policy: c.policy, old: dlCkptOf(l), next: l.NextOffset()}
+	segsBefore, _ := dlFiles(t, fsys, dlDir)
+	before := fsys.Ops()
+	if err := c.op(l); err != nil {
+		t.Fatalf("uninterrupted call: %v", err)
+	}
+	steps := fsys.Ops() - before
+	want.new = dlCkptOf(l)
+	segsAfter, _ := dlFiles(t, fsys, dlDir)
+	l.Close()
+	if want.new.First > want.old.First && len(segsAfter) >= len(segsBefore) {
+		t.Fatalf("the call released [%d, %d) but removed no segment (%d before, %d after)",
+			want.old.First, want.new.First, len(segsBefore), len(segsAfter))
+	}
+	t.Logf("old state %+v, new %+v, %d steps, segments %d -> %d", want.old, want.new, steps, len(segsBefore), len(segsAfter))
+
+	rng := rand.New(rand.NewPCG(seed, uint64(len(c.name))))
+	for n := 0; n <= steps; n++ {
+		points++
+		fsys, l := dlCrashBuild(t, c)
+		fsys.CrashAfter(n)
+		err := c.op(l)
+		w := want
+		w.done = err == nil
+		if w.done {
+			// Even if the machine died before the released segments
+			// were deleted, nothing before the new first offset is
+			// returned.
+			dlCheckReleased(t, l)
+			if got := dlCkptOf(l); got != w.new {
+				t.Fatalf("crash point %d: the call returned nil, state %+v, want %+v", n, got, w.new)
+			}
+		}
+		for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashKeepAll,
+			crashfs.CrashTorn, crashfs.CrashTorn, crashfs.CrashRandom, crashfs.CrashRandom, crashfs.CrashRandom} {
+			survivor := fsys.Crash(rng, mode)
+			what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
+			recoveries += dlCrashRecover(t, what, survivor, w, rng, mode == crashfs.CrashLoseUnsynced || mode == crashfs.CrashRandom)
+		}
+		l.Close()
+	}
+	return points, recoveries
+}
+
+// dlCrashRecover opens a survivor and checks it, then, if again is set,
+// crashes Open of copies of the survivor at each of its steps and checks
+// what those leave. It returns the number of recoveries checked.
+func dlCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w dlCrashWant, rng *rand.Rand, again bool) int {
+	t.Helper()
+	probe := survivor.Crash(nil, crashfs.CrashKeepAll) // a copy: the survivor is all durable
+	l, err := seglog.Open(dlDir, dlOpts(probe, seglog.MinSegmentSize, w.policy))
+	if err != nil {
+		t.Fatalf("%s: Open: %v", what, err)
+	}
+	openSteps := probe.Ops()
+	removed := l.Recovery().SegmentsRemoved
+	dlCrashCheck(t, what, l, probe, w)
+	l.Close()
+	n := 1
+	if !again {
+		return n
+	}
+	for m := 0; m < openSteps; m++ {
+		c := survivor.Crash(nil, crashfs.CrashKeepAll)
+		c.CrashAfter(m)
+		if l, err := seglog.Open(dlDir, dlOpts(c, seglog.MinSegmentSize, w.policy)); err == nil {
+			l.Close()
+		}
+		s := c.Crash(rng, crashfs.CrashRandom)
+		l, err := seglog.Open(dlDir, dlOpts(s, seglog.MinSegmentSize, w.policy))
+		if err != nil {
+			t.Fatalf("%s, then Open crashed at its step %d of %d (it removes %d segments): Open: %v", what, m, openSteps, removed, err)
+		}
+		dlCrashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
+		l.Close()
+		n++
+	}
+	return n
+}
+
+// dlCrashCheck checks a recovered log, then that it works.
+func dlCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w dlCrashWant) {
+	t.Helper()
+	got := dlCkptOf(l)
+	switch {
+	case got == w.new:
+	case got == w.old && !w.done:
+	case w.done:
+		t.Fatalf("%s: the call returned nil, but the state recovered is %+v, want %+v", what, got, w.new)
+	default:
+		t.Fatalf("%s: state %+v is neither the old %+v nor the new %+v", what, got, w.old, w.new)
+	}
+	next := l.NextOffset()
+	switch {
+	case w.policy == seglog.SyncAlways && next != w.next:
+		t.Fatalf("%s: next offset %d, want %d: appended records lost", what, next, w.next)
+	case next < got.Cursor || next > w.next:
+		t.Fatalf("%s: next offset %d outside [cursor %d, %d]", what, next, got.Cursor, w.next)
+	}
+	o := got.First
+	for r, err := range l.Records(0) {
+		if err != nil {
+			t.Fatalf("%s: Records: %v", what, err)
+		}
+		if r.Offset != o || !bytes.Equal(r.Data, dlCrashRecord(o)) {
+			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
+		}
+		o++
+	}
+	if o != next {
+		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
+	}
+	dlCheckReleased(t, l)
+	if _, err := dlFilesErr(t, fsys, dlDir, got.First, false); err != nil {
+		t.Fatalf("%s: after Open: %v", what, err)
+	}
+
+	// The recovered log works: it appends, hands out, acknowledges.
+	off, err := l.Append(dlCrashRecord(next))
+	if err != nil || off != next {
+		t.Fatalf("%s: Append after recovery = %d, %v", what, off, err)
+	}
+	b, err := l.Pending(1000)
+	if err != nil || b.Sequence != got.Sequence || uint64(len(b.Records)) != next+1-got.Cursor {
+		t.Fatalf("%s: Pending after recovery: %d records labelled %d, %v; want %d labelled %d",
+			what, len(b.Records), b.Sequence, err, next+1-got.Cursor, got.Sequence)
+	}
+	if _, err := l.Ack(got.Sequence + uint64(len(b.Records))); err != nil {
+		t.Fatalf("%s: Ack after recovery: %v", what, err)
+	}
+}

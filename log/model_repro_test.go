@@ -1,0 +1,45 @@
+package log_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+)
+
+func TestModelOutOfOrderWriteback(t *testing.T) {
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))
+	defer l.Close()
+	for i := range 3 {
+		if _, err := l.Append(bytes.Repeat([]byte{byte('A' + i)}, 100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := 0
+	for seed := range uint64(200) {
+		s := fsys.Crash(rand.New(rand.NewPCG(seed, 0)), crashfs.CrashRandom)
+		l2, err := seglog.Open(dlDir, dlOpts(s, 0, seglog.SyncNever))
+		if err != nil {
+			t.Logf("seed %d: Open: %v", seed, err)
+			bad++
+			continue
+		}
+		for o := l2.FirstOffset(); o < l2.NextOffset(); o++ {
+			if _, err := l2.Read(o); err != nil {
+				t.Logf("seed %d: next %d: Read(%d): %v", seed, l2.NextOffset(), o, err)
+				bad++
+				break
+			}
+		}
+		l2.Close()
+	}
+	if bad > 0 {
+		t.Fatalf("%d of 200 crashes recovered a log that cannot be read", bad)
+	}
+}

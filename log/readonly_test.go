@@ -1,0 +1,106 @@
+package log_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	seglog "github.com/seglog/seglog/log"
+)
+
+// TestReadOnlyFollowsWriter opens a log ReadOnly beside its writer and
+// follows the writer's synced appends across segment rolls, finding them
+// each of the three ways: a Read of a new offset, Refresh, and Records.
+func TestReadOnlyFollowsWriter(t *testing.T) {
+	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			rng := coreRand(t)
+			dir := t.TempDir()
+			w := coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: policy})
+			ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+			coreCheck(t, ro, nil)
+			var want []seglog.Record
+			for round := 0; len(coreSegments(t, dir)) < 5; round++ {
+				old := uint64(len(want))
+				for range 1 + rng.IntN(4) {
+					r := seglog.Record{Data: coreData(rng, rng.IntN(3000), rng.IntN(2) == 0)}
+					if rng.IntN(3) == 0 {
+						r.Type = fmt.Sprintf("t%d", round%5)
+					}
+					want = append(want, coreAppend(t, w, r)...)
+				}
+				if policy != seglog.SyncAlways {
+					if err := w.Sync(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch round % 3 {
+				case 0: // a Read past the known end looks for new appends
+					last := uint64(len(want)) - 1
+					r, err := ro.Read(last)
+					if err != nil || !coreSameRecord(r, want[last]) {
+						t.Fatalf("round %d: reader Read(%d) = %s, %v", round, last, coreDescribe(r), err)
+					}
+				case 1:
+					if err := ro.Refresh(); err != nil {
+						t.Fatalf("round %d: Refresh: %v", round, err)
+					}
+				case 2: // so does an iteration reaching the end
+					i := old
+					for r, err := range ro.Records(old) {
+						if err != nil || !coreSameRecord(r, want[i]) {
+							t.Fatalf("round %d: reader Records yields %s, %v; want offset %d", round, coreDescribe(r), err, i)
+						}
+						i++
+					}
+					if i != uint64(len(want)) {
+						t.Fatalf("round %d: reader Records stopped at %d, want %d", round, i, len(want))
+					}
+				}
+				if got := ro.NextOffset(); got != uint64(len(want)) {
+					t.Fatalf("round %d: reader NextOffset %d, writer %d", round, got, len(want))
+				}
+				if _, err := ro.Read(uint64(len(want))); !errors.Is(err, seglog.ErrOutOfRange) {
+					t.Fatalf("round %d: reader Read past the end: %v", round, err)
+				}
+			}
+			coreCheck(t, ro, want)
+			coreCheck(t, w, want)
+			coreClose(t, w)
+			coreCheck(t, ro, want) // the writer's Close changes nothing
+			coreClose(t, ro)
+			coreCheck(t, coreOpen(t, dir, &seglog.Options{ReadOnly: true}), want)
+		})
+	}
+}
+
+// TestReadOnlyOpen covers ReadOnly opens of a directory with no log, an
+// empty log, and a log whose writer is gone: nothing is created or changed.
+func TestReadOnlyOpen(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	if l, err := seglog.Open(missing, coreQuietOpts(&seglog.Options{ReadOnly: true})); err == nil {
+		l.Close()
+		t.Fatal("ReadOnly Open of a missing directory succeeded")
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadOnly Open created %s (%v)", missing, err)
+	}
+
+	empty := t.TempDir()
+	ro := coreOpen(t, empty, &seglog.Options{ReadOnly: true})
+	coreCheck(t, ro, nil)
+	if names, _ := filepath.Glob(filepath.Join(empty, "*")); len(names) != 0 {
+		t.Fatalf("ReadOnly Open of an empty directory created %v", names)
+	}
+	// A writer arrives after the reader.
+	w := coreOpen(t, empty, nil)
+	want := coreAppend(t, w, seglog.Record{Data: []byte("late")})
+	if err := ro.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	coreCheck(t, ro, want)
+	coreCheck(t, w, want)
+}

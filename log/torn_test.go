@@ -1,0 +1,184 @@
+package log_test
+
+import (
+	"bytes"
+	"fmt"
+	stdlog "log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+// coreTornFrames is how many frames at the end of the last segment the
+// torn-tail test cuts inside, at every byte.
+const coreTornFrames = 4
+
+// TestTornTailEveryCut builds a log of several 16 KiB segments, then, for
+// every byte position inside the last frames of the last segment, cuts a
+// copy of it there and reopens: every frame wholly before the cut reads
+// back, nothing after it does, the cut is reported through Recovery and
+// the logger, and after another reopen appends go on densely.
+func TestTornTailEveryCut(t *testing.T) {
+	tests := []struct {
+		name  string
+		codec seglog.Codec
+		batch bool // frames of several typed records, by AppendRecords
+	}{
+		{"one record a frame", seglog.CodecNone, false},
+		{"zstd batches", seglog.CodecZstd, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := coreRand(t)
+			src := t.TempDir()
+			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Codec: tt.codec}
+			l := coreOpen(t, src, opts)
+			var want []seglog.Record
+			for {
+				segs := coreSegments(t, src)
+				if len(segs) >= 3 && len(coreFrames(t, segs[len(segs)-1])) >= coreTornFrames+2 {
+					break
+				}
+				size := 20 + rng.IntN(200)
+				if len(segs) < 3 {
+					size = 500 + rng.IntN(2000) // fill the first segments quickly
+				}
+				if tt.batch {
+					var recs []seglog.Record
+					for range 1 + rng.IntN(3) {
+						recs = append(recs, seglog.Record{Type: fmt.Sprintf("t%d", rng.IntN(3)), Data: coreData(rng, size, true)})
+					}
+					want = append(want, coreAppendBatch(t, l, recs...)...)
+				} else {
+					want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, size, false)})...)
+				}
+			}
+			coreCheck(t, l, want)
+			coreClose(t, l)
+
+			segs := coreSegments(t, src)
+			lastName := filepath.Base(segs[len(segs)-1])
+			frames := coreFrames(t, segs[len(segs)-1])
+			if tt.codec != seglog.CodecNone && frames[len(frames)-1].codec != tt.codec {
+				t.Fatalf("last frame stored with %v, want %v", frames[len(frames)-1].codec, tt.codec)
+			}
+			lastBase, _ := segment.ParseFileName(lastName)
+			size := frames[len(frames)-1].end()
+			start := frames[len(frames)-coreTornFrames].pos
+
+			work := filepath.Join(t.TempDir(), "log")
+			for cut := start; cut <= size; cut++ {
+				// The sealed segments are read back whole once, at the
+				// last cut (no cut), and the last segment at every cut.
+				skip := int(lastBase)
+				if cut == size {
+					skip = 0
+				}
+				// Frames wholly before the cut survive.
+				end, next := int64(segment.HeaderSize), lastBase
+				for _, f := range frames {
+					if f.end() <= cut {
+						end, next = f.end(), f.next()
+					}
+				}
+				coreCopyDir(t, src, work)
+				if err := os.Truncate(filepath.Join(work, lastName), cut); err != nil {
+					t.Fatal(err)
+				}
+				coreCheckCut(t, work, lastName, opts, want, skip, cut, end, next)
+			}
+		})
+	}
+}
+
+// coreCheckCut opens a log whose last segment, lastName, was cut at cut,
+// and checks what Open recovered: the records before next, with the bytes
+// from end reported torn. It reads back the records from want[skip].
+func coreCheckCut(t *testing.T, dir, lastName string, opts *seglog.Options, want []seglog.Record, skip int, cut, end int64, next uint64) {
+	t.Helper()
+	var logBuf bytes.Buffer
+	o := *opts
+	o.Logger = stdlog.New(stdlog.NewTextHandler(&logBuf, nil))
+	l, err := seglog.Open(dir, &o)
+	if err != nil {
+		t.Fatalf("cut at %d: Open: %v", cut, err)
+	}
+	rec := l.Recovery()
+	torn := cut - end
+	path := filepath.Join(dir, lastName)
+	if rec.TornBytes != torn || rec.Corrupt != nil {
+		t.Fatalf("cut at %d: Recovery %+v, want %d torn bytes from %d", cut, rec, torn, next)
+	}
+	if torn > 0 {
+		if rec.TornFrom != next || rec.File != path {
+			t.Fatalf("cut at %d: Recovery %+v, want torn from offset %d in %s", cut, rec, next, path)
+		}
+		msg := logBuf.String()
+		for _, s := range []string{"torn", fmt.Sprintf("bytes=%d", torn), fmt.Sprintf("fromOffset=%d", next), lastName} {
+			if !strings.Contains(msg, s) {
+				t.Fatalf("cut at %d: log output %q lacks %q", cut, msg, s)
+			}
+		}
+	} else if strings.Contains(logBuf.String(), "torn") {
+		t.Fatalf("cut at frame boundary %d: log output %q reports a torn tail", cut, logBuf.String())
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != end {
+		t.Fatalf("cut at %d: segment is %v bytes (%v) after Open, want %d", cut, st.Size(), err, end)
+	}
+	coreCheckFrom(t, l, want[:next], min(skip, int(next)))
+	coreClose(t, l)
+
+	// Reopened, the log is clean, and appends continue from next.
+	o.Logger, o.Sync = coreQuiet, seglog.SyncNever
+	l, err = seglog.Open(dir, &o)
+	if err != nil {
+		t.Fatalf("cut at %d: second Open: %v", cut, err)
+	}
+	defer l.Close()
+	if rec := l.Recovery(); rec.TornBytes != 0 || rec.Corrupt != nil {
+		t.Fatalf("cut at %d: second Open recovered %+v", cut, rec)
+	}
+	got := append([]seglog.Record(nil), want[:next]...)
+	got = append(got, coreAppend(t, l, seglog.Record{Data: []byte("after")}, seglog.Record{Type: "t", Data: []byte("the cut")})...)
+	if got[len(got)-2].Offset != next {
+		t.Fatalf("cut at %d: first append after recovery got offset %d, want %d", cut, got[len(got)-2].Offset, next)
+	}
+	coreCheckFrom(t, l, got, min(skip, int(next)))
+}
+
+// TestTornSegmentHeader simulates a roll interrupted by a crash: the new
+// last segment holds only part of its header. Open drops it, the previous
+// segment becomes the active one, and appends go on from where it ends.
+func TestTornSegmentHeader(t *testing.T) {
+	rng := coreRand(t)
+	src := t.TempDir()
+	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
+	l := coreOpen(t, src, opts)
+	var want []seglog.Record
+	for len(coreSegments(t, src)) < 2 {
+		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 300+rng.IntN(500), false)})...)
+	}
+	coreClose(t, l)
+	next := uint64(len(want))
+	header := segment.AppendFileHeader(nil, next)
+	work := filepath.Join(t.TempDir(), "log")
+	for n := 0; n <= segment.HeaderSize; n++ {
+		coreCopyDir(t, src, work)
+		name := filepath.Join(work, segment.FileName(next))
+		if err := os.WriteFile(name, header[:n], 0o640); err != nil {
+			t.Fatal(err)
+		}
+		l, err := seglog.Open(work, coreQuietOpts(opts))
+		if err != nil {
+			t.Fatalf("header cut to %d bytes: Open: %v", n, err)
+		}
+		coreCheck(t, l, want)
+		got := append(append([]seglog.Record(nil), want...), coreAppend(t, l, seglog.Record{Data: []byte("x")})...)
+		coreCheck(t, l, got)
+		coreClose(t, l)
+	}
+}
