@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	stdlog "log/slog"
 	"math/rand/v2"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
 )
@@ -330,3 +332,25 @@ func coreMustCorrupt(t testing.TB, err error, file string, pos int64) {
 		t.Fatalf("message %q does not name the file and position", err)
 	}
 }
+
+// coreNoSyncFS is the operating system's filesystem with fsync turned
+// into a no-op. Tests that open a log hundreds of times to check recovery
+// logic use it: what they check does not depend on the disk's cache, and
+// fsync latency, which varies with the machine's load, would dominate.
+type coreNoSyncFS struct{ vfs.FS }
+
+type coreNoSyncFile struct{ vfs.File }
+
+func (coreNoSyncFile) Sync() error { return nil }
+
+func (f coreNoSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return coreNoSyncFile{file}, nil
+}
+
+func (coreNoSyncFS) SyncDir(string) error { return nil }
+
+var coreFastFS vfs.FS = coreNoSyncFS{vfs.Default}

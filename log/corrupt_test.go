@@ -225,6 +225,7 @@ func TestBitFlipActiveSegment(t *testing.T) {
 		{"index whole", func(t *testing.T, path string) {}, true},
 	}
 	work := filepath.Join(t.TempDir(), "log")
+	cases := 0
 	for _, st := range indexStates {
 		for k, f := range frames {
 			for _, p := range []int64{f.pos, f.pos + 30, f.pos + segment.FrameHeaderSize + rng.Int64N(f.size-segment.FrameHeaderSize)} {
@@ -235,7 +236,10 @@ func TestBitFlipActiveSegment(t *testing.T) {
 				st.apply(t, filepath.Join(work, idx))
 				coreXor(t, path, p, 0x20)
 
-				l, err := seglog.Open(work, coreQuietOpts(opts))
+				fast := *opts
+				fast.FS = coreFastFS
+				l, err := seglog.Open(work, coreQuietOpts(&fast))
+				cases++
 				switch {
 				case last:
 					// Nothing after the frame proves it durable: torn.
@@ -272,7 +276,7 @@ func TestBitFlipActiveSegment(t *testing.T) {
 				}
 
 				// Salvage: cut at the damage, report it, append on.
-				o := *opts
+				o := fast
 				o.TruncateCorrupt = true
 				l, err = seglog.Open(work, coreQuietOpts(&o))
 				if err != nil {
@@ -292,6 +296,7 @@ func TestBitFlipActiveSegment(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d damaged copies of %d frames opened", cases, len(frames))
 	coreCheck(t, coreOpen(t, src, opts), want)
 }
 

@@ -202,8 +202,8 @@ func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch)
 	return st, branch
 }
 
-// saveState makes st durable, then deletes the segments it released.
-// l.stateMu is held.
+// saveState makes st durable, then deletes the segments it released, in the
+// background. l.stateMu is held.
 func (l *Log) saveState(st checkpoint.State) (int, error) {
 	if err := l.ckpt.Save(st); err != nil {
 		return 0, fmt.Errorf("seglog: save delivery state: %w", err)
@@ -216,11 +216,20 @@ func (l *Log) saveState(st checkpoint.State) (int, error) {
 		l.mu.segs = l.mu.segs[1:]
 	}
 	l.mu.Unlock()
-	for _, s := range drop {
-		if err := l.removeSegment(s); err != nil {
-			// The checkpoint is durable: the next Open finishes this.
-			l.logger.Warn("seglog: remove released segment", "file", s.path, "err", err)
-		}
+	if len(drop) > 0 {
+		// Unlinking a large file can cost time in proportion to its
+		// size (ext4 frees its extents, with discard trims them), so
+		// released segments are deleted in the background: the release
+		// itself is durable with the checkpoint, no reader sees the
+		// segments any more, and Open finishes a deletion a crash cut
+		// short. Close waits for it.
+		l.releases.Go(func() {
+			for _, s := range drop {
+				if err := l.removeSegment(s); err != nil {
+					l.logger.Warn("seglog: remove released segment", "file", s.path, "err", err)
+				}
+			}
+		})
 	}
 	return len(drop), nil
 }

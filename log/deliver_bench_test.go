@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	stdlog "log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,7 +27,9 @@ import (
 //
 //	go test ./log -run '^$' -bench AckRelease -benchtime 20x
 //
-// Without one, only the 1 MiB size runs.
+// Without one, only the 1 MiB size runs. The unlink variant times the
+// removal of one file of the segment size alone, the part of a release
+// that belongs to the filesystem.
 func BenchmarkAckRelease(b *testing.B) {
 	const recordSize = 1000
 	data := make([]byte, recordSize)
@@ -51,6 +55,42 @@ func BenchmarkAckRelease(b *testing.B) {
 			}
 			benchAckReleaseTidwall(b, size, per, data)
 		})
+		b.Run("unlink/"+name, func(b *testing.B) {
+			if size > 1<<20 && !counted {
+				b.Skip("writes a whole segment per iteration: run with -benchtime Nx")
+			}
+			benchUnlink(b, size)
+		})
+	}
+}
+
+// benchUnlink is the filesystem's share of a release: removing a synced
+// file of the segment size. On some filesystems (ext4 with the discard
+// mount option, for one) it grows with the file's size.
+func benchUnlink(b *testing.B, size int) {
+	dir := b.TempDir()
+	buf := make([]byte, 1<<20)
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		p := filepath.Join(dir, fmt.Sprint(i))
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range size / len(buf) {
+			if _, err := f.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		b.StartTimer()
+		if err := os.Remove(p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -345,6 +345,7 @@ func TestReset(t *testing.T) {
 	if b := dlPending(t, l, 10); dlBatchLetters(t, b) != "seq 8: K" || b.Records[0].Offset != 10 {
 		t.Fatalf("Pending after Reset and Append = %+v", b)
 	}
+	seglog.WaitReleases(l)
 	dlCheckFiles(t, fsys, dlDir, l.FirstOffset())
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -386,6 +387,7 @@ func TestReleaseRemovesSegments(t *testing.T) {
 	if res.Released != 50 || res.SegmentsRemoved == 0 {
 		t.Fatalf("Ack(90) = %+v", res)
 	}
+	seglog.WaitReleases(l)
 	n := dlCheckFiles(t, fsys, dlDir, 50)
 	if n != len(segs)-res.SegmentsRemoved {
 		t.Fatalf("%d segment files after removing %d of %d", n, res.SegmentsRemoved, len(segs))
@@ -397,6 +399,7 @@ func TestReleaseRemovesSegments(t *testing.T) {
 	if err := l.Reset(); err != nil {
 		t.Fatal(err)
 	}
+	seglog.WaitReleases(l)
 	if n := dlCheckFiles(t, fsys, dlDir, 100); n != 1 {
 		t.Fatalf("%d segment files after Reset, want 1", n)
 	}

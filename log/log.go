@@ -66,6 +66,8 @@ type Log struct {
 	// stateMu serialises the writers of the delivery state (Ack, Reset,
 	// SetMeta), which save it with l.mu released.
 	stateMu sync.Mutex
+	// releases tracks background deletions of released segments.
+	releases sync.WaitGroup
 
 	loadedMu sync.Mutex
 	loaded   []*segFile
@@ -161,6 +163,7 @@ func (l *Log) Close() error {
 		close(l.stop)
 		<-l.done
 	}
+	l.releases.Wait()
 	if w != nil {
 		err = errors.Join(err, w.close())
 	}

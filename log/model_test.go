@@ -21,11 +21,11 @@ import (
 // random appends, Pendings, Acks, Resets, SetMetas, reopens and crashes,
 // and the two are compared after every step.
 //
-//	go test ./log -run TestModel -seed 12345 -steps 5000 -v
+//	go test ./log -run TestModel -seed 12345 -model.steps 5000 -v
 
 var (
 	modelSeed  = flag.Uint64("seed", 0, "seed of the randomised delivery tests (0: from the clock)")
-	modelSteps = flag.Int("steps", 600, "steps of each randomised delivery run")
+	modelSteps = flag.Int("model.steps", 1500, "steps of each randomised delivery run")
 )
 
 // dlSeed returns the seed to use and logs it, so that a failure can be
@@ -470,7 +470,9 @@ func (r *modelRun) check() {
 			r.fatalf("Meta(%q) = %q, %v; model %q", k, got, ok, v)
 		}
 	}
-	// Released segments are deleted by the call that releases them.
+	// Released segments are deleted in the background after the call that
+	// releases them.
+	seglog.WaitReleases(l)
 	if _, err := dlFilesErr(r.t, r.fsys, dlDir, uint64(m.first), !m.saved); err != nil {
 		r.fatalf("%v", err)
 	}

@@ -181,8 +181,17 @@ func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 				return
 			}
 			if err != nil {
-				yield(Record{}, err)
-				return
+				if !yield(Record{}, err) || !errors.Is(err, ErrCorrupt) {
+					return
+				}
+				// The segment holding off cannot be read at all (a
+				// damaged header): go on at the next segment.
+				next, ok := l.segmentAfter(off)
+				if !ok {
+					return
+				}
+				off = next
+				continue
 			}
 			next, more := l.scanSegment(&v, &sc, &body, off, yield)
 			v.s.release()
@@ -192,6 +201,19 @@ func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 			off = next
 		}
 	}
+}
+
+// segmentAfter returns the base offset of the first segment after the one
+// holding offset.
+func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.mu.segs {
+		if s.base > offset {
+			return s.base, true
+		}
+	}
+	return 0, false
 }
 
 // scanSegment yields the records of one pinned segment from off. It

@@ -1,12 +1,3 @@
-// Package demo plays seglog's delivery protocol against an in-process peer
-// and draws the log after each step the way the reference design note
-// draws its message store: the sequence number, the messages kept, and a
-// ^ under the next one to send. `seglog demo` runs it.
-//
-// The script follows docs/protocol.md: the worked example (answers 3, 8,
-// then 5), a batch lost on the way, a restart, a peer restored from an old
-// backup (an ancient answer), a peer claiming more than was sent (too
-// high), and a re-registration (Reset). Its output is deterministic.
 package demo
 
 import (
@@ -180,7 +171,7 @@ func (d *demo) show() error {
 		caret = len(line) + 2 // where the next message will be
 	}
 	d.printf("%s\n%s^\n", line, strings.Repeat(" ", caret))
-	files, err := d.segmentFiles()
+	files, err := d.segmentFiles(st.First)
 	if err != nil {
 		return err
 	}
@@ -190,14 +181,23 @@ func (d *demo) show() error {
 	return d.err
 }
 
-func (d *demo) segmentFiles() (int, error) {
+// segmentFiles counts the segment files the log keeps: those not lying
+// wholly before the first kept offset (released segments are deleted in
+// the background, so one may still be on its way out).
+func (d *demo) segmentFiles(first uint64) (int, error) {
 	names, err := os.ReadDir(d.dir)
 	if err != nil {
 		return 0, fmt.Errorf("demo: %w", err)
 	}
-	n := 0
+	var bases []uint64
 	for _, e := range names {
-		if _, ok := segment.ParseFileName(e.Name()); ok {
+		if b, ok := segment.ParseFileName(e.Name()); ok {
+			bases = append(bases, b)
+		}
+	}
+	n := 0
+	for i := range bases {
+		if i+1 == len(bases) || bases[i+1] > first {
 			n++
 		}
 	}

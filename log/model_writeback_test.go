@@ -9,6 +9,12 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
+// TestModelOutOfOrderWriteback replays what TestModel first found under
+// SyncNever: buffered writes reach the disk out of order, a later frame
+// and its index entry survive a crash while an earlier frame does not, and
+// recovery must not trust the index past the durable watermark (Open then
+// reported records it could not read). Every crash must leave a log whose
+// every record reads back.
 func TestModelOutOfOrderWriteback(t *testing.T) {
 	fsys := crashfs.New()
 	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))

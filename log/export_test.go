@@ -1,0 +1,5 @@
+package log
+
+// WaitReleases waits for the background deletion of released segments, so
+// that tests can look at the directory right after an Ack.
+func WaitReleases(l *Log) { l.releases.Wait() }

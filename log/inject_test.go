@@ -1,0 +1,662 @@
+package log_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+// The error-injection tests make one chosen write, fsync or remove fail
+// (crashfs.Inject, or a hook for a condition that lasts, like a full disk)
+// and check that the error reaches the caller as what it is, that nothing
+// half-done becomes visible, and that the log recovers, by itself once the
+// cause is gone or at the next Open.
+
+// relInjected counts the errors the tests in this file injected, for
+// docs/reliability.md.
+var relInjected atomic.Int64
+
+// relOpenFS opens a log on fsys with small segments.
+func relOpenFS(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) *seglog.Log {
+	t.Helper()
+	opts := &seglog.Options{FS: fsys, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	if mod != nil {
+		mod(opts)
+	}
+	l, err := seglog.Open(relDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// relActiveSeg returns the path and contents of the last segment file.
+func relActiveSeg(t *testing.T, fsys *crashfs.FS) (string, []byte) {
+	t.Helper()
+	names, err := fsys.ReadDir(relDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for _, n := range names {
+		if strings.HasSuffix(n, segment.Suffix) {
+			last = n
+		}
+	}
+	b, err := fsys.ReadFile(filepath.Join(relDir, last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(relDir, last), b
+}
+
+// relVerifyExact reopens the log on what a crash in mode leaves of fsys
+// and checks that it holds exactly want, from offset first, with no torn
+// bytes when clean is set, and takes a new append.
+func relVerifyExact(t *testing.T, fsys *crashfs.FS, mode crashfs.CrashMode, opts func(*seglog.Options), first uint64, want [][]byte, clean bool) {
+	t.Helper()
+	l := relOpenFS(t, fsys.Crash(nil, mode), opts)
+	defer l.Close()
+	if rec := l.Recovery(); clean && rec.TornBytes != 0 {
+		t.Errorf("after a %v crash: %d torn bytes cut from offset %d; a failed write left a partial frame", mode, rec.TornBytes, rec.TornFrom)
+	}
+	if got := l.NextOffset(); got != first+uint64(len(want)) {
+		t.Errorf("after a %v crash: next offset %d, want %d", mode, got, first+uint64(len(want)))
+	}
+	off := first
+	for rec, err := range l.Records(first) {
+		if err != nil {
+			t.Fatalf("after a %v crash: scan: %v", mode, err)
+		}
+		if rec.Offset != off || off-first >= uint64(len(want)) || !bytes.Equal(rec.Data, want[off-first]) {
+			t.Fatalf("after a %v crash: unexpected record at offset %d (want offset %d)", mode, rec.Offset, off)
+		}
+		off++
+	}
+	if _, err := l.Append([]byte("after")); err != nil {
+		t.Fatalf("after a %v crash: append: %v", mode, err)
+	}
+}
+
+// TestInjectENOSPC fails one segment write with ENOSPC, whole or part of it
+// written, under SyncAlways: the append reports ENOSPC, no partial frame is
+// left in the file, the next append takes the same offset, and after a
+// crash the log holds exactly the records whose appends returned.
+func TestInjectENOSPC(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"whole", syscall.ENOSPC},
+		{"partial-0", crashfs.PartialWrite{N: 0, Err: syscall.ENOSPC}},
+		{"partial-header", crashfs.PartialWrite{N: 17, Err: syscall.ENOSPC}},
+		{"partial-body", crashfs.PartialWrite{N: segment.FrameHeaderSize + 100, Err: syscall.ENOSPC}},
+		{"short-write", crashfs.PartialWrite{N: 200}},
+	} {
+		for _, codec := range []seglog.Codec{seglog.CodecNone, seglog.CodecZstd} {
+			t.Run(fmt.Sprintf("%s/%v", tc.name, codec), func(t *testing.T) {
+				fsys := crashfs.New()
+				opts := func(o *seglog.Options) { o.Codec = codec }
+				l := relOpenFS(t, fsys, opts)
+				defer l.Close()
+				var want [][]byte
+				for i := range 5 {
+					d := relPayload(uint64(i), 500)
+					if _, err := l.Append(d); err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, d)
+				}
+				_, before := relActiveSeg(t, fsys)
+
+				fsys.Inject(crashfs.OpWrite, 0, tc.err)
+				relInjected.Add(1)
+				_, err := l.Append(relPayload(99, 500))
+				if err == nil {
+					t.Fatal("append on a full disk returned no error")
+				}
+				if pw, ok := tc.err.(crashfs.PartialWrite); ok && pw.Err == nil {
+					if !errors.Is(err, io.ErrShortWrite) {
+						t.Errorf("short write reported as %v", err)
+					}
+				} else if !errors.Is(err, syscall.ENOSPC) {
+					t.Errorf("append error %v does not match ENOSPC", err)
+				}
+				if errors.Is(err, seglog.ErrSyncFailed) {
+					t.Errorf("a failed write made the log refuse writes: %v", err)
+				}
+				if _, after := relActiveSeg(t, fsys); !bytes.Equal(after, before) {
+					t.Errorf("segment changed by the failed append: %d bytes, was %d", len(after), len(before))
+				}
+				if got := l.NextOffset(); got != 5 {
+					t.Errorf("next offset %d after the failed append, want 5", got)
+				}
+				// Space is free again: the log goes on, offsets dense.
+				for i := 5; i < 8; i++ {
+					d := relPayload(uint64(i), 500)
+					off, err := l.Append(d)
+					if err != nil {
+						t.Fatalf("append after the failure: %v", err)
+					}
+					if off != uint64(i) {
+						t.Fatalf("append after the failure got offset %d, want %d", off, i)
+					}
+					want = append(want, d)
+				}
+				for _, mode := range relModes {
+					relVerifyExact(t, fsys, mode, opts, 0, want, mode != crashfs.CrashRandom && mode != crashfs.CrashTorn)
+				}
+			})
+		}
+	}
+}
+
+// relDiskFull installs a hook failing every segment and checkpoint write
+// with ENOSPC while full is set, and counts the failures.
+func relDiskFull(fsys *crashfs.FS, full *atomic.Bool) {
+	fsys.SetHook(func(op crashfs.Op) error {
+		if full.Load() && (op.Kind == crashfs.OpWrite || op.Kind == crashfs.OpCreate) {
+			relInjected.Add(1)
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+}
+
+// TestDiskFullSyncAlways keeps the disk full across many appends, batches,
+// acks and a roll: every call fails with ENOSPC and changes nothing, the
+// acknowledged records stay readable, and once space is free the log goes
+// on at the next offset.
+func TestDiskFullSyncAlways(t *testing.T) {
+	fsys := crashfs.New()
+	l := relOpenFS(t, fsys, nil)
+	defer l.Close()
+	var want [][]byte
+	for i := range 20 {
+		d := relPayload(uint64(i), 700)
+		if _, err := l.Append(d); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d)
+	}
+	var full atomic.Bool
+	relDiskFull(fsys, &full)
+	full.Store(true)
+	for i := range 30 { // enough to need a roll
+		var err error
+		switch i % 3 {
+		case 0:
+			_, err = l.Append(relPayload(1000+uint64(i), 700))
+		case 1:
+			_, err = l.AppendRecords(seglog.Record{Data: relPayload(1000+uint64(i), 300)}, seglog.Record{Type: "x", Data: []byte("y")})
+		case 2:
+			err = l.SetMeta("k", []byte("v"))
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("call %d on a full disk: %v, want ENOSPC", i, err)
+		}
+	}
+	if got := l.NextOffset(); got != 20 {
+		t.Fatalf("next offset %d after failed appends, want 20", got)
+	}
+	for i, d := range want {
+		if rec, err := l.Read(uint64(i)); err != nil || !bytes.Equal(rec.Data, d) {
+			t.Fatalf("read %d on a full disk: %v", i, err)
+		}
+	}
+	full.Store(false)
+	for i := 20; i < 60; i++ { // across a roll
+		d := relPayload(uint64(i), 700)
+		off, err := l.Append(d)
+		if err != nil || off != uint64(i) {
+			t.Fatalf("append %d after space was freed: offset %d, %v", i, off, err)
+		}
+		want = append(want, d)
+	}
+	if err := l.SetMeta("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range relModes {
+		relVerifyExact(t, fsys, mode, nil, 0, want, false)
+	}
+}
+
+// TestDiskFullSyncNever fails every write while records are buffered under
+// SyncNever: Sync reports ENOSPC, appends still buffer, and once space is
+// free the buffered records are written in order and survive a crash.
+func TestDiskFullSyncNever(t *testing.T) {
+	fsys := crashfs.New()
+	opts := func(o *seglog.Options) { o.Sync = seglog.SyncNever }
+	l := relOpenFS(t, fsys, opts)
+	defer l.Close()
+	var want [][]byte
+	add := func(n int) {
+		for range n {
+			d := relPayload(uint64(len(want)), 600)
+			off, err := l.Append(d)
+			if err != nil || off != uint64(len(want)) {
+				t.Fatalf("append %d: offset %d, %v", len(want), off, err)
+			}
+			want = append(want, d)
+		}
+	}
+	add(10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var full atomic.Bool
+	relDiskFull(fsys, &full)
+	full.Store(true)
+	add(15)
+	for range 3 {
+		if err := l.Sync(); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Sync on a full disk: %v, want ENOSPC", err)
+		}
+		if errors.Is(l.Sync(), seglog.ErrSyncFailed) {
+			t.Fatal("a failed write made the log refuse writes")
+		}
+	}
+	if _, err := l.Read(12); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("reading a buffered record on a full disk: %v, want ENOSPC", err)
+	}
+	add(5) // the buffer keeps taking appends
+	// What a crash now leaves is the synced records.
+	relVerifyExact(t, fsys, crashfs.CrashLoseUnsynced, opts, 0, want[:10], false)
+
+	full.Store(false)
+	if err := l.Sync(); err != nil {
+		t.Fatalf("Sync once space is free: %v", err)
+	}
+	add(30) // and a roll
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range want {
+		if rec, err := l.Read(uint64(i)); err != nil || !bytes.Equal(rec.Data, d) {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	for _, mode := range relModes {
+		relVerifyExact(t, fsys, mode, opts, 0, want, false)
+	}
+}
+
+// TestFsyncFailure fails a segment fsync with EIO. The kernel may have
+// dropped the unsynced pages, so the log must not retry and claim success:
+// the append fails with ErrSyncFailed, and so does every write after it
+// (sticky), while reads of what was acknowledged go on. Reopening recovers
+// what is on disk.
+func TestFsyncFailure(t *testing.T) {
+	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			fsys := crashfs.New()
+			opts := func(o *seglog.Options) { o.Sync = policy }
+			l := relOpenFS(t, fsys, opts)
+			defer l.Close()
+			var want [][]byte
+			for i := range 5 {
+				d := relPayload(uint64(i), 300)
+				if _, err := l.Append(d); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, d)
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
+			relInjected.Add(1)
+			_, err := l.Append(relPayload(5, 300))
+			if policy != seglog.SyncAlways {
+				if err != nil {
+					t.Fatalf("buffered append: %v", err)
+				}
+				err = l.Sync()
+			}
+			if !errors.Is(err, seglog.ErrSyncFailed) {
+				t.Fatalf("write with a failed fsync: %v, want ErrSyncFailed", err)
+			}
+			// Sticky: no write succeeds, even with the disk healthy again.
+			calls := map[string]func() error{
+				"Append":        func() error { _, err := l.Append([]byte("x")); return err },
+				"AppendRecords": func() error { _, err := l.AppendRecords(seglog.Record{Data: []byte("x")}); return err },
+				"Sync":          l.Sync,
+				"SetMeta":       func() error { return l.SetMeta("k", []byte("v")) },
+				"Ack":           func() error { _, err := l.Ack(1); return err },
+				"Reset":         l.Reset,
+			}
+			for name, call := range calls {
+				if err := call(); !errors.Is(err, seglog.ErrSyncFailed) {
+					t.Errorf("%s after a failed fsync: %v, want ErrSyncFailed", name, err)
+				}
+			}
+			for i, d := range want {
+				if rec, err := l.Read(uint64(i)); err != nil || !bytes.Equal(rec.Data, d) {
+					t.Errorf("read %d after a failed fsync: %v", i, err)
+				}
+			}
+			l.Close()
+			// What reached the disk is recovered: the record whose fsync
+			// failed may or may not be there, the others are.
+			for _, mode := range relModes {
+				l2 := relOpenFS(t, fsys.Crash(nil, mode), opts)
+				if n := l2.NextOffset(); n < 5 || n > 6 {
+					t.Errorf("after a %v crash: next offset %d, want 5 or 6", mode, n)
+				}
+				for i, d := range want {
+					if rec, err := l2.Read(uint64(i)); err != nil || !bytes.Equal(rec.Data, d) {
+						t.Errorf("after a %v crash: read %d: %v", mode, i, err)
+					}
+				}
+				if _, err := l2.Append([]byte("after")); err != nil {
+					t.Errorf("after a %v crash: append: %v", mode, err)
+				}
+				l2.Close()
+			}
+		})
+	}
+}
+
+// TestFsyncFailureCheckpoint fails the fsync of a checkpoint save. The
+// save rewrites the whole encoding into its slot, so a retry after the
+// failure writes every byte again rather than trusting pages the kernel
+// may have dropped: the call fails, the state is unchanged, and the next
+// save succeeds and is what a crash keeps.
+func TestFsyncFailureCheckpoint(t *testing.T) {
+	fsys := crashfs.New()
+	l := relOpenFS(t, fsys, nil)
+	defer l.Close()
+	if err := l.SetMeta("k", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
+	relInjected.Add(1)
+	if err := l.SetMeta("k", []byte("two")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("SetMeta with a failed fsync: %v, want EIO", err)
+	}
+	if v, _ := l.Meta("k"); string(v) != "one" {
+		t.Fatalf("state after a failed save: %q, want the previous one", v)
+	}
+	if err := l.SetMeta("k", []byte("three")); err != nil {
+		t.Fatalf("SetMeta after a failed save: %v", err)
+	}
+	for _, mode := range relModes {
+		l2 := relOpenFS(t, fsys.Crash(nil, mode), nil)
+		if v, _ := l2.Meta("k"); string(v) != "three" {
+			t.Errorf("after a %v crash: meta %q, want three", mode, v)
+		}
+		l2.Close()
+	}
+}
+
+// TestRollFailures fails each step of starting a new segment in turn (its
+// creation, header write, header fsync, directory fsync): the append that
+// needed the roll fails with the error, nothing is half-created, and the
+// next append rolls and succeeds.
+func TestRollFailures(t *testing.T) {
+	for _, kind := range []crashfs.OpKind{crashfs.OpCreate, crashfs.OpWrite, crashfs.OpSync, crashfs.OpSyncDir} {
+		t.Run(kind.String(), func(t *testing.T) {
+			fsys := crashfs.New()
+			l := relOpenFS(t, fsys, nil)
+			defer l.Close()
+			var want [][]byte
+			for i := 0; len(want) < 14; i++ {
+				d := relPayload(uint64(i), 1000)
+				if _, err := l.Append(d); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, d)
+			}
+			next := segment.FileName(l.NextOffset())
+			fail := true
+			fsys.SetHook(func(op crashfs.Op) error {
+				name := op.Name
+				if kind == crashfs.OpSyncDir {
+					name = next // the directory fsync of the roll
+				}
+				if fail && op.Kind == kind && strings.HasSuffix(name, next) {
+					fail = false
+					relInjected.Add(1)
+					return syscall.EIO
+				}
+				return nil
+			})
+			var err error
+			for i := 0; err == nil && i < 5; i++ {
+				d := relPayload(100+uint64(i), 1000)
+				if _, err = l.Append(d); err == nil {
+					want = append(want, d)
+				}
+			}
+			if !errors.Is(err, syscall.EIO) {
+				t.Fatalf("append needing a roll whose %v fails: %v, want EIO", kind, err)
+			}
+			if errors.Is(err, seglog.ErrSyncFailed) {
+				t.Errorf("a failed roll made the log refuse writes: %v", err)
+			}
+			if _, err := fsys.Stat(filepath.Join(relDir, next)); err == nil && kind != crashfs.OpSyncDir {
+				t.Errorf("failed roll left %s behind", next)
+			}
+			for i := range 5 {
+				d := relPayload(200+uint64(i), 1000)
+				off, err := l.Append(d)
+				if err != nil || off != uint64(len(want)) {
+					t.Fatalf("append after the failed roll: offset %d, %v (want %d)", off, err, len(want))
+				}
+				want = append(want, d)
+			}
+			for _, mode := range relModes {
+				relVerifyExact(t, fsys, mode, nil, 0, want, false)
+			}
+		})
+	}
+}
+
+// TestReleaseRemoveFails fails the removal of released segments, during
+// the Ack that released them and then during the next Open: the Ack still
+// succeeds (its checkpoint is durable), the released records are gone
+// from the log at once, and an Open without the fault finishes the job.
+func TestReleaseRemoveFails(t *testing.T) {
+	fsys := crashfs.New()
+	l := relOpenFS(t, fsys, nil)
+	defer l.Close()
+	for i := range 60 {
+		if _, err := l.Append(relPayload(uint64(i), 900)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failRemove := func(fsys *crashfs.FS) {
+		fsys.SetHook(func(op crashfs.Op) error {
+			if op.Kind == crashfs.OpRemove {
+				relInjected.Add(1)
+				return syscall.EIO
+			}
+			return nil
+		})
+	}
+	segsBefore := relSegments(fsys)
+	failRemove(fsys)
+	for range 2 { // the second Ack releases what the first sent
+		b, err := l.Pending(40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+			t.Fatalf("Ack whose segment removal fails: %v", err)
+		}
+	}
+	first := l.FirstOffset()
+	if first != 40 {
+		t.Fatalf("first offset %d, want 40", first)
+	}
+	if _, err := l.Read(0); !errors.Is(err, seglog.ErrOutOfRange) {
+		t.Fatalf("read of a released record: %v, want ErrOutOfRange", err)
+	}
+	if n := relSegments(fsys); n != segsBefore {
+		t.Fatalf("%d segments, want all %d still there (removal failed)", n, segsBefore)
+	}
+	l.Close()
+
+	// The next Open, its removals failing too, then one without the fault.
+	survivor := fsys.Crash(nil, crashfs.CrashLoseUnsynced)
+	failRemove(survivor)
+	if l2, err := seglog.Open(relDir, &seglog.Options{FS: survivor, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}); err == nil {
+		if got := l2.FirstOffset(); got != first {
+			t.Errorf("Open with failing removals: first offset %d, want %d", got, first)
+		}
+		l2.Close()
+	}
+	survivor.SetHook(nil)
+	l3 := relOpenFS(t, survivor, nil)
+	defer l3.Close()
+	if got := l3.Recovery().SegmentsRemoved; got == 0 {
+		t.Errorf("Open removed no released segment")
+	}
+	if n := relSegments(survivor); n >= segsBefore {
+		t.Errorf("%d segments after Open, want fewer than %d", n, segsBefore)
+	}
+	if got := l3.FirstOffset(); got != first {
+		t.Errorf("first offset %d after Open, want %d", got, first)
+	}
+	for o := first; o < 60; o++ {
+		rec, err := l3.Read(o)
+		if err != nil {
+			t.Fatalf("read %d: %v", o, err)
+		}
+		if id, ok := relParse(rec.Data); !ok || id != o {
+			t.Fatalf("offset %d holds record %d", o, id)
+		}
+	}
+}
+
+// TestRealDiskFull fills a real 1 MiB tmpfs. It needs root (mount); it is
+// skipped where mounting is not allowed. The append that finds the disk
+// full fails with ENOSPC, every acknowledged record survives a reopen, and
+// once space is freed, by deleting a ballast file and by acknowledging
+// records so that their segments are released, the log goes on at the next
+// offset.
+func TestRealDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "log")
+	opts := &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	l, err := seglog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { l.Close() }()
+	var acked [][]byte
+	fill := func() error {
+		for i := 0; i < 10000; i++ {
+			d := relPayload(uint64(len(acked)), 2000)
+			off, err := l.Append(d)
+			if err != nil {
+				return err
+			}
+			if off != uint64(len(acked)) {
+				t.Fatalf("append got offset %d, want %d", off, len(acked))
+			}
+			acked = append(acked, d)
+		}
+		t.Fatal("1 MiB tmpfs never filled")
+		return nil
+	}
+	err = fill()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append on a full tmpfs: %v, want ENOSPC", err)
+	}
+	t.Logf("tmpfs full after %d records of 2000 bytes: %v", len(acked), err)
+	for range 3 {
+		if _, err := l.Append(relPayload(1<<40, 2000)); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("append on a still-full tmpfs: %v, want ENOSPC", err)
+		}
+	}
+	check := func(l *seglog.Log, when string) {
+		t.Helper()
+		first := l.FirstOffset()
+		if n := l.NextOffset(); n != uint64(len(acked)) {
+			t.Fatalf("%s: next offset %d, want %d", when, n, len(acked))
+		}
+		for o := first; o < uint64(len(acked)); o++ {
+			rec, err := l.Read(o)
+			if err != nil || !bytes.Equal(rec.Data, acked[o]) {
+				t.Fatalf("%s: read %d: %v", when, o, err)
+			}
+		}
+	}
+	check(l, "on the full disk")
+	if err := l.Close(); err != nil {
+		t.Logf("close on a full disk: %v", err)
+	}
+	if l, err = seglog.Open(dir, opts); err != nil {
+		t.Fatalf("reopen on a full disk: %v", err)
+	}
+	if rec := l.Recovery(); rec.TornBytes != 0 {
+		t.Errorf("reopen cut %d torn bytes: a failed write left a partial frame", rec.TornBytes)
+	}
+	check(l, "reopened on the full disk")
+
+	// Free space by deleting the ballast.
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	if err = fill(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("refilling: %v, want ENOSPC", err)
+	}
+	check(l, "refilled")
+
+	// Free space by acknowledging: the released segments are deleted.
+	// Both checkpoint slots already hold an encoding of this size, so
+	// the save rewrites blocks it owns.
+	for range 2 {
+		b, err := l.Pending(len(acked))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Ack(b.Sequence + uint64(len(b.Records)))
+		if err != nil {
+			t.Fatalf("Ack on a full disk: %v", err)
+		}
+		t.Logf("Ack on a full disk released %d records, %d segments", res.Released, res.SegmentsRemoved)
+	}
+	for i := range 20 {
+		d := relPayload(uint64(len(acked)), 2000)
+		off, err := l.Append(d)
+		if err != nil || off != uint64(len(acked)) {
+			t.Fatalf("append %d after releasing: offset %d, %v", i, off, err)
+		}
+		acked = append(acked, d)
+	}
+	check(l, "after releasing")
+	l.Close()
+	if l, err = seglog.Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	check(l, "reopened at the end")
+}
