@@ -164,21 +164,37 @@ func (l *Log) readIndex(s *segFile, size int64) ([]index.Entry, bool) {
 }
 
 // rebuildIndex scans a whole sealed segment and rewrites its index file
-// (unless the log is read-only).
+// (unless the log is read-only). Damage does not stop it: the scan
+// resynchronises at the next valid frame, so that only the damaged
+// frames' records become unreadable. An index with such a gap is kept in
+// memory only, since the index format has no gaps.
 func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, error) {
 	var entries []index.Entry
-	tail := segment.ScanTail(f, s.path, segment.HeaderSize, size, s.base, func(pos int64, h *segment.FrameHeader) {
-		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
-	})
-	if tail.Err != nil {
-		return nil, tail.Err
-	}
-	if tail.End != size {
+	pos, next, damaged := int64(segment.HeaderSize), s.base, false
+	for pos < size {
+		tail := segment.ScanTail(f, s.path, pos, size, next, func(pos int64, h *segment.FrameHeader) {
+			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+		})
+		if tail.Err != nil {
+			return nil, tail.Err
+		}
+		if tail.End >= size {
+			break
+		}
 		// A sealed segment was synced whole before the next one was
 		// created: anything short of its end is damage.
-		return nil, &CorruptError{File: s.path, Offset: tail.End, Reason: "sealed segment has bytes that are not a valid frame"}
+		damaged = true
+		l.logger.Error("seglog: damaged frame in sealed segment", "file", s.path, "position", tail.End, "offset", tail.Next)
+		q, h, ok := segment.FindFrame(f, s.path, tail.End+1, size, func(h *segment.FrameHeader) bool { return h.Base > tail.Next })
+		if !ok {
+			break
+		}
+		pos, next = q, h.Base
 	}
-	if !l.opts.ReadOnly {
+	if len(entries) == 0 {
+		return nil, &CorruptError{File: s.path, Offset: segment.HeaderSize, Reason: "sealed segment holds no valid frame"}
+	}
+	if !l.opts.ReadOnly && !damaged {
 		if err := l.writeIndex(s, entries); err != nil {
 			l.logger.Warn("seglog: cannot rewrite index", "file", s.idxPath, "err", err)
 		}

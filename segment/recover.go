@@ -68,21 +68,26 @@ func reason(err error) string {
 }
 
 // durableAfter looks for a valid frame after position p whose Durable
-// watermark is past p. Candidates are found by the cheap header checksum at
-// every byte position, then confirmed by the frame checksum.
+// watermark is past p.
 func durableAfter(f io.ReaderAt, file string, p, size int64) (int64, bool) {
+	q, _, ok := FindFrame(f, file, p+1, size, func(h *FrameHeader) bool { return int64(h.Durable) > p })
+	return q, ok
+}
+
+// FindFrame returns the first valid frame at or after position from that
+// accept takes: to resynchronise after damage, or to look for proof that a
+// region was synced. Candidates are found by the cheap header checksum at
+// every byte position, then confirmed by the frame checksum.
+func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(*FrameHeader) bool) (int64, FrameHeader, bool) {
 	const chunk = 1 << 20
 	buf := make([]byte, chunk+FrameHeaderSize)
 	var body []byte
-	for base := p + 1; base+FrameHeaderSize <= size; base += chunk {
+	for base := from; base+FrameHeaderSize <= size; base += chunk {
 		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
 		for i := 0; i+FrameHeaderSize <= n && i < chunk; i++ {
-			h, err := ParseFrameHeader(file, base+int64(i), buf[i:i+FrameHeaderSize])
-			if err != nil || int64(h.Durable) <= p {
-				continue
-			}
 			q := base + int64(i)
-			if q+h.Size() > size {
+			h, err := ParseFrameHeader(file, q, buf[i:i+FrameHeaderSize])
+			if err != nil || !accept(&h) || q+h.Size() > size {
 				continue
 			}
 			if cap(body) < int(h.BodyLen) {
@@ -93,9 +98,9 @@ func durableAfter(f io.ReaderAt, file string, p, size int64) (int64, bool) {
 				continue
 			}
 			if VerifyFrame(file, q, &h, buf[i:i+FrameHeaderSize], body) == nil {
-				return q, true
+				return q, h, true
 			}
 		}
 	}
-	return 0, false
+	return 0, FrameHeader{}, false
 }
