@@ -258,6 +258,14 @@ func (s *Store) prepare(fsys vfs.FS, dir string, perm fs.FileMode) error {
 		}
 		s.files[i] = f
 	}
+	if s.valid {
+		// The state may have been written by a process that died before
+		// its fsync: make it durable before the caller acts on it (the
+		// log deletes the segments it releases).
+		if err := s.files[s.cur].Sync(); err != nil {
+			return fmt.Errorf("checkpoint: sync %s: %w", s.names[s.cur], err)
+		}
+	}
 	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
 	}

@@ -111,9 +111,19 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		return nil
 	}
 	yielded := false
-	for l.mu.synced <= off {
+	for {
 		if l.mu.epoch != epoch {
-			return l.mu.failErr
+			// A failed write discarded the group pending then, from
+			// discardedFrom[epoch] on. Records below it were synced
+			// before; the rest are gone, and their offsets given again
+			// (perhaps already synced for other appenders).
+			if off >= l.mu.discardedFrom[epoch] {
+				return l.mu.failErr
+			}
+			return nil
+		}
+		if l.mu.synced > off {
+			return nil
 		}
 		if l.mu.err != nil {
 			return l.mu.err
@@ -134,7 +144,6 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		}
 		_ = l.flushLocked(true) // its outcome is read from the state above
 	}
-	return nil
 }
 
 // syncLocked makes offsets below target durable.
@@ -230,6 +239,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 			l.mu.next = entries[0].Offset
 		}
 		w.discard()
+		l.mu.discardedFrom = append(l.mu.discardedFrom, l.mu.next)
 		l.mu.epoch++
 		return err
 	}
@@ -304,6 +314,10 @@ func (l *Log) rollLocked() error {
 		case l.kick <- struct{}{}:
 		default:
 		}
+	} else {
+		// Synced whole: its handle may now go, like those of the
+		// segments that reads load (maxLoaded).
+		l.evictLoaded(old.seg)
 	}
 	return nil
 }
@@ -337,6 +351,7 @@ func (l *Log) syncSeal(s *segFile) error {
 		if w := l.mu.w; w != nil && !w.prevSynced && len(l.mu.segs) >= 2 && l.mu.segs[len(l.mu.segs)-2] == s {
 			w.prevSynced = true
 		}
+		l.evictLoaded(s) // durable: its handle may now go
 	}
 	return nil
 }

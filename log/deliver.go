@@ -154,9 +154,17 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 	st, branch := applyAck(old, nextExpected, sent)
 	// The checkpoint must never point past durable records: under the
 	// weaker sync policies, make what was sent durable first.
+	synced, epoch := l.mu.synced, l.mu.epoch
 	if err := l.syncLocked(st.Cursor); err != nil {
 		l.mu.Unlock()
 		return AckResult{}, err
+	}
+	if st.Cursor > synced && l.mu.epoch != epoch {
+		// A failed write (SyncAlways) discarded records counted above and
+		// gave their offsets back: the new cursor may pass the end of the
+		// log, or records appended since that no peer has seen.
+		l.mu.Unlock()
+		return AckResult{}, fmt.Errorf("seglog: ack %d: a failed write discarded records below offset %d; the state is unchanged", nextExpected, st.Cursor)
 	}
 	l.mu.Unlock()
 

@@ -57,6 +57,9 @@ type Log struct {
 		// epoch counts discarded groups: an appender whose group was
 		// discarded by a failed write sees the epoch change.
 		epoch   uint64
+		// discardedFrom[e] is the first offset discarded by the failed
+		// write that ended epoch e.
+		discardedFrom []uint64
 		failErr error
 		sent    int    // records handed out by Pending since the last Ack; -1 if none
 		written uint64 // offsets below it are in the file (SyncInterval, SyncNever)
@@ -142,6 +145,10 @@ func (l *Log) writableLocked() error {
 // Close syncs and closes the log. It is safe to call more than once; only
 // the first call does anything.
 func (l *Log) Close() error {
+	// Taken first, as Ack, Reset and SetMeta do: a state save under way
+	// finishes, and schedules its deletions, before Close waits for them.
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()

@@ -267,6 +267,15 @@ func (l *Log) recoverActive() error {
 			}
 		}
 	}
+	if !ro && tail.Torn == 0 && tail.Corrupt == nil {
+		// A process that died may have left its last writes in the page
+		// cache only: make what this log adopts durable before it is
+		// read, acknowledged or built upon (a cut tail was synced above).
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("seglog: open: sync %s: %w", s.path, err)
+		}
+	}
 	s.f, s.entries = f, entries
 	l.mu.next = tail.Next
 	if ro {
@@ -373,7 +382,15 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
 		return false, tail.Corrupt
 	}
-	return tail.Corrupt == nil && tail.End == size && tail.Next == last.base, nil
+	complete := tail.Corrupt == nil && tail.End == size && tail.Next == last.base
+	if complete && !l.opts.ReadOnly {
+		// Complete, perhaps only in the page cache of a process that
+		// died before its background fsync: make it durable.
+		if err := f.Sync(); err != nil {
+			return false, fmt.Errorf("seglog: open: sync %s: %w", prev.path, err)
+		}
+	}
+	return complete, nil
 }
 
 // dropUnsyncedSegment handles a crash that lost part of a sealed segment

@@ -252,6 +252,11 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *segment.Body, off 
 		off = max(off, h.Next())
 	}
 	if err := sc.Err(); err != nil {
+		if v.next != nil && errors.Is(err, segment.ErrIncomplete) {
+			// A sealed segment was synced whole: a frame cut short by
+			// its end is damage, not a write in progress.
+			err = &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: "frame cut short by the end of a sealed segment"}
+		}
 		if !yield(Record{}, err) {
 			return off, false
 		}

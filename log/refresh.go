@@ -102,6 +102,7 @@ func (l *Log) addNewSegment() (bool, error) {
 			last.mu.Lock()
 			last.size = l.roEnd
 			last.mu.Unlock()
+			l.evictLoaded(last) // sealed: its handle may now go
 		}
 		s.f = f
 		l.mu.segs = append(l.mu.segs, s)
