@@ -56,13 +56,13 @@ type Log struct {
 		seal *segFile
 		// epoch counts discarded groups: an appender whose group was
 		// discarded by a failed write sees the epoch change.
-		epoch   uint64
+		epoch uint64
 		// discardedFrom[e] is the first offset discarded by the failed
 		// write that ended epoch e.
 		discardedFrom []uint64
-		failErr error
-		sent    int    // records handed out by Pending since the last Ack; -1 if none
-		written uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		failErr       error
+		sent          int    // records handed out by Pending since the last Ack; -1 if none
+		written       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
 	}
 	cond sync.Cond
 
