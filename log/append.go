@@ -332,7 +332,13 @@ func (l *Log) syncSeal(s *segFile) error {
 	s.mu.Lock()
 	if s.removed || s.f == nil {
 		s.mu.Unlock()
-		return nil // released meanwhile: nothing left to make durable
+		// Released meanwhile: nothing left to make durable.
+		l.mu.Lock()
+		if l.mu.seal == s {
+			l.mu.seal = nil
+		}
+		l.mu.Unlock()
+		return nil
 	}
 	s.refs++
 	f := s.f

@@ -30,6 +30,13 @@ func (l *Log) refreshLocked() error {
 	if err != nil {
 		return fmt.Errorf("seglog: refresh: %w", err)
 	}
+	if st.First > l.mu.next {
+		// The writer released records this reader never reached: start
+		// again from the segment holding the first kept record.
+		if err := l.restartReadOnly(st.First); err != nil {
+			return err
+		}
+	}
 	for {
 		if len(l.mu.segs) > 0 {
 			if err := l.scanReadOnlyTail(); err != nil {
@@ -126,4 +133,40 @@ func (l *Log) dropBefore(st checkpoint.State) {
 		s.retire()
 		l.mu.segs = l.mu.segs[1:]
 	}
+}
+
+// restartReadOnly forgets every segment and starts reading at the segment
+// that holds offset first.
+func (l *Log) restartReadOnly(first uint64) error {
+	for _, s := range l.mu.segs {
+		s.mu.Lock()
+		s.removed = true
+		s.mu.Unlock()
+		s.retire()
+	}
+	l.mu.segs = nil
+	bases, err := l.listSegments()
+	if err != nil {
+		return err
+	}
+	i := len(bases) - 1
+	for i > 0 && bases[i] > first {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	s := newSegFile(l.dir, bases[i])
+	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("seglog: refresh: %w", err)
+	}
+	if err := checkHeader(f, s); err != nil {
+		f.Close()
+		return err
+	}
+	s.f = f
+	l.mu.segs = []*segFile{s}
+	l.mu.next, l.roEnd = s.base, segment.HeaderSize
+	return nil
 }

@@ -50,7 +50,8 @@ func (l *Log) acquireSealed(s *segFile) (vfs.File, []index.Entry, error) {
 		s.mu.Unlock()
 		return nil, nil, ErrOutOfRange
 	}
-	loadedNow := false
+	// An evicted segment still open for another reader is tracked again.
+	loadedNow := s.retired && s.f != nil
 	if s.f == nil {
 		if err := l.loadSealed(s); err != nil {
 			s.mu.Unlock()
