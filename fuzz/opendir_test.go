@@ -238,7 +238,7 @@ func openDirSeeds(t testing.TB) [][]any {
 	ckpt := read(base.ckpt)
 	first := read(filepath.Join(logDir, base.segs[0]))
 	// Seeds are kept to a few KiB so that minimizing stays cheap.
-	first = first[:min(len(first), 2500)]
+	first = first[:min(len(first), 1200)]
 	with := func(mode int, b []byte) []any { return []any{append([]byte{byte(mode)}, b...)} }
 	seeds = append(seeds,
 		with(openSegAlone, first),
@@ -249,7 +249,7 @@ func openDirSeeds(t testing.TB) [][]any {
 		with(openSealedIdx, sealedIdx[:len(sealedIdx)-16]),
 		with(openCurrentCkpt, ckpt[:30]),
 		with(openTailGarbage, active[segment.HeaderSize:segment.HeaderSize+60]),
-		with(openActiveSeg, active[:min(len(active), 2500)]),
+		with(openActiveSeg, active[:min(len(active), 1200)]),
 		with(openActiveDamage, []byte{0, 40, 0xFF}),
 		with(openStraySeg, segment.AppendFileHeader(nil, base.next)),
 		with(openSealedSeg, first[:100]),

@@ -31,7 +31,7 @@ func FuzzOps(f *testing.F) {
 	f.Add([]byte{0, opAppend, 10, opCrash, 0, 0})
 	f.Add([]byte{1, opAppend, 10, opFlush, opAppend, 20, opCrash, 3, 1})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) > 4096 {
+		if len(in) > 2048 {
 			return // longer inputs only cost time
 		}
 		fz := fuzzBytes(in)
@@ -76,9 +76,9 @@ type opsModel struct {
 
 	nextID    uint64
 	attempted map[uint64]fuzzRecord // by id, as appended
-	acked     map[uint64]uint64 // offset -> id, for appends that returned nil
-	next      uint64            // the log's next offset
-	synced    uint64            // offsets below it are promised durable
+	acked     map[uint64]uint64     // offset -> id, for appends that returned nil
+	next      uint64                // the log's next offset
+	synced    uint64                // offsets below it are promised durable
 	state     opsState
 
 	// The write-failure hook: after skip more writes, fail one with

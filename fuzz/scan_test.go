@@ -269,7 +269,7 @@ func scanSeeds(t testing.TB) [][]any {
 				t.Fatal(err)
 			}
 			// A few frames are enough, and keep minimizing cheap.
-			b = b[:min(len(b), 3000)]
+			b = b[:min(len(b), 1200)]
 			seeds = append(seeds, []any{b})
 			if c == segment.CodecNone {
 				// A torn copy and one with damage in the middle.

@@ -3,7 +3,6 @@ package log_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	stdlog "log/slog"
@@ -325,11 +324,9 @@ func (r *relRun) reset() error {
 	want := relState{Sequence: st.Sequence, Cursor: next, First: next, Meta: st.Meta}
 	r.resets++
 	return r.saveState(want, func() error {
-		before := relSegments(r.fs)
 		err := r.l.Reset()
 		if err == nil {
 			r.h.synced(next)
-			r.removed.Add(int64(max(before+1-relSegments(r.fs), 0)))
 		}
 		return err
 	})
@@ -452,10 +449,4 @@ func relCheck(l *seglog.Log, h *relHistory, policy seglog.SyncPolicy) error {
 		return fmt.Errorf("read back the append after recovery: %q, %v", rec.Data, err)
 	}
 	return nil
-}
-
-// relErrCrashedOrAfter reports whether err is a consequence of the
-// simulated crash rather than a failure of the log.
-func relErrCrashedOrAfter(err error) bool {
-	return err == nil || errors.Is(err, crashfs.ErrCrashed) || errors.Is(err, seglog.ErrSyncFailed)
 }
