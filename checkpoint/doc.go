@@ -8,7 +8,11 @@
 // next generation over the slot NOT holding the current state, at offset 0
 // and without truncating, then fsyncs that one file: one fsync per save, no
 // rename, no directory sync. Open reads both slots and takes the valid one
-// with the highest generation. A crash during Save can only damage the slot
+// with the highest generation. Slot files are created, when the store is
+// first opened for writing, holding the zero state at generation 0 padded
+// to 4 KiB, so that saves rewrite blocks the files own: a log whose disk
+// has filled can still save the Ack that frees it. A crash during Save can
+// only damage the slot
 // being written, whose checksum then fails, and the other slot still holds
 // the previous state; see Open for how each combination of slots is treated.
 // Every file access goes through vfs.FS.

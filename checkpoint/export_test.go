@@ -19,4 +19,5 @@ const (
 	MinSize       = minSize
 	Slot0Name     = slot0Name
 	Slot1Name     = slot1Name
+	ReserveSize   = reserveSize
 )

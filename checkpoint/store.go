@@ -257,6 +257,9 @@ func (s *Store) prepare(fsys vfs.FS, dir string, perm fs.FileMode) error {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 		s.files[i] = f
+		if err := reserve(f, name); err != nil {
+			return err
+		}
 	}
 	if s.valid {
 		// The state may have been written by a process that died before
@@ -268,6 +271,34 @@ func (s *Store) prepare(fsys vfs.FS, dir string, perm fs.FileMode) error {
 	}
 	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("checkpoint: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// reserveSize is the room given to an empty slot file when it is created.
+const reserveSize = 4096
+
+// reserve fills an empty slot file with the zero state, generation 0,
+// padded to reserveSize, and syncs it. Saves up to that size then rewrite
+// blocks the file already has, so a log whose disk has filled can still
+// save the Ack that frees space. Decoding ignores the padding, and a slot
+// at generation 0 never wins over a saved state; a crash here leaves at
+// most this one slot torn, which Open treats as never written.
+func reserve(f vfs.File, name string) error {
+	size, err := f.Size()
+	if err != nil || size > 0 {
+		return err
+	}
+	b, err := Marshal(0, State{})
+	if err != nil {
+		return err
+	}
+	b = append(b, make([]byte, reserveSize-len(b))...)
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("checkpoint: reserve %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("checkpoint: reserve %s: %w", name, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package checkpoint_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -93,6 +94,14 @@ func (f *faultFile) Close() error {
 	return f.File.Close()
 }
 
+// resetWrites forgets the writes and file syncs so far: those of Open,
+// which reserves room in new slot files, before the saves a test counts.
+func (f *faultFS) resetWrites() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes, f.syncs = nil, 0
+}
+
 func (f *faultFS) counts() (writes []string, syncs, dirSyncs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -131,6 +140,14 @@ func overwrite(t *testing.T, name string, b []byte) {
 	}
 	defer f.Close()
 	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeFile replaces a file's contents.
+func writeFile(t *testing.T, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,8 +194,8 @@ func TestOpenFresh(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Size() != 0 || fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: size %d mode %v, want empty 0600", fi.Name(), fi.Size(), fi.Mode())
+		if fi.Size() != checkpoint.ReserveSize || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: size %d mode %v, want %d bytes reserved, 0600", fi.Name(), fi.Size(), fi.Mode(), checkpoint.ReserveSize)
 		}
 	}
 	if _, _, d := ffs.counts(); d != 1 {
@@ -208,6 +225,7 @@ func TestSaveAlternates(t *testing.T) {
 	dir := t.TempDir()
 	ffs := newFaultFS()
 	s, _ := mustOpen(t, ffs, dir)
+	ffs.resetWrites()
 	_, _, dirSyncs := ffs.counts()
 	for i := 1; i <= 25; i++ {
 		st := stateN(i)
@@ -332,9 +350,14 @@ func TestTornFirstSave(t *testing.T) {
 				dir := t.TempDir()
 				s, _ := mustOpen(t, vfs.Default, dir)
 				s.Close()
-				overwrite(t, slotPath(dir, torn), next[:30])
+				// A store whose slots were never written, not even
+				// reserved (made by an older version, or cut short by a
+				// crash while it was created), whose first save tore.
+				writeFile(t, slotPath(dir, torn), next[:30])
 				if absent {
 					os.Remove(slotPath(dir, 1-torn))
+				} else {
+					writeFile(t, slotPath(dir, 1-torn), nil)
 				}
 				st, in, err := checkpoint.Read(vfs.Default, dir)
 				if err != nil || !equalState(st, checkpoint.State{}) || in.File != "" || in.Generation != 0 {
@@ -364,6 +387,7 @@ func TestBothSlotsCorrupt(t *testing.T) {
 	s.Close()
 	overwrite(t, slotPath(dir, 0), []byte("garbage!"))
 	b := readFile(t, slotPath(dir, 1))
+	b = b[:binary.LittleEndian.Uint32(b[checkpoint.OffLength:])] // drop the reserved padding
 	b[len(b)-3] ^= 1
 	overwrite(t, slotPath(dir, 1), b)
 	tmp := filepath.Join(dir, "checkpoint.tmp")
@@ -468,6 +492,7 @@ func TestFailedSave(t *testing.T) {
 			dir := t.TempDir()
 			ffs := newFaultFS()
 			s, _ := mustOpen(t, ffs, dir)
+			ffs.resetWrites()
 			mustSave(t, s, stateN(1))
 			good := readFile(t, slotPath(dir, 0))
 
@@ -504,6 +529,7 @@ func TestSaveRejectsInvalidState(t *testing.T) {
 	dir := t.TempDir()
 	ffs := newFaultFS()
 	s, _ := mustOpen(t, ffs, dir)
+	ffs.resetWrites()
 	mustSave(t, s, stateN(1))
 	tests := []struct {
 		st   checkpoint.State

@@ -102,7 +102,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 			// The records stay buffered if this fails; the error is
 			// reported by Sync and Close.
 			_ = l.flushLocked(false)
-		case n >= flushThreshold:
+		case n >= flushThreshold && !l.mu.ioBusy:
 			select {
 			case l.kick <- struct{}{}:
 			default:

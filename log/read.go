@@ -170,7 +170,7 @@ func (l *Log) loadFrame(v *view, e index.Entry, offset uint64) (*cachedFrame, er
 func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		var sc segment.Scanner
-		var body segment.Body
+		var body frameRecords
 		off := from
 		for {
 			if first := l.FirstOffset(); off < first {
@@ -218,7 +218,7 @@ func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
 
 // scanSegment yields the records of one pinned segment from off. It
 // returns the offset to continue from and whether to go on.
-func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *segment.Body, off uint64, yield func(Record, error) bool) (uint64, bool) {
+func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off uint64, yield func(Record, error) bool) (uint64, bool) {
 	i := index.Search(v.entries, off)
 	if i < 0 {
 		i = 0
@@ -229,22 +229,35 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *segment.Body, off 
 	sc.Reset(v.f, v.s.path, int64(v.entries[i].Pos), v.end, v.entries[i].Offset)
 	for sc.Next() {
 		h := sc.Header()
-		body.Reset(sc.Body())
-		for o := h.Base; o < h.Next(); o++ {
-			typ, data, err := body.Next()
-			if err != nil {
-				if !yield(Record{}, &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: fmt.Sprintf("record %d: %v", o, err)}) {
-					return off, false
-				}
-				break
+		// Only a faulty writer makes a frame whose checksum holds but
+		// whose records do not fit its header or its segment: refuse it
+		// whole rather than return records that were never appended.
+		reason := ""
+		if err := body.decode(sc.Body(), h.Count); err != nil {
+			reason = err.Error()
+		} else if v.next != nil && h.Next() > v.next.base {
+			reason = fmt.Sprintf("frame offsets [%d, %d) pass the next segment's base %d", h.Base, h.Next(), v.next.base)
+		}
+		if reason != "" {
+			if !yield(Record{}, &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: reason}) {
+				return off, false
 			}
+			limit := v.bound
+			if v.next != nil {
+				limit = min(limit, v.next.base)
+			}
+			off = max(off, min(h.Next(), limit))
+			continue
+		}
+		for i, r := range body.recs {
+			o := h.Base + uint64(i)
 			if o < off {
 				continue
 			}
 			if o >= v.bound {
 				return o, false
 			}
-			if !yield(Record{Offset: o, Type: typ, Data: data}, nil) {
+			if !yield(Record{Offset: o, Type: r.typ, Data: r.data}, nil) {
 				return o, false
 			}
 			off = o + 1
@@ -276,4 +289,34 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *segment.Body, off 
 	}
 	// The active segment: appends may have gone on, into it or a new one.
 	return off, true
+}
+
+// frameRecords holds the records of one decoded frame body. It is reused
+// from frame to frame, so iterating does not allocate per record.
+type frameRecords struct {
+	walk segment.Body
+	recs []struct {
+		typ  string
+		data []byte
+	}
+}
+
+// decode walks a body, which must hold exactly count records.
+func (f *frameRecords) decode(raw []byte, count uint32) error {
+	f.walk.Reset(raw)
+	f.recs = f.recs[:0]
+	for i := uint32(0); i < count; i++ {
+		typ, data, err := f.walk.Next()
+		if err != nil {
+			return fmt.Errorf("record %d of %d: %w", i, count, err)
+		}
+		f.recs = append(f.recs, struct {
+			typ  string
+			data []byte
+		}{typ, data})
+	}
+	if f.walk.Len() != 0 {
+		return fmt.Errorf("%d bytes after the last record", f.walk.Len())
+	}
+	return nil
 }

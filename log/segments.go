@@ -186,7 +186,7 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 		// created: anything short of its end is damage.
 		damaged = true
 		l.logger.Error("seglog: damaged frame in sealed segment", "file", s.path, "position", tail.End, "offset", tail.Next)
-		q, h, ok := segment.FindFrame(f, s.path, tail.End+1, size, func(h *segment.FrameHeader) bool { return h.Base > tail.Next })
+		q, h, ok := segment.FindFrame(f, s.path, tail.End+1, size, func(_ int64, h *segment.FrameHeader) bool { return h.Base > tail.Next })
 		if !ok {
 			break
 		}

@@ -51,7 +51,7 @@ func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame 
 		t.Err = err
 		return t
 	}
-	if proof, ok := durableAfter(f, file, t.End, size); ok {
+	if proof, ok := durableAfter(f, file, t.End, size, t.Next); ok {
 		t.Corrupt = corruptf(file, t.End, "%v; the frame at %d proves this region was synced", reason(err), proof)
 		return t
 	}
@@ -67,10 +67,16 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// durableAfter looks for a valid frame after position p whose Durable
-// watermark is past p.
-func durableAfter(f io.ReaderAt, file string, p, size int64) (int64, bool) {
-	q, _, ok := FindFrame(f, file, p+1, size, func(h *FrameHeader) bool { return int64(h.Durable) > p })
+// durableAfter looks for a valid frame after the damage at position p, at
+// which offset next was expected, whose Durable watermark is past p. Only a
+// frame the writer could have written later qualifies: its offsets follow
+// next, and its watermark does not pass its own position. (A frame inside a
+// torn record's payload could still pass for one; recovery then refuses
+// the log rather than risk cutting synced records.)
+func durableAfter(f io.ReaderAt, file string, p, size int64, next uint64) (int64, bool) {
+	q, _, ok := FindFrame(f, file, p+1, size, func(q int64, h *FrameHeader) bool {
+		return int64(h.Durable) > p && int64(h.Durable) <= q && h.Base > next
+	})
 	return q, ok
 }
 
@@ -78,7 +84,7 @@ func durableAfter(f io.ReaderAt, file string, p, size int64) (int64, bool) {
 // accept takes: to resynchronise after damage, or to look for proof that a
 // region was synced. Candidates are found by the cheap header checksum at
 // every byte position, then confirmed by the frame checksum.
-func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(*FrameHeader) bool) (int64, FrameHeader, bool) {
+func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(pos int64, h *FrameHeader) bool) (int64, FrameHeader, bool) {
 	const chunk = 1 << 20
 	buf := make([]byte, chunk+FrameHeaderSize)
 	var body []byte
@@ -87,7 +93,7 @@ func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(*FrameH
 		for i := 0; i+FrameHeaderSize <= n && i < chunk; i++ {
 			q := base + int64(i)
 			h, err := ParseFrameHeader(file, q, buf[i:i+FrameHeaderSize])
-			if err != nil || !accept(&h) || q+h.Size() > size {
+			if err != nil || !accept(q, &h) || q+h.Size() > size {
 				continue
 			}
 			if cap(body) < int(h.BodyLen) {
