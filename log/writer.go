@@ -128,7 +128,7 @@ func (w *writer) take() ([]byte, []index.Entry) {
 
 // recycle returns written buffers for reuse, dropping very large ones.
 func (w *writer) recycle(b []byte, e []index.Entry) {
-	if cap(b) <= 4*flushThreshold {
+	if cap(b) <= 8*flushThreshold { // appends write inline past 4 MiB
 		w.spareBuf = b[:0]
 	}
 	w.spareEntries = e[:0]
