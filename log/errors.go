@@ -3,7 +3,6 @@ package log
 import (
 	"errors"
 
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -40,5 +39,3 @@ var (
 // CorruptError describes damaged data: the file, the byte position and
 // what is wrong. It matches ErrCorrupt.
 type CorruptError = segment.CorruptError
-
-var _ = vfs.ErrLocked
