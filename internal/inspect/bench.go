@@ -85,6 +85,12 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	if opts.RecordSize > seglog.MaxRecordSize {
 		return nil, fmt.Errorf("record size %d over the %d limit", opts.RecordSize, seglog.MaxRecordSize)
 	}
+	if opts.Dir != "" {
+		// The disk to measure is the one that will hold DIR.
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp(opts.Dir, "seglog-bench-")
 	if err != nil {
 		return nil, err
