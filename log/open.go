@@ -65,8 +65,19 @@ func (l *Log) open() error {
 		l.lock = lock
 	}
 
-	var st checkpoint.State
+	// A read-only log may have a live writer, which saves a checkpoint and
+	// only then deletes the segments it released: listing the segments
+	// before reading the checkpoint sees every segment the checkpoint
+	// keeps (those deleted in between lie wholly before its first offset
+	// and are dropped below).
+	var bases []uint64
 	var err error
+	if ro {
+		if bases, err = l.listSegments(); err != nil {
+			return err
+		}
+	}
+	var st checkpoint.State
 	if ro {
 		st, _, err = checkpoint.Read(l.fs, l.dir)
 	} else {
@@ -77,9 +88,10 @@ func (l *Log) open() error {
 	}
 	l.mu.state = st
 
-	bases, err := l.listSegments()
-	if err != nil {
-		return err
+	if !ro {
+		if bases, err = l.listSegments(); err != nil {
+			return err
+		}
 	}
 	for _, b := range bases {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
