@@ -28,12 +28,21 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, opts: o, fs: o.FS, logger: o.Logger}
-	l.mu.sent = -1
-	l.cond.L = &l.mu.Mutex
-	if err := l.open(); err != nil {
+	var l *Log
+	for attempt := 0; ; attempt++ {
+		l = &Log{dir: dir, opts: o, fs: o.FS, logger: o.Logger}
+		l.mu.sent = -1
+		l.cond.L = &l.mu.Mutex
+		err := l.open()
+		if err == nil {
+			break
+		}
 		l.closeFiles()
-		return nil, err
+		// A live writer may roll and release segments between the
+		// listing and the opening of a file: look again.
+		if !o.ReadOnly || !errors.Is(err, fs.ErrNotExist) || attempt == 4 {
+			return nil, err
+		}
 	}
 	if !o.ReadOnly && o.Sync != SyncAlways {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
