@@ -1,0 +1,275 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
+)
+
+// recoverActive opens the last segment, checks its tail and prepares it
+// for appending.
+func (l *Log) recoverActive() error {
+	ro := l.opts.ReadOnly
+	s := l.mu.segs[len(l.mu.segs)-1]
+	flag := os.O_RDWR
+	if ro {
+		flag = os.O_RDONLY
+	}
+	f, err := l.fs.OpenFile(s.path, flag, 0)
+	if err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("seglog: open %s: %w", s.path, err)
+	}
+	flags, herr := readHeader(f, s)
+	if herr != nil {
+		if size > segment.HeaderSize || !errors.Is(herr, ErrCorrupt) {
+			f.Close()
+			return herr
+		}
+		// The header of a new segment was never synced: a roll
+		// interrupted by a crash. No record can be in it.
+		f.Close()
+		return l.dropTornSegment(s)
+	}
+
+	entries, next, prevSynced, idxOK := l.activeIndex(f, s, size)
+	start := int64(segment.HeaderSize)
+	if n := len(entries); n > 0 {
+		start = entries[n-1].End()
+	}
+	known := len(entries)
+	tail := segment.ScanTail(f, s.path, start, size, next, func(pos int64, h *segment.FrameHeader) {
+		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+		prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
+	})
+	if tail.Err != nil {
+		f.Close()
+		return fmt.Errorf("seglog: open: %w", tail.Err)
+	}
+	if flags&segment.FlagPrevUnsynced != 0 && !prevSynced && len(l.mu.segs) > 1 {
+		// The previous segment's fsync was left to the background and
+		// nothing proves it finished: check that segment whole.
+		complete, err := l.checkPrevious(s)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if !complete {
+			f.Close()
+			return l.dropUnsyncedSegment(s, size)
+		}
+	}
+	end := tail.End
+	switch {
+	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
+		f.Close()
+		return tail.Corrupt
+	case tail.Corrupt != nil:
+		l.recovery.Corrupt = tail.Corrupt
+		l.logger.Error("seglog: cutting the log at damage", "file", s.path, "offset", end, "lostFrom", tail.Next, "err", tail.Corrupt)
+		fallthrough
+	case tail.Torn > 0:
+		l.recovery.TornBytes, l.recovery.TornFrom, l.recovery.File = size-end, tail.Next, s.path
+		if !ro {
+			l.logger.Warn("seglog: cut torn tail", "file", s.path, "position", end, "bytes", size-end, "fromOffset", tail.Next)
+			err := f.Truncate(end)
+			if err == nil {
+				err = f.Sync()
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("seglog: cut torn tail of %s: %w", s.path, err)
+			}
+		}
+	}
+	if !ro && tail.Torn == 0 && tail.Corrupt == nil {
+		// A process that died may have left its last writes in the page
+		// cache only: make what this log adopts durable before it is
+		// read, acknowledged or built upon (a cut tail was synced above).
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("seglog: open: sync %s: %w", s.path, err)
+		}
+	}
+	s.f, s.entries = f, entries
+	l.mu.next = tail.Next
+	if ro {
+		l.roEnd = end
+		return nil
+	}
+	exact := idxOK && known == len(entries)
+	if !exact {
+		// Frames past the durable watermark are scanned even when the
+		// index holds them: it needs no rebuild if it holds exactly
+		// what the scan found.
+		fileEntries, whole := l.readIndex(s, end)
+		exact = whole && slices.Equal(fileEntries, entries)
+	}
+	l.recovery.IndexRebuilt = !exact
+	idx, err := l.openActiveIndex(s, entries, exact)
+	if err != nil {
+		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
+	}
+	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
+	return nil
+}
+
+// activeIndex loads the active segment's index and returns the entries
+// of frames proven durable: those before the durable watermark of the
+// frame the last entry points at, which must check. Frames after the
+// watermark may have reached the disk in any order, or not at all, so
+// recovery scans and checks each of them. next is the offset after the
+// returned entries; prevSynced reports the last frame's
+// FrameFlagPrevSynced; ok reports whether the index file held exactly the
+// returned entries.
+func (l *Log) activeIndex(f vfs.File, s *segFile, size int64) (entries []index.Entry, next uint64, prevSynced, ok bool) {
+	entries, whole := l.readIndex(s, size)
+	if len(entries) == 0 {
+		return nil, s.base, false, false
+	}
+	h, ok := checkFrame(f, s, entries[len(entries)-1])
+	if !ok {
+		return nil, s.base, false, false
+	}
+	prevSynced = h.Flags&segment.FrameFlagPrevSynced != 0
+	durable := int64(h.Durable)
+	k := len(entries)
+	for k > 0 && entries[k-1].End() > durable {
+		k--
+	}
+	if k == len(entries) {
+		return entries, h.Next(), prevSynced, whole
+	}
+	// Entries are written only after their frames, so entry k names the
+	// offset the frame after entries[:k] was written with.
+	return entries[:k], entries[k].Offset, prevSynced, false
+}
+
+// checkFrame reads the frame an index entry points at and reports whether
+// it checks.
+func checkFrame(f vfs.File, s *segFile, e index.Entry) (segment.FrameHeader, bool) {
+	b := make([]byte, e.Len)
+	if _, err := f.ReadAt(b, int64(e.Pos)); err != nil {
+		return segment.FrameHeader{}, false
+	}
+	h, err := segment.ParseFrameHeader(s.path, int64(e.Pos), b)
+	if err != nil || h.Base != e.Offset || h.Size() != int64(e.Len) {
+		return h, false
+	}
+	if segment.VerifyFrame(s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]) != nil {
+		return h, false
+	}
+	return h, true
+}
+
+// openActiveIndex opens the active index for appending, rewriting it
+// unless it already holds exactly entries.
+func (l *Log) openActiveIndex(s *segFile, entries []index.Entry, exact bool) (vfs.File, error) {
+	if !exact {
+		if err := l.writeIndex(s, entries); err != nil {
+			return nil, err
+		}
+	}
+	return l.fs.OpenFile(s.idxPath, os.O_RDWR, l.opts.FileMode)
+}
+
+// checkPrevious scans the whole segment before last and reports whether it
+// is complete: every frame valid, up to the last segment's base offset.
+// Damage that a frame proves durable is an error.
+func (l *Log) checkPrevious(last *segFile) (bool, error) {
+	prev := l.mu.segs[len(l.mu.segs)-2]
+	f, err := l.fs.OpenFile(prev.path, os.O_RDONLY, 0)
+	if err != nil {
+		return false, fmt.Errorf("seglog: open: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return false, fmt.Errorf("seglog: open %s: %w", prev.path, err)
+	}
+	if err := checkHeader(f, prev); err != nil {
+		return false, err
+	}
+	tail := segment.ScanTail(f, prev.path, segment.HeaderSize, size, prev.base, nil)
+	switch {
+	case tail.Err != nil:
+		return false, fmt.Errorf("seglog: open: %w", tail.Err)
+	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
+		return false, tail.Corrupt
+	}
+	complete := tail.Corrupt == nil && tail.End == size && tail.Next == last.base
+	if complete && !l.opts.ReadOnly {
+		// Complete, perhaps only in the page cache of a process that
+		// died before its background fsync: make it durable.
+		if err := f.Sync(); err != nil {
+			return false, fmt.Errorf("seglog: open: sync %s: %w", prev.path, err)
+		}
+	}
+	return complete, nil
+}
+
+// dropUnsyncedSegment handles a crash that lost part of a sealed segment
+// whose fsync was still pending: the records after the loss, including the
+// whole last segment, were never made durable (a Sync would have synced the
+// sealed segment first), so the last segment goes and recovery goes on
+// with the previous one, whose torn tail it then cuts.
+func (l *Log) dropUnsyncedSegment(s *segFile, size int64) error {
+	l.logger.Warn("seglog: the segment before the last lost unsynced data; dropping the last", "file", s.path, "bytes", size)
+	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+	if !l.opts.ReadOnly {
+		if err := l.removeSegment(s); err != nil {
+			return err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("seglog: open: %w", err)
+		}
+	}
+	if err := l.recoverActive(); err != nil {
+		return err
+	}
+	if l.recovery.TornBytes == 0 {
+		l.recovery.TornFrom, l.recovery.File = s.base, s.path
+	}
+	l.recovery.TornBytes += size
+	return nil
+}
+
+// dropTornSegment handles a last segment whose header never reached the
+// disk: it is removed and the previous segment becomes the active one,
+// or, if it is the only segment, it is created again.
+func (l *Log) dropTornSegment(s *segFile) error {
+	l.logger.Warn("seglog: segment with torn header from an interrupted roll", "file", s.path)
+	if l.opts.ReadOnly {
+		l.mu.next = s.base
+		s.f = nil
+		l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+		if len(l.mu.segs) == 0 {
+			return nil
+		}
+		return l.recoverActive()
+	}
+	if err := l.removeSegment(s); err != nil {
+		return err
+	}
+	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
+	if len(l.mu.segs) > 0 {
+		return l.recoverActive()
+	}
+	w, err := l.createSegment(s.base, 0)
+	if err != nil {
+		return err
+	}
+	l.mu.segs = []*segFile{w.seg}
+	l.mu.w = w
+	l.mu.next = s.base
+	return nil
+}
