@@ -1,0 +1,164 @@
+package log
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/segment"
+)
+
+// rollLocked seals the active segment and starts a new one at the next
+// offset. The sealed segment is fsynced, and the new file and its
+// directory entry are durable, before any record goes into it.
+func (l *Log) rollLocked() error {
+	for l.mu.rolling {
+		l.cond.Wait()
+	}
+	if l.mu.w.seg.base == l.mu.next {
+		return nil // a concurrent roll has just started a segment here
+	}
+	l.mu.rolling = true
+	defer func() {
+		l.mu.rolling = false
+		l.cond.Broadcast()
+	}()
+	// Under SyncAlways the sealed segment is synced before the next one
+	// starts. Under the weaker policies that fsync, of a whole segment,
+	// would stall appenders: the background flusher does it, the new
+	// segment's header says so (FlagPrevUnsynced), and recovery then checks
+	// the previous segment too. At most one sealed segment awaits its
+	// fsync: a roll first syncs the one before.
+	lazy := l.opts.Sync != SyncAlways
+	if err := l.flushLocked(!lazy); err != nil {
+		return err
+	}
+	old := l.mu.w
+	base := l.mu.next
+	pending := l.mu.seal
+	l.mu.ioBusy = true
+	l.mu.Unlock()
+	var nw *writer
+	err := l.syncSeal(pending)
+	if err == nil {
+		var flags uint16
+		if lazy {
+			flags = segment.FlagPrevUnsynced
+		}
+		nw, err = l.createSegment(base, flags)
+	}
+	if err == nil && old.idx != nil {
+		// A synced index spares the next reader a rebuild.
+		if err := old.idx.Sync(); err != nil {
+			l.logger.Warn("seglog: index sync failed", "file", old.seg.idxPath, "err", err)
+		}
+		old.idx.Close()
+		old.idx = nil
+	}
+	l.mu.Lock()
+	l.mu.ioBusy = false
+	l.cond.Broadcast()
+	if err != nil {
+		return err
+	}
+	if l.mu.seal == pending {
+		l.mu.seal = nil
+	}
+	old.seg.mu.Lock()
+	old.seg.size = old.size
+	old.seg.mu.Unlock()
+	l.mu.segs = append(l.mu.segs, nw.seg)
+	l.mu.w = nw
+	if lazy {
+		l.mu.seal = old.seg
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	} else {
+		// Synced whole: its handle may now go, like those of the
+		// segments that reads load (maxLoaded).
+		l.evictLoaded(old.seg)
+	}
+	return nil
+}
+
+// syncSeal fsyncs a sealed segment that was left for the background, and
+// records that it is durable. It runs without l.mu. A failure is sticky,
+// as for any fsync.
+func (l *Log) syncSeal(s *segFile) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.removed || s.f == nil {
+		s.mu.Unlock()
+		// Released meanwhile: nothing left to make durable.
+		l.mu.Lock()
+		if l.mu.seal == s {
+			l.mu.seal = nil
+		}
+		l.mu.Unlock()
+		return nil
+	}
+	s.refs++
+	f := s.f
+	s.mu.Unlock()
+	err := f.Sync()
+	s.release()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, s.path, err)
+		l.logger.Error("seglog: fsync failed", "file", s.path, "err", err)
+		return l.mu.err
+	}
+	if l.mu.seal == s {
+		l.mu.seal = nil
+		if w := l.mu.w; w != nil && !w.prevSynced && len(l.mu.segs) >= 2 && l.mu.segs[len(l.mu.segs)-2] == s {
+			w.prevSynced = true
+		}
+		l.evictLoaded(s) // durable: its handle may now go
+	}
+	return nil
+}
+
+// createSegment creates and syncs a new segment file, its index file and
+// their directory entries.
+func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
+	s := newSegFile(l.dir, base)
+	f, err := l.fs.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, l.opts.FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("seglog: create segment: %w", err)
+	}
+	fail := func(err error) (*writer, error) {
+		f.Close()
+		l.fs.Remove(s.path)
+		return nil, fmt.Errorf("seglog: create segment %s: %w", s.path, err)
+	}
+	if _, err := f.WriteAt(segment.AppendFileHeaderFlags(nil, base, flags), 0); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	idx, err := l.fs.OpenFile(s.idxPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, l.opts.FileMode)
+	if err == nil {
+		if _, err = idx.WriteAt(index.AppendHeader(nil, base), 0); err != nil {
+			idx.Close()
+			idx = nil
+		}
+	} else {
+		idx = nil
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		if idx != nil {
+			idx.Close()
+		}
+		return fail(err)
+	}
+	s.f = f
+	w := newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0)
+	w.prevSynced = flags&segment.FlagPrevUnsynced == 0
+	return w, nil
+}
