@@ -26,11 +26,13 @@ const (
 // Info describes where a store's state lives.
 type Info struct {
 	// File is the slot file holding the current state, or "" when no slot
-	// holds one and the state is the zero State (a fresh store, or one whose
-	// only write ever made was torn).
+	// holds one and the state is the zero State (slots never written, or
+	// whose only write was torn). A store created for writing holds the
+	// zero state at generation 0 in both slots (see reserve), so File names
+	// a slot from then on.
 	File string
-	// Generation of the current state; 0 when File is "" (Save never writes
-	// generation 0).
+	// Generation of the current state; 0 for the zero state written when
+	// the slots were created (Save never writes generation 0).
 	Generation uint64
 	// Torn, if not nil, is a slot found non-empty but invalid by Open and
 	// ignored: the remains of a save interrupted by a crash. It is worth a

@@ -14,7 +14,8 @@
 // 32 bits of xxhash64 over base (8 bytes) and the entry's first 12 bytes, so
 // an entry copied from another segment's index does not check.
 //
-// The index is derived data. It is written without fsync and trusted only as
+// The index is derived data. It is written without fsync (but once, when
+// its segment is sealed) and trusted only as
 // far as it can be checked: entries must check, start at the segment header
 // and be contiguous, with strictly increasing offsets, inside the segment;
 // the first entry that does not is the end of the usable index. A reader

@@ -8,7 +8,7 @@ import (
 
 var (
 	// ErrOutOfRange is returned by Read for an offset outside
-	// [FirstOffset, NextOffset).
+	// [FirstOffset, NextOffset), or released while it was being read.
 	ErrOutOfRange = errors.New("seglog: offset out of range")
 
 	// ErrCorrupt is matched by every error reporting damaged data. The

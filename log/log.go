@@ -86,8 +86,10 @@ type Log struct {
 
 // Recovery reports what Open found and repaired.
 type Recovery struct {
-	// TornBytes were cut from the end of the active segment: the tail of
-	// a write interrupted by a crash, never acknowledged under SyncAlways.
+	// TornBytes were cut from the end of the log: the tail of a write
+	// interrupted by a crash, never acknowledged under SyncAlways (and,
+	// under the buffered policies, a last segment dropped because the one
+	// before it lost unsynced data).
 	TornBytes int64
 	// TornFrom is the first offset that the cut bytes would have held.
 	TornFrom uint64

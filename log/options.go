@@ -17,11 +17,13 @@ const (
 	// SyncAlways makes Append return only once its record is on stable
 	// storage. Concurrent appenders share fsyncs (group commit).
 	SyncAlways SyncPolicy = iota
-	// SyncInterval fsyncs at most every Options.SyncEvery. A crash loses
-	// at most the appends of the last interval.
+	// SyncInterval fsyncs every Options.SyncEvery (and in Sync, Pending,
+	// Ack and Close). A crash loses at most the appends of the last
+	// interval.
 	SyncInterval
-	// SyncNever leaves flushing to the operating system (and to Sync and
-	// Close). A crash may lose any append since the last Sync.
+	// SyncNever leaves flushing to the operating system (and to Sync,
+	// Pending, Ack and Close). A crash may lose any append since the last
+	// of those.
 	SyncNever
 )
 

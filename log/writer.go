@@ -8,7 +8,8 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-// frameTarget is the decoded body size at which the open frame is cut.
+// frameTarget is the size, header and uncompressed body, at which the open
+// frame is cut.
 // Larger frames compress better and cost less per record; smaller ones
 // make a random Read decode less.
 const frameTarget = 32 << 10

@@ -36,8 +36,9 @@
 // frames in order, and writes into each frame the size of the file it
 // knew to be on stable storage. When a scan meets an invalid frame at
 // position p, it searches the rest of the file for a valid frame whose
-// durable field exceeds p: one exists only if p had been synced, so the
-// damage is corruption of acknowledged data. With no such frame, the bytes
+// durable field exceeds p (and does not exceed the frame's own position,
+// and whose offsets follow those expected at p): one exists only if p had
+// been synced, so the damage is corruption of acknowledged data. With no such frame, the bytes
 // from p were never proven durable: a torn write, safe to cut.
 //
 // The header flag FlagPrevUnsynced and the frame flag FrameFlagPrevSynced

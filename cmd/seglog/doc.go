@@ -15,7 +15,8 @@
 //	seglog version | completion SHELL
 //
 // Every command but "repair --apply" and "import" opens the log read-only,
-// takes no lock and works beside a live writer. The work is done by
+// holds no lock (info, verify, stats and repair try it for an instant, to
+// tell whether a writer is live) and works beside a live writer. The work is done by
 // internal/inspect; this package parses flags and prints. Data goes to
 // stdout, diagnostics to stderr; --json prints JSON Lines for streams and
 // one JSON document for summaries.

@@ -97,7 +97,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Inspect, follow, verify and repair seglog logs, live or at rest",
 		Long: `seglog looks inside the directory of a seglog log: its records, segments,
 delivery state and health. Every command but "repair --apply" and "import"
-opens the log read-only, takes no lock, and works beside a live writer.
+opens the log read-only, holds no lock, and works beside a live writer.
 
 Data goes to stdout, diagnostics to stderr. --json prints JSON Lines for
 streams (dump, export, verify findings) and one JSON document otherwise.

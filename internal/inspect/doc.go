@@ -2,12 +2,14 @@
 // writer: it lists, verifies, measures and repairs what is on disk. It is
 // the engine of the seglog command; cmd/seglog only parses flags and prints.
 //
-// Everything but Repair with Apply set is read-only. It opens the files
-// read-only, takes no lock and works beside a live writer: what the writer
+// Everything but Repair with Apply set, Bench and ImportTidwall (which make
+// logs of their own) is read-only. It opens the files read-only, holds no
+// lock and works beside a live writer: what the writer
 // is doing at the moment (a frame half written at the end of the active
 // segment, an index lagging its segment, a segment released meanwhile) is
 // reported as information, not as damage. Whether a writer is live is
-// learnt by trying its lock (see WriterActive).
+// learnt by trying its lock for an instant (see WriterActive): a writer
+// whose Open falls in that instant gets ErrLocked.
 //
 // Verify reads each segment sequentially in large chunks through
 // segment.Scanner, checks every frame checksum and every record's framing,
