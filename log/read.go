@@ -100,6 +100,16 @@ func (l *Log) readableLocked(offset uint64) error {
 // Read returns the record at offset. Data is the caller's to keep.
 // Reads of neighbouring offsets share the work of decoding their frame.
 func (l *Log) Read(offset uint64) (Record, error) {
+	// A frame in the cache was read from the file, so it was readable;
+	// only a release since, or Close, can have put offset out of reach.
+	l.mu.Lock()
+	live := !l.mu.closed && offset >= l.mu.state.First
+	l.mu.Unlock()
+	if live {
+		if f := l.frames.get(offset); f != nil {
+			return f.record(offset), nil
+		}
+	}
 	v, err := l.acquire(offset)
 	if err != nil {
 		return Record{}, err
@@ -112,11 +122,7 @@ func (l *Log) Read(offset uint64) (Record, error) {
 	if i < 0 {
 		return Record{}, &CorruptError{File: v.s.path, Offset: 0, Reason: fmt.Sprintf("no frame holds offset %d", offset)}
 	}
-	e := v.entries[i]
-	if f := l.frames.get(offset); f != nil {
-		return f.record(offset), nil
-	}
-	f, err := l.loadFrame(&v, e, offset)
+	f, err := l.loadFrame(&v, v.entries[i], offset)
 	if err != nil {
 		return Record{}, err
 	}
