@@ -1,9 +1,8 @@
 package log
 
 import (
+	"slices"
 	"sync"
-
-	"github.com/seglog/seglog/segment"
 )
 
 // frameCache keeps the last few frames that Read decoded, with the start of
@@ -20,18 +19,15 @@ type frameCache struct {
 const frameCacheSize = 4
 
 type cachedFrame struct {
-	base   uint64
-	types  []string
-	starts []uint32 // start of each record's data in raw
-	lens   []uint32
-	raw    []byte
+	base uint64
+	recs frameRecords // the records, aliasing the decoded body
 }
 
 func (c *frameCache) get(offset uint64) *cachedFrame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range c.frames {
-		if f != nil && offset >= f.base && offset < f.base+uint64(len(f.starts)) {
+		if f != nil && offset >= f.base && offset < f.base+uint64(len(f.recs.recs)) {
 			return f
 		}
 	}
@@ -47,30 +43,15 @@ func (c *frameCache) put(f *cachedFrame) {
 
 // newCachedFrame walks a decoded body once, recording where each record is.
 func newCachedFrame(base uint64, count uint32, raw []byte) (*cachedFrame, error) {
-	f := &cachedFrame{base: base, raw: raw,
-		types: make([]string, count), starts: make([]uint32, count), lens: make([]uint32, count)}
-	var body segment.Body
-	body.Reset(raw)
-	for i := range count {
-		typ, data, err := body.Next()
-		if err != nil {
-			return nil, err
-		}
-		f.types[i] = typ
-		f.starts[i] = uint32(len(raw) - body.Len() - len(data))
-		f.lens[i] = uint32(len(data))
-	}
-	if body.Len() != 0 {
-		return nil, errTrailing
+	f := &cachedFrame{base: base}
+	if err := f.recs.decode(raw, count); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
 // record returns a copy of the record at offset, which the frame holds.
 func (f *cachedFrame) record(offset uint64) Record {
-	i := offset - f.base
-	s := f.starts[i]
-	data := make([]byte, f.lens[i])
-	copy(data, f.raw[s:])
-	return Record{Offset: offset, Type: f.types[i], Data: data}
+	r := f.recs.recs[offset-f.base]
+	return Record{Offset: offset, Type: r.typ, Data: slices.Clone(r.data)}
 }

@@ -130,8 +130,6 @@ func (l *Log) Read(offset uint64) (Record, error) {
 	return f.record(offset), nil
 }
 
-var errTrailing = errors.New("bytes after the last record")
-
 // loadFrame reads, checks and decodes the frame an index entry points at,
 // which must hold offset.
 func (l *Log) loadFrame(v *view, e index.Entry, offset uint64) (*cachedFrame, error) {

@@ -55,12 +55,6 @@ func main() {
 	os.Exit(code)
 }
 
-// run runs the command line args, writing data to stdout and diagnostics
-// to stderr, and returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
-	return runContext(context.Background(), args, stdout, stderr)
-}
-
 // app is what every command shares.
 type app struct {
 	ctx            context.Context
