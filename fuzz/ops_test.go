@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -81,13 +82,57 @@ type opsModel struct {
 	synced    uint64                // offsets below it are promised durable
 	state     opsState
 
-	// The write-failure hook: after skip more writes, fail one with
-	// ENOSPC, partially if partial >= 0. failed is set when it fired
-	// during the current operation.
+	fault  writeFault
+	failed bool // the hook fired during the current operation
+}
+
+// writeFault is the write-failure hook: once armed, after skip more writes
+// it fails one with ENOSPC, partially if partial >= 0, and records that it
+// fired. The log's background writer calls it, hence the mutex.
+type writeFault struct {
+	mu      sync.Mutex
 	armed   bool
 	skip    int
 	partial int
-	failed  bool
+	fired   bool
+}
+
+func (f *writeFault) arm(skip, partial int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed, f.skip, f.partial = true, skip, partial
+}
+
+func (f *writeFault) disarm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = false
+}
+
+// takeFired reports whether the hook fired since the last call.
+func (f *writeFault) takeFired() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fired := f.fired
+	f.fired = false
+	return fired
+}
+
+func (f *writeFault) hook(op crashfs.Op) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if op.Kind != crashfs.OpWrite || !f.armed {
+		return nil
+	}
+	if f.skip > 0 {
+		f.skip--
+		return nil
+	}
+	f.armed, f.fired = false, true
+	if f.partial >= 0 {
+		return crashfs.PartialWrite{N: f.partial % max(op.Len, 1), Err: syscall.ENOSPC}
+	}
+	return syscall.ENOSPC
 }
 
 type opsState struct {
@@ -113,21 +158,8 @@ func (m *opsModel) fatalf(format string, args ...any) {
 
 func (m *opsModel) setFS(fsys *crashfs.FS) {
 	m.fs = fsys
-	m.armed = false
-	fsys.SetHook(func(op crashfs.Op) error {
-		if op.Kind != crashfs.OpWrite || !m.armed {
-			return nil
-		}
-		if m.skip > 0 {
-			m.skip--
-			return nil
-		}
-		m.armed, m.failed = false, true
-		if m.partial >= 0 {
-			return crashfs.PartialWrite{N: m.partial % max(op.Len, 1), Err: syscall.ENOSPC}
-		}
-		return syscall.ENOSPC
-	})
+	m.fault.disarm()
+	fsys.SetHook(m.fault.hook)
 }
 
 func (m *opsModel) open() {
@@ -146,6 +178,9 @@ func (m *opsModel) opErr(what string, err error) bool {
 	m.t.Helper()
 	if err == nil {
 		return false
+	}
+	if m.fault.takeFired() {
+		m.failed = true
 	}
 	if !m.failed {
 		m.fatalf("%s failed with no injected error: %v", what, err)
@@ -167,11 +202,12 @@ func (m *opsModel) run(fz *fuzzBytes) {
 	m.check("open")
 	for step := 0; fz.len() > 0; step++ {
 		op := int(fz.byte()) % opCount
+		m.fault.takeFired()
 		m.failed = false
 		m.do(op, fz)
 		m.check(fmt.Sprintf("step %d (op %d)", step, op))
 	}
-	m.armed = false
+	m.fault.disarm()
 	next := m.l.NextOffset()
 	if err := m.l.Close(); err != nil {
 		m.fatalf("Close: %v", err)
@@ -310,13 +346,13 @@ func (m *opsModel) do(op int, fz *fuzzBytes) {
 		if !m.opErr("Close", err) {
 			m.synced = max(m.synced, next)
 		}
-		m.armed = false
+		m.fault.disarm()
 		m.recover("reopen")
 	case opCrash:
 		mode := crashfs.CrashMode(fz.byte() % 4)
 		rng := rand.New(rand.NewPCG(uint64(fz.byte()), 0))
 		survivor := m.fs.Crash(rng, mode)
-		m.armed = false
+		m.fault.disarm()
 		m.l.Close()
 		m.l = nil
 		m.setFS(survivor)
@@ -346,10 +382,11 @@ func (m *opsModel) do(op int, fz *fuzzBytes) {
 	case opFlush:
 		m.opErr("Flush", m.l.Flush())
 	case opFailWrite:
-		m.armed, m.skip, m.partial = true, int(fz.byte()%4), -1
+		skip, partial := int(fz.byte()%4), -1
 		if p := fz.byte(); p < 128 {
-			m.partial = int(p)
+			partial = int(p)
 		}
+		m.fault.arm(skip, partial)
 	}
 }
 
