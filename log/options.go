@@ -21,9 +21,11 @@ const (
 	// Ack and Close). A crash loses at most the appends of the last
 	// interval.
 	SyncInterval
-	// SyncNever leaves flushing to the operating system (and to Sync,
-	// Pending, Ack and Close). A crash may lose any append since the last
-	// of those.
+	// SyncNever leaves fsyncs to the operating system (and to Sync,
+	// Pending, Ack and Close). Buffered records are still written to the
+	// operating system every Options.SyncEvery, so a crash of the process
+	// loses at most the appends of the last period; a crash of the machine
+	// may lose any append since the last fsync.
 	SyncNever
 )
 
@@ -78,7 +80,9 @@ type Options struct {
 	// Sync is the durability policy. Default SyncAlways.
 	Sync SyncPolicy
 
-	// SyncEvery is the fsync period under SyncInterval. Default 100ms.
+	// SyncEvery is the fsync period under SyncInterval, and the period at
+	// which buffered records are written to the operating system under
+	// SyncNever. Default 100ms.
 	SyncEvery time.Duration
 
 	// FileMode and DirMode are the permissions of created files and of the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	seglog "github.com/seglog/seglog/log"
 )
@@ -75,6 +76,33 @@ func TestReadOnlyFollowsWriter(t *testing.T) {
 			coreCheck(t, coreOpen(t, dir, &seglog.Options{ReadOnly: true}), want)
 		})
 	}
+}
+
+// TestSyncNeverWritesOutQuietly: under SyncNever a few appends, far below
+// the buffer's flush threshold, still reach the operating system within
+// SyncEvery with no Flush or Sync, so a reader in another process sees them.
+func TestSyncNeverWritesOutQuietly(t *testing.T) {
+	dir := t.TempDir()
+	w := coreOpen(t, dir, &seglog.Options{Sync: seglog.SyncNever, SyncEvery: 5 * time.Millisecond})
+	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	var want []seglog.Record
+	for i := range 3 {
+		want = append(want, coreAppend(t, w, seglog.Record{Data: []byte(fmt.Sprintf("quiet %d", i))})...)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := ro.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		if ro.NextOffset() == uint64(len(want)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader sees %d of %d records appended under SyncNever", ro.NextOffset(), len(want))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	coreCheck(t, ro, want)
 }
 
 // TestReadOnlyOpen covers ReadOnly opens of a directory with no log, an
