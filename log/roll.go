@@ -68,6 +68,7 @@ func (l *Log) rollLocked() error {
 	old.seg.size = old.size
 	old.seg.mu.Unlock()
 	l.mu.segs = append(l.mu.segs, nw.seg)
+	nw.inherit(old)
 	l.mu.w = nw
 	if lazy {
 		l.mu.seal = old.seg

@@ -123,8 +123,22 @@ func (w *writer) cut() {
 func (w *writer) take() ([]byte, []index.Entry) {
 	b, e := w.buf, w.entries
 	w.buf, w.entries = w.spareBuf[:0], w.spareEntries[:0]
+	if w.buf == nil {
+		// Appends go on while b is written: give them a buffer as large
+		// as b at once rather than growing one to that size again.
+		w.buf = make([]byte, 0, min(cap(b), 8*flushThreshold))
+	}
 	w.spareBuf, w.spareEntries = nil, nil
 	return b, e
+}
+
+// inherit takes over the buffers of the writer of the segment just sealed,
+// which has written everything, so that a roll does not grow new ones.
+func (w *writer) inherit(old *writer) {
+	w.buf, w.spareBuf = old.buf[:0], old.spareBuf
+	w.entries, w.spareEntries = old.entries[:0], old.spareEntries
+	w.scratch, w.idxBuf = old.scratch, old.idxBuf
+	old.buf, old.spareBuf, old.entries, old.spareEntries, old.scratch, old.idxBuf = nil, nil, nil, nil, nil, nil
 }
 
 // recycle returns written buffers for reuse, dropping very large ones.
