@@ -217,7 +217,7 @@ func (l *Log) saveState(st checkpoint.State) (int, error) {
 		return 0, fmt.Errorf("seglog: save delivery state: %w", err)
 	}
 	l.mu.Lock()
-	l.mu.state = st
+	l.setStateLocked(st)
 	var drop []*segFile
 	for len(l.mu.segs) > 1 && l.mu.segs[1].base <= st.First {
 		drop = append(drop, l.mu.segs[0])

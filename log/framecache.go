@@ -2,7 +2,7 @@ package log
 
 import (
 	"slices"
-	"sync"
+	"sync/atomic"
 )
 
 // frameCache keeps the last few frames that Read decoded, with the start of
@@ -11,9 +11,8 @@ import (
 // one checksum and one decompression each. Frames never change once
 // written, and the offsets of a frame identify it.
 type frameCache struct {
-	mu     sync.Mutex
-	frames [frameCacheSize]*cachedFrame
-	hand   int
+	frames [frameCacheSize]atomic.Pointer[cachedFrame]
+	hand   atomic.Uint32
 }
 
 const frameCacheSize = 4
@@ -24,10 +23,8 @@ type cachedFrame struct {
 }
 
 func (c *frameCache) get(offset uint64) *cachedFrame {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, f := range c.frames {
-		if f != nil && offset >= f.base && offset < f.base+uint64(len(f.recs.recs)) {
+	for i := range c.frames {
+		if f := c.frames[i].Load(); f != nil && offset >= f.base && offset < f.base+uint64(len(f.recs.recs)) {
 			return f
 		}
 	}
@@ -35,10 +32,7 @@ func (c *frameCache) get(offset uint64) *cachedFrame {
 }
 
 func (c *frameCache) put(f *cachedFrame) {
-	c.mu.Lock()
-	c.frames[c.hand] = f
-	c.hand = (c.hand + 1) % frameCacheSize
-	c.mu.Unlock()
+	c.frames[c.hand.Add(1)%frameCacheSize].Store(f)
 }
 
 // newCachedFrame walks a decoded body once, recording where each record is.

@@ -78,6 +78,10 @@ type Log struct {
 
 	roEnd    int64 // read-only: end of the last segment scanned
 	frames   frameCache
+	// readFirst and readClosed copy mu.state.First and mu.closed for the
+	// frame-cache path of Read, which takes no lock.
+	readFirst  atomic.Uint64
+	readClosed atomic.Bool
 	recovery Recovery
 	stop     chan struct{} // stops flushLoop
 	done     chan struct{} // closed when flushLoop has returned
@@ -164,6 +168,7 @@ func (l *Log) Close() error {
 		l.cond.Wait()
 	}
 	l.mu.closed = true
+	l.readClosed.Store(true)
 	l.cond.Broadcast()
 	w, segs := l.mu.w, l.mu.segs
 	l.mu.Unlock()
@@ -200,3 +205,9 @@ func (l *Log) Close() error {
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
 
 var timeNewTicker = time.NewTicker
+
+// setStateLocked adopts a delivery state.
+func (l *Log) setStateLocked(st checkpoint.State) {
+	l.mu.state = st
+	l.readFirst.Store(st.First)
+}

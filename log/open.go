@@ -92,7 +92,7 @@ func (l *Log) open() error {
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
-	l.mu.state = st
+	l.setStateLocked(st)
 
 	if !ro {
 		if bases, err = l.listSegments(); err != nil {

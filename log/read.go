@@ -102,10 +102,7 @@ func (l *Log) readableLocked(offset uint64) error {
 func (l *Log) Read(offset uint64) (Record, error) {
 	// A frame in the cache was read from the file, so it was readable;
 	// only a release since, or Close, can have put offset out of reach.
-	l.mu.Lock()
-	live := !l.mu.closed && offset >= l.mu.state.First
-	l.mu.Unlock()
-	if live {
+	if !l.readClosed.Load() && offset >= l.readFirst.Load() {
 		if f := l.frames.get(offset); f != nil {
 			return f.record(offset), nil
 		}

@@ -124,7 +124,7 @@ func (l *Log) dropBefore(st checkpoint.State) {
 	if st.First < l.mu.state.First {
 		return
 	}
-	l.mu.state = st
+	l.setStateLocked(st)
 	for len(l.mu.segs) > 1 && l.mu.segs[1].base <= st.First {
 		s := l.mu.segs[0]
 		s.mu.Lock()
