@@ -118,6 +118,7 @@ func listDir(t *testing.T, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(names)
 	return names
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
 )
 
 // LockFile is the name of the lock file in a log directory.
@@ -76,16 +77,16 @@ type Log struct {
 	loaded   []*segFile
 	clock    atomic.Uint64
 
-	roEnd    int64 // read-only: end of the last segment scanned
-	frames   frameCache
+	roEnd  int64 // read-only: end of the last segment scanned
+	frames frameCache
 	// readFirst and readClosed copy mu.state.First and mu.closed for the
 	// frame-cache path of Read, which takes no lock.
 	readFirst  atomic.Uint64
 	readClosed atomic.Bool
-	recovery Recovery
-	stop     chan struct{} // stops flushLoop
-	done     chan struct{} // closed when flushLoop has returned
-	kick     chan struct{} // asks flushLoop to write the buffer
+	recovery   Recovery
+	stop       chan struct{} // stops flushLoop
+	done       chan struct{} // closed when flushLoop has returned
+	kick       chan struct{} // asks flushLoop to write the buffer
 }
 
 // Recovery reports what Open found and repaired.
@@ -163,6 +164,15 @@ func (l *Log) Close() error {
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
+		if w := l.mu.w; err == nil && !w.recorded && w.end > segment.HeaderSize {
+			// Every frame of the active segment was cut before the
+			// background fsync of the previous one finished, so the
+			// next Open would read that segment whole to check it. A
+			// synced roll records that it is durable.
+			if rerr := l.roll(false); rerr != nil {
+				l.logger.Warn("seglog: close: cannot start a segment", "dir", l.dir, "err", rerr)
+			}
+		}
 	}
 	for l.mu.ioBusy {
 		l.cond.Wait()

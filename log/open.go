@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
+	"slices"
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
@@ -76,30 +76,23 @@ func (l *Log) open() error {
 	// before reading the checkpoint sees every segment the checkpoint
 	// keeps (those deleted in between lie wholly before its first offset
 	// and are dropped below).
-	var bases []uint64
-	var err error
-	if ro {
-		if bases, err = l.listSegments(); err != nil {
-			return err
-		}
+	// A writer holds the lock: nothing changes the directory meanwhile,
+	// and the one listing serves the checkpoint too.
+	names, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
 	}
 	var st checkpoint.State
 	if ro {
 		st, _, err = checkpoint.Read(l.fs, l.dir)
 	} else {
-		l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
+		l.ckpt, st, err = checkpoint.OpenListed(l.fs, l.dir, names, l.opts.FileMode)
 	}
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	l.setStateLocked(st)
-
-	if !ro {
-		if bases, err = l.listSegments(); err != nil {
-			return err
-		}
-	}
-	for _, b := range bases {
+	for _, b := range l.segmentBases(names) {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
 	}
 	if err := l.dropReleased(); err != nil {
@@ -124,29 +117,26 @@ func (l *Log) open() error {
 	return l.checkState()
 }
 
-// listSegments returns the base offsets of the segment files in order and
-// removes index files whose segment is gone.
-func (l *Log) listSegments() ([]uint64, error) {
-	names, err := l.fs.ReadDir(l.dir)
-	if err != nil {
-		return nil, fmt.Errorf("seglog: open: %w", err)
-	}
+// segmentBases returns the base offsets of the segment files among names,
+// in order, and removes index files whose segment is gone.
+func (l *Log) segmentBases(names []string) []uint64 {
 	var bases []uint64
-	have := map[string]bool{}
 	for _, n := range names {
 		if b, ok := segment.ParseFileName(n); ok {
 			bases = append(bases, b)
-			have[strings.TrimSuffix(n, segment.Suffix)] = true
 		}
 	}
+	slices.Sort(bases)
 	if !l.opts.ReadOnly {
 		for _, n := range names {
-			if strings.HasSuffix(n, index.Suffix) && !have[strings.TrimSuffix(n, index.Suffix)] {
-				l.fs.Remove(l.path(n))
+			if b, ok := index.ParseFileName(n); ok {
+				if _, found := slices.BinarySearch(bases, b); !found {
+					l.fs.Remove(l.path(n))
+				}
 			}
 		}
 	}
-	return bases, nil
+	return bases
 }
 
 // dropReleased removes segments that lie wholly before the checkpoint's

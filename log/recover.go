@@ -120,6 +120,7 @@ func (l *Log) recoverActive() error {
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
 	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
+	l.mu.w.recorded = flags&segment.FlagPrevUnsynced == 0 || prevSynced || len(l.mu.segs) == 1
 	return nil
 }
 

@@ -145,10 +145,11 @@ func (l *Log) restartReadOnly(first uint64) error {
 		s.retire()
 	}
 	l.mu.segs = nil
-	bases, err := l.listSegments()
+	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("seglog: refresh: %w", err)
 	}
+	bases := l.segmentBases(names)
 	i := len(bases) - 1
 	for i > 0 && bases[i] > first {
 		i--

@@ -12,6 +12,11 @@ import (
 // offset. The sealed segment is fsynced, and the new file and its
 // directory entry are durable, before any record goes into it.
 func (l *Log) rollLocked() error {
+	return l.roll(l.opts.Sync != SyncAlways)
+}
+
+// roll is rollLocked, syncing the sealed segment at once unless lazy.
+func (l *Log) roll(lazy bool) error {
 	for l.mu.rolling {
 		l.cond.Wait()
 	}
@@ -29,7 +34,6 @@ func (l *Log) rollLocked() error {
 	// segment's header says so (FlagPrevUnsynced), and recovery then checks
 	// the previous segment too. At most one sealed segment awaits its
 	// fsync: a roll first syncs the one before.
-	lazy := l.opts.Sync != SyncAlways
 	if err := l.flushLocked(!lazy); err != nil {
 		return err
 	}
@@ -161,5 +165,6 @@ func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
 	s.f = f
 	w := newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0)
 	w.prevSynced = flags&segment.FlagPrevUnsynced == 0
+	w.recorded = w.prevSynced
 	return w, nil
 }

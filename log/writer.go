@@ -43,6 +43,10 @@ type writer struct {
 	// prevSynced is set once the previous segment is known durable; the
 	// frames cut from then on carry FrameFlagPrevSynced.
 	prevSynced bool
+	// recorded is set when the segment itself says that the previous one
+	// is durable: its header, or a frame carrying FrameFlagPrevSynced.
+	// Until then, Open checks the previous segment whole.
+	recorded bool
 
 	spareBuf     []byte
 	spareEntries []index.Entry
@@ -102,6 +106,7 @@ func (w *writer) cut() {
 	h.Flags = 0
 	if w.prevSynced {
 		h.Flags = segment.FrameFlagPrevSynced
+		w.recorded = true
 	}
 	if w.codec != segment.CodecNone {
 		out, ok := segment.Compress(w.codec, w.scratch, raw)

@@ -19,7 +19,7 @@ type FS interface {
 	Remove(name string) error
 	// Rename atomically replaces newname with oldname. Durable after SyncDir.
 	Rename(oldname, newname string) error
-	// ReadDir lists the names in a directory, sorted.
+	// ReadDir lists the names in a directory, in no particular order.
 	ReadDir(dir string) ([]string, error)
 	// MkdirAll creates a directory and its parents.
 	MkdirAll(dir string, perm fs.FileMode) error
