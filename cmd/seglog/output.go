@@ -22,7 +22,8 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a terminal; tests replace it.
+var isTerminal = func(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

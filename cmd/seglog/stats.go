@@ -65,9 +65,9 @@ type jsonStats struct {
 
 func (a *app) stats(dir string, progress bool) error {
 	var done atomic.Int64
-	stop := a.startProgress(dir, &done, progress)
+	pb := a.startProgress("stats", dir, &done, progress)
 	st, err := inspect.CollectStats(a.ctx, dir, inspect.Options{Progress: &done})
-	stop()
+	pb.stop()
 	if err != nil {
 		return openErr(dir, err)
 	}

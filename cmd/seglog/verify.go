@@ -3,11 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/seglog/seglog/internal/inspect"
@@ -66,12 +63,12 @@ type jsonVerifySummary struct {
 
 func (a *app) verify(dir string, workers int, progress bool) error {
 	var done atomic.Int64
+	bar := a.startProgress("verify", dir, &done, progress)
 	opts := inspect.Options{Workers: workers, Progress: &done, OnFinding: func(f inspect.Finding) {
-		a.printFinding(a.stdout, f)
+		bar.above(func() { a.printFinding(a.stdout, f) })
 	}}
-	stop := a.startProgress(dir, &done, progress)
 	r, err := inspect.Verify(a.ctx, dir, opts)
-	stop()
+	bar.stop()
 	if err != nil {
 		return openErr(dir, err)
 	}
@@ -119,51 +116,4 @@ func (a *app) printFinding(w io.Writer, f inspect.Finding) {
 		where = fmt.Sprintf("%s:%d", where, *f.Position)
 	}
 	fmt.Fprintf(w, "%-7s  %s  %s  %s\n", f.Severity, where, f.Code, f.Message)
-}
-
-// startProgress draws a progress bar of bytes read on stderr, when it is a
-// terminal and progress is wanted. The returned function removes it.
-func (a *app) startProgress(dir string, done *atomic.Int64, want bool) func() {
-	if !want || !a.progress {
-		return func() {}
-	}
-	d, err := inspect.ReadDir(dir)
-	if err != nil {
-		return func() {}
-	}
-	var total int64
-	for _, s := range d.Segments {
-		total += s.Size
-	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(a.stderr),
-		progressbar.OptionSetDescription("verify"),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetWidth(30),
-	)
-	bar.RenderBlank() // starts the bar's clock now
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				bar.Set64(min(done.Load(), total))
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		wg.Wait()
-		bar.Clear()
-	}
 }
