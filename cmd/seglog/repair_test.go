@@ -76,7 +76,7 @@ func TestRepairApply(t *testing.T) {
 		}, flags: []string{"--cut-corrupt"}, needsFlags: true, dropped: true},
 		{name: "damage_before_cursor", damage: func(t testing.TB, dir string) {
 			// The cut falls before the cursor (30): records already sent
-			// are lost, and the delivery state moves back to the cut.
+			// are lost, and the cursor and first offset move to the cut.
 			seg := segmentFiles(t, dir)[0]
 			flipByte(t, seg, int64(indexEntries(t, seg)[10].Pos)+segment.FrameHeaderSize)
 		}, flags: []string{"--cut-corrupt"}, needsFlags: true, dropped: true},
@@ -285,5 +285,54 @@ func TestVerifyReportsEveryFinding(t *testing.T) {
 	}
 	if strings.Join(codes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s\n%s", strings.Join(codes, "\n"), strings.Join(want, "\n"), r)
+	}
+}
+
+// TestRepairCutBeforeCursorKeepsSequence: a cut before the cursor loses
+// records the peer already has. The sequence must not move back with the
+// cursor, or the peer would take the next records for ones it holds and
+// drop them; the records kept for a resend go, so that a peer asking for
+// one gets a resynchronisation rather than another record under its label.
+func TestRepairCutBeforeCursorKeepsSequence(t *testing.T) {
+	dir := buildHealthy(t, 320, seglog.CodecNone)
+	ro, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ro.State()
+	ro.Close()
+	seg := segmentFiles(t, dir)[0]
+	e := indexEntries(t, seg)[10]
+	if e.Offset >= old.Cursor || old.First >= e.Offset {
+		t.Fatalf("damage at offset %d is not inside the kept window [%d, %d)", e.Offset, old.First, old.Cursor)
+	}
+	flipByte(t, seg, int64(e.Pos)+segment.FrameHeaderSize)
+	seglogCmd(t, "repair", "--apply", "--cut-corrupt", dir).wantCode(t, exitOK)
+
+	l, err := seglog.Open(dir, &seglog.Options{SegmentSize: testSegmentSize, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	st := l.State()
+	if st.Sequence != old.Sequence || st.Cursor != e.Offset || st.First != e.Offset || st.Next != e.Offset {
+		t.Fatalf("after the cut at %d: state %+v; want sequence %d, first = cursor = next = %d", e.Offset, st, old.Sequence, e.Offset)
+	}
+	if _, err := l.Append([]byte("after the cut")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Pending(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Sequence != old.Sequence || len(b.Records) != 1 {
+		t.Fatalf("first batch after the cut: sequence %d, %d records; want sequence %d, 1 record", b.Sequence, len(b.Records), old.Sequence)
+	}
+	res, err := l.Ack(old.Sequence - 1) // the peer asks for a record before the cut again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resync {
+		t.Fatalf("Ack(%d) asking for a record lost to the cut: %+v, want Resync", old.Sequence-1, res)
 	}
 }

@@ -376,10 +376,18 @@ func (p *Plan) checkpoint(r *Report, opts RepairOptions, start uint64) {
 			}
 		} else {
 			if st.Cursor > p.Next {
-				back := st.Cursor - p.Next
-				seq := st.Sequence - min(back, st.Sequence)
-				changes = append(changes, fmt.Sprintf("cursor %d → %d and sequence %d → %d (the records sent past the end of the log are gone)", st.Cursor, p.Next, st.Sequence, seq))
-				st.Cursor, st.Sequence = p.Next, seq
+				// The peer holds the records sent before the cut: the
+				// sequence stays, so that the records appended next are
+				// labelled after them and not taken for duplicates. The
+				// records kept for a resend go too: relabelled, a resend
+				// would pass one record for another; a peer asking for
+				// them gets a resynchronisation instead.
+				changes = append(changes, fmt.Sprintf("cursor %d → %d and first %d → %d, sequence %d kept (the records sent past the cut are gone; the peer holds them, and the next appended record is labelled %d)",
+					st.Cursor, p.Next, st.First, p.Next, st.Sequence, st.Sequence))
+				if st.First < p.Next {
+					p.Dropped = mergeRanges(append(p.Dropped, MakeRange(st.First, p.Next)))
+				}
+				st.Cursor, st.First = p.Next, p.Next
 			}
 			if st.First > p.Next {
 				changes = append(changes, fmt.Sprintf("first %d → %d", st.First, p.Next))
