@@ -116,6 +116,21 @@ func TestImportTidwall(t *testing.T) {
 	}
 }
 
+// TestImportTidwallRefusesSeglog: a seglog log given as the source (the
+// arguments swapped) is refused, and left exactly as it was.
+func TestImportTidwallRefusesSeglog(t *testing.T) {
+	dir := buildHealthy(t, 20, seglog.CodecNone)
+	snap := snapshot(t, dir)
+	r := seglogCmd(t, "import", "tidwall", dir, filepath.Join(t.TempDir(), "new"))
+	r.wantCode(t, exitOpen)
+	if !strings.Contains(r.stderr, "a seglog log, not a tidwall/wal directory") {
+		t.Errorf("unclear refusal:\n%s", r)
+	}
+	if !snapEqual(snap, snapshot(t, dir)) {
+		t.Fatal("import changed the seglog log it was wrongly given as its source")
+	}
+}
+
 // TestExport: export writes every record losslessly as JSON Lines.
 func TestExport(t *testing.T) {
 	dir := buildHealthy(t, 100, seglog.CodecZstd)

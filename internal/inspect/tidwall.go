@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/tidwall/wal"
 
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
 )
 
 // Metadata keys an import from tidwall/wal records in the new log's
@@ -160,11 +162,13 @@ func tidwallFormat(src, want string) (string, error) {
 		return "", err
 	}
 	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || len(n) < 20 {
-			continue
+		if n := e.Name(); strings.HasSuffix(n, segment.Suffix) || n == seglog.LockFile || strings.HasPrefix(n, "checkpoint.") {
+			return "", fmt.Errorf("%s: a seglog log, not a tidwall/wal directory (%s); the source comes first: import tidwall SRC DST", src, n)
 		}
-		if _, err := strconv.ParseUint(n[:20], 10, 64); err != nil {
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !isTidwallSegment(n) {
 			continue
 		}
 		if want == "binary" || want == "json" {
@@ -183,4 +187,23 @@ func tidwallFormat(src, want string) (string, error) {
 		return "binary", nil
 	}
 	return "", fmt.Errorf("%s: not a tidwall/wal directory (no segment file)", src)
+}
+
+// isTidwallSegment reports whether name is a tidwall/wal segment file: its
+// first index as 20 digits, with ".START" or ".END" while a truncation is
+// under way.
+func isTidwallSegment(name string) bool {
+	digits, suffix := name, ""
+	if len(name) > 20 {
+		digits, suffix = name[:20], name[20:]
+	}
+	if len(digits) != 20 || (suffix != "" && suffix != ".START" && suffix != ".END") {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
