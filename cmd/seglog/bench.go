@@ -44,13 +44,16 @@ the disk you want to size) and removed afterwards unless --keep.`,
 				if err != nil {
 					return fmt.Errorf("--segment-size: %v", err)
 				}
+				if n < seglog.MinSegmentSize || n > seglog.MaxSegmentSize {
+					return fmt.Errorf("--segment-size %s: want %s to %s", segmentBytes, size(seglog.MinSegmentSize), size(seglog.MaxSegmentSize))
+				}
 				o.SegmentSize = n
 			}
 			if o.RecordSize <= 0 || o.RecordSize > seglog.MaxRecordSize {
 				return fmt.Errorf("--record-size %d: want 1 to %d", o.RecordSize, seglog.MaxRecordSize)
 			}
-			if o.Writers <= 0 || o.Count < 0 || o.Duration < 0 {
-				return fmt.Errorf("--writers must be positive, --count and --duration not negative")
+			if o.Writers <= 0 || o.Count <= 0 || o.Duration < 0 || (cmd.Flags().Changed("reads") && o.Reads <= 0) {
+				return fmt.Errorf("--writers, --count and --reads must be positive, --duration not negative")
 			}
 			return a.bench(o)
 		},

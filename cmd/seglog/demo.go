@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -35,6 +36,9 @@ temporary directory that is removed afterwards.`,
 				dir = tmp + "/log"
 			}
 			if err := demo.Run(a.stdout, dir); err != nil {
+				if errors.Is(err, demo.ErrUnusableDir) {
+					return fail(exitOpen, "%v", err)
+				}
 				return fail(exitProblems, "%v", err)
 			}
 			if len(args) == 1 {

@@ -138,7 +138,11 @@ func (a *app) info(dir string) error {
 	fmt.Fprintf(w, "log\t%s\n", dir)
 	fmt.Fprintf(w, "format\tsegment v%d, index v%d, checkpoint v%d\n", j.Format.Segment, j.Format.Index, j.Format.Checkpoint)
 	fmt.Fprintf(w, "segments\t%d (%d sealed, %d active), %s\n", j.Segments.Count, j.Segments.Sealed, j.Segments.Active, size(li.Bytes))
-	fmt.Fprintf(w, "offsets\tfirst %d, next %d: %s records\n", li.First, li.Next, comma(j.Records))
+	noun := "records"
+	if j.Records == 1 {
+		noun = "record"
+	}
+	fmt.Fprintf(w, "offsets\tfirst %d, next %d: %s %s\n", li.First, li.Next, comma(j.Records), noun)
 	switch {
 	case j.Delivery != nil:
 		d := j.Delivery

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -118,5 +119,31 @@ opened or read, 4 the log is locked by a writer (repair --apply).`,
 		a.versionCommand(),
 		a.demoCommand(),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			requireSubcommand(c)
+		}
+	}
 	return root
+}
+
+// requireSubcommand makes a command that only groups others fail as a
+// usage error when run without one of them or with an unknown one, where
+// cobra would print its help and succeed: a mistyped "import tidwal" in a
+// script must not pass for a done import.
+func requireSubcommand(c *cobra.Command) {
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("%s: name one of: %s", cmd.Name(), strings.Join(names, ", "))
+		}
+		return fmt.Errorf("%s: unknown command %q (want one of: %s)", cmd.Name(), args[0], strings.Join(names, ", "))
+	}
 }

@@ -32,6 +32,9 @@ writing at the end of the log is reported as info "write_in_progress".
 Exit status 0 when there is nothing worse than info, 1 otherwise.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if workers < 0 {
+				return fmt.Errorf("--workers %d: want a positive number, or 0 for the default", workers)
+			}
 			return a.verify(args[0], workers, !noProgress)
 		},
 	}

@@ -17,6 +17,10 @@ import (
 // seglog.MinSegmentSize, so that releases visibly delete segment files.
 const recordSize = 5000
 
+// ErrUnusableDir reports a directory Run cannot build its log in: not
+// empty, or not a directory.
+var ErrUnusableDir = errors.New("cannot build the demo's log there")
+
 // Run builds a log in dir, which must be empty or not exist, plays the
 // scripted exchange and prints each step to w. The log is left in dir,
 // closed.
@@ -24,9 +28,9 @@ func Run(w io.Writer, dir string) error {
 	switch names, err := os.ReadDir(dir); {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("demo: %w", err)
+		return fmt.Errorf("demo: %w: %w", ErrUnusableDir, err)
 	case len(names) > 0:
-		return fmt.Errorf("demo: %s is not empty", dir)
+		return fmt.Errorf("demo: %w: %s is not empty", ErrUnusableDir, dir)
 	}
 	d := &demo{w: w, dir: dir, peer: &peer{}, sent: -1}
 	if err := d.open(); err != nil {
