@@ -17,9 +17,11 @@ import (
 //
 // Open recovers from a crash: a torn tail of the active segment is cut
 // back to the last valid frame and reported through Recovery and the
-// logger; damage before the durable end fails with an error matching
-// ErrCorrupt, unless Options.TruncateCorrupt. Only the tail of the active
-// segment is read, so Open takes the same time whatever the log's size.
+// logger; damage in that tail before the durable end fails with an error
+// matching ErrCorrupt, unless Options.TruncateCorrupt. Only the tail of the
+// active segment is read, so Open takes the same time whatever the log's
+// size; damage elsewhere is reported by the read that meets it (and by
+// "seglog verify").
 func Open(dir string, opts *Options) (*Log, error) {
 	o, err := opts.withDefaults()
 	if err != nil {

@@ -22,7 +22,11 @@ segments (count and bytes), the first and next offsets, the delivery state
 (sequence, cursor, pending records, metadata keys) and when it was saved,
 the codecs of the active segment's frames, whether a writer holds the
 lock, and stray files. It reads only the active segment and the indexes;
-"seglog verify" reads everything.`,
+"seglog verify" reads everything.
+
+Exit status 0 whenever the summary could be printed, even when it notes
+damage (an "attention" line): its figures then stop at the damage. Use
+"seglog verify" to decide whether a log is healthy.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.info(args[0])

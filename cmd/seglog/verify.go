@@ -25,8 +25,8 @@ then a summary (with --json: a JSON object per finding, "kind":"finding",
 then one "kind":"summary").
 
 Severities: error (records unreadable, or a delivery state that disagrees
-with the log), warning (mended without loss by the next writer open or by
-"seglog repair"), info (nothing to do). With a live writer, a frame it is
+with the log), warning (mended by the next writer open or by "seglog
+repair", losing no readable record), info (nothing to do). With a live writer, a frame it is
 writing at the end of the log is reported as info "write_in_progress".
 
 Exit status 0 when there is nothing worse than info, 1 otherwise.`,

@@ -194,7 +194,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 			d := s.Damage[0]
 			end = d.Pos
 			p.Actions = append(p.Actions, Action{Kind: ActTruncate, File: s.Name, size: end,
-				Detail: fmt.Sprintf("cut the torn tail, %d → %d bytes: %d bytes never proven durable; the records from offset %d they would have held were never acknowledged nor readable",
+				Detail: fmt.Sprintf("cut the torn tail, %d → %d bytes: %d bytes never proven durable; the records from offset %d they would have held were not readable (under SyncAlways a crash leaves only records never acknowledged there)",
 					s.Size, end, s.Size-end, d.Offsets.From)})
 		}
 		// An index in state ok holds exactly the valid frames before any

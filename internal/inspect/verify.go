@@ -231,7 +231,7 @@ func (r *Report) readCheckpoint(emit func(Finding)) {
 			sev, what = Info, "invalid (possibly a save in progress)"
 		}
 		emit(Finding{Severity: sev, Code: CodeCheckpointSlot, File: baseName(t.File), Position: pos(t.Offset),
-			Message: fmt.Sprintf("slot %s: %s; the state is generation %d from %s", what, t.Reason, ck.Info.Generation, baseName(ck.Info.File))})
+			Message: fmt.Sprintf("slot %s: %s; the state is generation %d from %s (a save a crash interrupted loses nothing; if the slot was damaged instead, the save it held, an Ack, Reset or SetMeta, is undone)", what, t.Reason, ck.Info.Generation, baseName(ck.Info.File))})
 	}
 }
 
@@ -294,7 +294,7 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 				Message: fmt.Sprintf("%d bytes of a frame being written by the live writer", n)})
 		case d.Torn:
 			emit(Finding{Severity: Warning, Code: CodeTornTail, File: s.Name, Position: pos(d.Pos),
-				Message: fmt.Sprintf("%d bytes after the last valid frame (%s) were never proven durable: an interrupted write, holding no acknowledged record; the next writer open or repair cuts them",
+				Message: fmt.Sprintf("%d bytes after the last valid frame (%s) were never proven durable: a write a crash interrupted (under SyncAlways, of records never acknowledged), or damage to the end of the log, which looks the same; the next writer open or repair cuts them",
 					n, d.Reason)})
 		default:
 			emit(Finding{Severity: Error, Code: CodeFrameCorrupt, File: s.Name, Position: pos(d.Pos), Offsets: rangePtr(d.Offsets),
