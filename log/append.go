@@ -227,7 +227,9 @@ func (l *Log) flushLocked(doSync bool) error {
 func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err error) error {
 	w := l.mu.w
 	err = fmt.Errorf("seglog: write %s at %d: %w", w.seg.path, pos, err)
-	l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
+	if l.mu.failErr == nil { // once per run of failures: a full disk is retried every SyncEvery
+		l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
+	}
 	if terr := w.f.Truncate(pos); terr != nil {
 		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
 		return l.mu.err

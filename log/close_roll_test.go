@@ -79,6 +79,9 @@ func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys.SetHook(nil)
+	if rec := l2.Recovery(); rec != (seglog.Recovery{}) {
+		t.Errorf("Open after a clean Close recovered something: %+v", rec)
+	}
 	for _, name := range synced {
 		if name == seg0 {
 			t.Errorf("Open checked the sealed segment %s again after a clean Close", seg0)

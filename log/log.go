@@ -161,6 +161,9 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		return nil
 	}
+	for l.mu.rolling { // an append racing Close finishes its roll first
+		l.cond.Wait()
+	}
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
@@ -171,10 +174,11 @@ func (l *Log) Close() error {
 			// synced roll records that it is durable.
 			if rerr := l.roll(false); rerr != nil {
 				l.logger.Warn("seglog: close: cannot start a segment", "dir", l.dir, "err", rerr)
+				err = l.mu.err // a failed fsync, if that was it
 			}
 		}
 	}
-	for l.mu.ioBusy {
+	for l.mu.ioBusy || l.mu.rolling {
 		l.cond.Wait()
 	}
 	l.mu.closed = true

@@ -24,8 +24,9 @@ const (
 	// SyncNever leaves fsyncs to the operating system (and to Sync,
 	// Pending, Ack and Close). Buffered records are still written to the
 	// operating system every Options.SyncEvery, so a crash of the process
-	// loses at most the appends of the last period; a crash of the machine
-	// may lose any append since the last fsync.
+	// normally loses only the appends of the last period (more while the
+	// background writer fsyncs a sealed segment or writes fail); a crash
+	// of the machine may lose any append since the last fsync.
 	SyncNever
 )
 

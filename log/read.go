@@ -34,6 +34,10 @@ func (l *Log) acquire(offset uint64) (view, error) {
 		l.mu.Unlock()
 		return view{}, err
 	}
+	if l.mu.closed { // while readableLocked waited for the writer
+		l.mu.Unlock()
+		return view{}, ErrClosed
+	}
 	if offset < l.mu.state.First || offset >= l.mu.next || len(l.mu.segs) == 0 {
 		first, next := l.mu.state.First, l.mu.next
 		l.mu.Unlock()

@@ -158,10 +158,15 @@ func (l *Log) readIndex(s *segFile, size int64) ([]index.Entry, bool) {
 		return nil, false
 	}
 	entries, err := index.Decode(b, s.base, segment.HeaderSize, size)
-	if err != nil || len(entries) == 0 || entries[len(entries)-1].End() != size {
+	if err != nil {
 		return entries, false
 	}
-	return entries, true
+	if len(entries) == 0 {
+		// A segment with no frame yet, as a roll leaves it: its index is
+		// whole when it is the bare header.
+		return nil, size == segment.HeaderSize && n == index.HeaderSize
+	}
+	return entries, entries[len(entries)-1].End() == size
 }
 
 // rebuildIndex scans a whole sealed segment and rewrites its index file

@@ -157,6 +157,9 @@ func (w *writer) recycle(b []byte, e []index.Entry) {
 // requeue puts back frames whose write failed, ahead of anything buffered
 // since, so they are written again in order.
 func (w *writer) requeue(b []byte, e []index.Entry) {
+	if len(w.buf) == 0 && w.spareBuf == nil {
+		w.spareBuf = w.buf[:0] // the buffer take gave out, unused: keep it
+	}
 	if w.open >= 0 {
 		w.open += len(b)
 	}
