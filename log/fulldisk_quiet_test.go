@@ -27,7 +27,7 @@ func (h *countingHandler) Handle(_ context.Context, r stdlog.Record) error {
 	return nil
 }
 func (h *countingHandler) WithAttrs([]stdlog.Attr) stdlog.Handler { return h }
-func (h *countingHandler) WithGroup(string) stdlog.Handler      { return h }
+func (h *countingHandler) WithGroup(string) stdlog.Handler        { return h }
 
 func (h *countingHandler) count(msg string) int {
 	h.mu.Lock()
