@@ -24,6 +24,9 @@ for "seglog info", "dump" or "verify" to look at; without DIR it goes to a
 temporary directory that is removed afterwards.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.json {
+				return errors.New("demo: --json: the demo prints a narrated exchange, as text only")
+			}
 			dir := ""
 			if len(args) == 1 {
 				dir = args[0]

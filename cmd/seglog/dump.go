@@ -14,6 +14,7 @@ import (
 )
 
 type dumpOptions struct {
+	name          string // the command, for messages: dump or export
 	from, to      uint64
 	toSet         bool
 	count         int
@@ -75,6 +76,7 @@ stderr, skipped, and make the exit status 1.`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
+			o.name = "dump"
 			return a.dump(args[0], o)
 		},
 	}
@@ -97,6 +99,7 @@ object per record: {"offset":0,"type":"","size":5,"payload":"hello",
 				return err
 			}
 			a.json = true
+			o.name = "export"
 			return a.dump(args[0], o)
 		},
 	}
@@ -130,7 +133,7 @@ func (a *app) dump(dir string, o dumpOptions) error {
 			if err != nil {
 				if msg := err.Error(); msg != lastErr {
 					w.Flush()
-					fmt.Fprintf(a.stderr, "seglog: dump: %v\n", err)
+					fmt.Fprintf(a.stderr, "seglog: %s: %s\n", o.name, message(err))
 					lastErr = msg
 				}
 				problems, afterErr = true, true
@@ -142,7 +145,7 @@ func (a *app) dump(dir string, o dumpOptions) error {
 			}
 			if rec.Offset > off && started && !afterErr {
 				w.Flush()
-				fmt.Fprintf(a.stderr, "seglog: dump: records [%d, %d) were released before they could be read\n", off, rec.Offset)
+				fmt.Fprintf(a.stderr, "seglog: %s: records [%d, %d) were released before they could be read\n", o.name, off, rec.Offset)
 			}
 			started, afterErr = true, false
 			off, progressed = rec.Offset+1, true
@@ -150,7 +153,7 @@ func (a *app) dump(dir string, o dumpOptions) error {
 				continue
 			}
 			if err := a.writeRecord(w, rec, o.payload); err != nil {
-				return fail(exitProblems, "dump: %v", err)
+				return fail(exitProblems, "%s: %v", o.name, err)
 			}
 			printed++
 			if o.count > 0 && printed >= o.count {
@@ -168,7 +171,7 @@ func (a *app) dump(dir string, o dumpOptions) error {
 			break
 		}
 		if err := w.Flush(); err != nil {
-			return fail(exitProblems, "dump: %v", err)
+			return fail(exitProblems, "%s: %v", o.name, err)
 		}
 		if progressed {
 			idleSince = time.Now()
@@ -184,7 +187,7 @@ func (a *app) dump(dir string, o dumpOptions) error {
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return fail(exitProblems, "dump: %v", err)
+		return fail(exitProblems, "%s: %v", o.name, err)
 	}
 	if problems {
 		return quiet(exitProblems)

@@ -78,7 +78,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "seglog: %v\n", ee.err)
+			fmt.Fprintf(stderr, "seglog: %s\n", message(ee.err))
 		}
 		return ee.code
 	}
@@ -146,4 +146,11 @@ func requireSubcommand(c *cobra.Command) {
 		}
 		return fmt.Errorf("%s: unknown command %q (want one of: %s)", cmd.Name(), args[0], strings.Join(names, ", "))
 	}
+}
+
+// message is the text of err without the "seglog: " that the library's
+// errors start with: the command prints its own prefix once.
+func message(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "seglog: ")
+	return strings.ReplaceAll(msg, ": seglog: ", ": ")
 }

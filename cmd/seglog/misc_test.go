@@ -47,6 +47,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"completion", "fsh"}, exitUsage, "unknown command"},
 		{[]string{"completion", "bash"}, exitOK, ""},
 		{[]string{"demo", dir}, exitOpen, "is not empty"},
+		{[]string{"demo", "--json"}, exitUsage, "text only"},
 		{[]string{"help"}, exitOK, ""},
 		{[]string{"verify", "--help"}, exitOK, ""},
 	}
