@@ -132,6 +132,8 @@ func (a *app) info(dir string) error {
 			j.Problems = append(j.Problems, fmt.Sprintf("%s: %s (%d bytes)", sg.Name, sg.Problem, sg.TailBytes))
 		}
 	}
+	gaps := offsetGaps(li)
+	j.Problems = append(j.Problems, gaps...)
 	j.WriterActive = li.Live
 	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)
 	if a.json {
@@ -188,6 +190,9 @@ func (a *app) info(dir string) error {
 			fmt.Fprintf(w, "attention	%s: %s (%d bytes); seglog verify tells more\n", sg.Name, sg.Problem, sg.TailBytes)
 		}
 	}
+	for _, g := range gaps {
+		fmt.Fprintf(w, "attention\t%s; seglog verify tells more\n", g)
+	}
 	writer := "none (the lock is free)"
 	if li.Live {
 		writer = "a process holds the lock and may be appending"
@@ -225,4 +230,31 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// offsetGaps names the offsets that no segment holds although the log
+// should: before the first segment, down to the checkpoint's first offset,
+// and between segments. A live writer's release can remove segments while
+// they are read; those are not gaps.
+func offsetGaps(li *inspect.LogInfo) []string {
+	var gaps []string
+	segs := li.Segments
+	if len(segs) == 0 {
+		return gaps
+	}
+	if ck := li.Checkpoint; ck.Present && ck.Err == nil && ck.State.First < segs[0].Base && !segs[0].Missing {
+		gaps = append(gaps, fmt.Sprintf("offsets [%d, %d) are missing: the segment files that held them are gone", ck.State.First, segs[0].Base))
+	}
+	for i := 0; i+1 < len(segs); i++ {
+		s, next := segs[i], segs[i+1]
+		if s.Missing || next.Missing || s.Problem != "" || s.Next == next.Base {
+			continue
+		}
+		if s.Next < next.Base {
+			gaps = append(gaps, fmt.Sprintf("offsets [%d, %d) are missing between %s and %s", s.Next, next.Base, s.Name, next.Name))
+		} else {
+			gaps = append(gaps, fmt.Sprintf("%s runs to offset %d, past the start of %s at %d", s.Name, s.Next, next.Name, next.Base))
+		}
+	}
+	return gaps
 }

@@ -274,3 +274,27 @@ func TestDemo(t *testing.T) {
 	seglogCmd(t, "demo", dir).wantCode(t, exitOpen) // not empty
 	seglogCmd(t, "demo").wantCode(t, exitOK)
 }
+
+// TestInfoNamesMissingOffsets: info points at offsets that no segment
+// holds, whether the first segment or one in the middle is gone.
+func TestInfoNamesMissingOffsets(t *testing.T) {
+	for _, which := range []int{0, 1} {
+		dir := buildHealthy(t, 320, seglog.CodecNone)
+		segs := segmentFiles(t, dir)
+		if len(segs) < 3 {
+			t.Fatalf("%d segments", len(segs))
+		}
+		if err := os.Remove(segs[which]); err != nil {
+			t.Fatal(err)
+		}
+		r := seglogCmd(t, "info", dir)
+		r.wantCode(t, exitOK)
+		want := "are missing: the segment files that held them are gone"
+		if which == 1 {
+			want = "are missing between"
+		}
+		if !strings.Contains(r.stdout, "attention") || !strings.Contains(r.stdout, want) {
+			t.Errorf("segment %d removed: info says nothing of the missing offsets:\n%s", which, r)
+		}
+	}
+}
