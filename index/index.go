@@ -33,25 +33,6 @@ func (e Entry) End() int64 { return int64(e.Pos) + int64(e.Len) }
 // FileName returns the index file name for a segment base offset.
 func FileName(base uint64) string { return fmt.Sprintf("%020d%s", base, Suffix) }
 
-// ParseFileName returns the segment base offset encoded in an index file
-// name.
-func ParseFileName(name string) (base uint64, ok bool) {
-	if len(name) != 20+len(Suffix) || name[20:] != Suffix {
-		return 0, false
-	}
-	for _, c := range name[:20] {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if base > (^uint64(0)-d)/10 {
-			return 0, false
-		}
-		base = base*10 + d
-	}
-	return base, true
-}
-
 // AppendHeader appends the index file header.
 func AppendHeader(dst []byte, base uint64) []byte {
 	dst = append(dst, Magic...)

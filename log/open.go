@@ -131,7 +131,7 @@ func (l *Log) segmentBases(names []string) []uint64 {
 	slices.Sort(bases)
 	if !l.opts.ReadOnly {
 		for _, n := range names {
-			if b, ok := index.ParseFileName(n); ok {
+			if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
 				if _, found := slices.BinarySearch(bases, b); !found {
 					l.fs.Remove(l.path(n))
 				}

@@ -85,7 +85,14 @@ func FileName(base uint64) string {
 
 // ParseFileName returns the base offset encoded in a segment file name.
 func ParseFileName(name string) (base uint64, ok bool) {
-	if len(name) != 20+len(Suffix) || name[20:] != Suffix {
+	return ParseBaseName(name, Suffix)
+}
+
+// ParseBaseName returns the base offset encoded in the name of a file that
+// belongs to a segment: the offset as 20 digits, then suffix (Suffix for
+// the segment itself, index.Suffix for its index).
+func ParseBaseName(name, suffix string) (base uint64, ok bool) {
+	if len(name) != 20+len(suffix) || name[20:] != suffix {
 		return 0, false
 	}
 	for _, c := range name[:20] {

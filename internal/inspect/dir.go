@@ -83,7 +83,7 @@ func ReadDir(dir string) (*Dir, error) {
 				d.Other = append(d.Other, n)
 			}
 		case strings.HasSuffix(n, index.Suffix):
-			if b, ok := segment.ParseFileName(strings.TrimSuffix(n, index.Suffix) + segment.Suffix); ok {
+			if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
 				idx[b] = n
 			} else {
 				d.Other = append(d.Other, n)
@@ -106,7 +106,7 @@ func ReadDir(dir string) (*Dir, error) {
 		}
 	}
 	for _, e := range ents {
-		if b, ok := segment.ParseFileName(strings.TrimSuffix(e.Name(), index.Suffix) + segment.Suffix); ok && idx[b] == e.Name() {
+		if b, ok := segment.ParseBaseName(e.Name(), index.Suffix); ok && idx[b] == e.Name() {
 			d.Orphans = append(d.Orphans, e.Name())
 		}
 	}
