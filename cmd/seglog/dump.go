@@ -117,6 +117,9 @@ func (a *app) dump(dir string, o dumpOptions) error {
 	defer w.Flush()
 
 	off := o.from
+	if first := l.FirstOffset(); off < first && o.from > 0 {
+		fmt.Fprintf(a.stderr, "seglog: %s: records before %d were released; starting there\n", o.name, first)
+	}
 	printed, problems := 0, false
 	lastErr := ""
 	idleSince := time.Now()

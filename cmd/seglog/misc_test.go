@@ -298,3 +298,40 @@ func TestInfoNamesMissingOffsets(t *testing.T) {
 		}
 	}
 }
+
+// TestDumpFromReleased: --from below the first kept offset starts at it,
+// and says so on stderr.
+func TestDumpFromReleased(t *testing.T) {
+	dir := t.TempDir()
+	l, err := seglog.Open(dir, &seglog.Options{SegmentSize: testSegmentSize, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		typ, data := payload(i)
+		if _, err := l.AppendRecords(seglog.Record{Type: typ, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second Ack releases what the first acknowledged
+		b, err := l.Pending(300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := l.FirstOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if first == 0 {
+		t.Fatal("nothing released")
+	}
+	r := seglogCmd(t, "dump", "--json", "--payload", "none", "--from", "5", "--count", "1", dir)
+	r.wantCode(t, exitOK)
+	if !strings.Contains(r.stderr, fmt.Sprintf("records before %d were released", first)) || !strings.Contains(r.stdout, fmt.Sprintf(`"offset":%d,`, first)) {
+		t.Errorf("dump --from 5 with records before %d released:\n%s", first, r)
+	}
+}
