@@ -105,13 +105,9 @@ func (l *Log) open() error {
 			l.mu.next = st.First
 			return l.checkState()
 		}
-		w, err := l.createSegment(st.First, 0)
-		if err != nil {
+		if err := l.startEmpty(st.First); err != nil {
 			return err
 		}
-		l.mu.segs = []*segFile{w.seg}
-		l.mu.w = w
-		l.mu.next = st.First
 	} else if err := l.recoverActive(); err != nil {
 		return err
 	}

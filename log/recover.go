@@ -265,12 +265,17 @@ func (l *Log) dropTornSegment(s *segFile) error {
 	if len(l.mu.segs) > 0 {
 		return l.recoverActive()
 	}
-	w, err := l.createSegment(s.base, 0)
+	return l.startEmpty(s.base)
+}
+
+// startEmpty starts a log with no segment at offset base.
+func (l *Log) startEmpty(base uint64) error {
+	w, err := l.createSegment(base, 0)
 	if err != nil {
 		return err
 	}
 	l.mu.segs = []*segFile{w.seg}
 	l.mu.w = w
-	l.mu.next = s.base
+	l.mu.next = base
 	return nil
 }
