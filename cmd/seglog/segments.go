@@ -17,7 +17,9 @@ func (a *app) segmentsCommand() *cobra.Command {
 and last offset, records, bytes, whether it is sealed or the active one,
 and the state of its index. Sealed segments are read through their index;
 the active one is read whole. A NOTE says what stopped a read short of
-the end of the file. "seglog verify" checks every byte.`,
+the end of the file. "seglog verify" checks every byte.
+
+Exit status 0 whenever the table could be printed, NOTEs included.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.segments(args[0])
