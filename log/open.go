@@ -112,6 +112,13 @@ func (l *Log) open() error {
 		return err
 	}
 	l.mu.synced, l.mu.written = l.mu.next, l.mu.next
+	if ro && (st.Cursor > l.mu.next || st.First > l.mu.next) {
+		// The writer rolled to segments this Open listed too early to
+		// see, then saved the state it read.
+		if err := l.followLocked(st); err != nil {
+			return err
+		}
+	}
 	return l.checkState()
 }
 

@@ -30,6 +30,14 @@ func (l *Log) refreshLocked() error {
 	if err != nil {
 		return fmt.Errorf("seglog: refresh: %w", err)
 	}
+	return l.followLocked(st)
+}
+
+// followLocked catches a read-only log up with its writer, up to and past
+// the delivery state st, read from the checkpoint since the segments were
+// last scanned: the writer makes records durable before it saves a state
+// that points at them, so they are there to be found.
+func (l *Log) followLocked(st checkpoint.State) error {
 	if st.First > l.mu.next {
 		// The writer released records this reader never reached: start
 		// again from the segment holding the first kept record.

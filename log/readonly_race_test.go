@@ -1,0 +1,57 @@
+package log_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+)
+
+// listHookFS runs hook once, right after the first directory listing.
+type listHookFS struct {
+	*crashfs.FS
+	once sync.Once
+	hook func()
+}
+
+func (h *listHookFS) ReadDir(dir string) ([]string, error) {
+	names, err := h.FS.ReadDir(dir)
+	h.once.Do(h.hook)
+	return names, err
+}
+
+// TestReadOnlyOpenWriterRollsMeanwhile: between a read-only Open's listing
+// of the segments and its reading of the checkpoint, the writer rolls to a
+// new segment, appends and acknowledges there. The checkpoint then points
+// past every segment listed; Open finds the new one instead of reporting
+// the log corrupt.
+func TestReadOnlyOpenWriterRollsMeanwhile(t *testing.T) {
+	fsys := crashfs.New()
+	const dir = "/racing"
+	w := coreOpen(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
+	var want []seglog.Record
+	add := func(n int) {
+		for range n {
+			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", len(want), 0)})...)
+		}
+	}
+	add(10)
+	hooked := &listHookFS{FS: fsys, hook: func() {
+		add(80) // several rolls
+		b, err := w.Pending(1000)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := w.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+			t.Error(err)
+		}
+	}}
+	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
+	if st := ro.State(); st.Cursor != uint64(len(want)) || st.Next != uint64(len(want)) {
+		t.Fatalf("reader state %+v; want cursor and next %d", st, len(want))
+	}
+	coreCheck(t, ro, want)
+}
