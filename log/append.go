@@ -151,6 +151,9 @@ func (l *Log) syncLocked(target uint64) error {
 		if l.mu.err != nil {
 			return l.mu.err
 		}
+		if l.mu.closed {
+			return ErrClosed
+		}
 		if l.mu.ioBusy {
 			l.cond.Wait()
 			continue
@@ -168,6 +171,9 @@ func (l *Log) syncLocked(target uint64) error {
 func (l *Log) flushLocked(doSync bool) error {
 	for l.mu.ioBusy {
 		l.cond.Wait()
+	}
+	if l.mu.closed { // Close ran while this waited: the files are gone
+		return ErrClosed
 	}
 	if l.mu.err != nil {
 		return l.mu.err

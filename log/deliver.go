@@ -94,7 +94,7 @@ func (l *Log) Pending(max int) (Batch, error) {
 		return Batch{}, fmt.Errorf("seglog: Pending(%d): max must be positive", max)
 	}
 	l.mu.Lock()
-	if l.mu.closed {
+	if l.mu.closed || l.mu.closing {
 		l.mu.Unlock()
 		return Batch{}, ErrClosed
 	}

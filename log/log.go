@@ -43,6 +43,10 @@ type Log struct {
 		synced uint64     // offsets below it are on stable storage
 		state  checkpoint.State
 		closed bool
+		// closing is set when Close starts: appends and state changes fail
+		// with ErrClosed from then on, so that the sync Close does covers
+		// every append that returned.
+		closing bool
 		// err is sticky: once set (a failed fsync), every write fails.
 		err error
 		// ioBusy is held by the one goroutine doing writer I/O, which it
@@ -141,7 +145,7 @@ func (l *Log) Sync() error {
 
 func (l *Log) writableLocked() error {
 	switch {
-	case l.mu.closed:
+	case l.mu.closed || l.mu.closing:
 		return ErrClosed
 	case l.opts.ReadOnly:
 		return ErrReadOnly
@@ -161,6 +165,7 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		return nil
 	}
+	l.mu.closing = true
 	for l.mu.rolling { // an append racing Close finishes its roll first
 		l.cond.Wait()
 	}
@@ -192,17 +197,16 @@ func (l *Log) Close() error {
 		<-l.done
 	}
 	l.releases.Wait()
-	if w != nil {
-		err = errors.Join(err, w.close())
+	if w != nil && w.idx != nil {
+		err = errors.Join(err, w.idx.Close())
 	}
+	// A read under way keeps its segment's file until it is done; the
+	// active segment's file is the writer's.
 	for _, s := range segs {
 		s.mu.Lock()
 		s.removed = true
-		if s.f != nil && (w == nil || s.f != w.f) {
-			err = errors.Join(err, s.f.Close())
-		}
-		s.f, s.entries = nil, nil
 		s.mu.Unlock()
+		err = errors.Join(err, s.retire())
 	}
 	if l.ckpt != nil {
 		err = errors.Join(err, l.ckpt.Close())

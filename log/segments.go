@@ -81,14 +81,17 @@ func (s *segFile) release() {
 }
 
 // retire drops the segment's handle and index once no reader uses them.
-func (s *segFile) retire() {
+// It returns the error of closing the handle, if it closed it.
+func (s *segFile) retire() error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.retired = true
+	var err error
 	if s.refs == 0 && s.f != nil {
-		s.f.Close()
+		err = s.f.Close()
 		s.f, s.entries = nil, nil
 	}
-	s.mu.Unlock()
+	return err
 }
 
 // loadSealed opens a sealed segment and loads its index, rebuilding the
