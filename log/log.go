@@ -154,7 +154,10 @@ func (l *Log) writableLocked() error {
 }
 
 // Close syncs and closes the log. It is safe to call more than once; only
-// the first call does anything.
+// the first call does anything. Appends, Pending and state changes that
+// reach the log once Close has begun fail with ErrClosed, and every append
+// that returned before is synced. A read under way finishes with the
+// segment it holds; later reads fail with ErrClosed.
 func (l *Log) Close() error {
 	// Taken first, as Ack, Reset and SetMeta do: a state save under way
 	// finishes, and schedules its deletions, before Close waits for them.
