@@ -234,8 +234,9 @@ func baseName(p string) string {
 
 // offsetGaps names the offsets that no segment holds although the log
 // should: before the first segment, down to the checkpoint's first offset,
-// and between segments. A live writer's release can remove segments while
-// they are read; those are not gaps.
+// and between segments. Segments a live writer's release removes while they
+// are read, and released segments whose deletion is not done (deletions
+// may finish out of order), make no gap.
 func offsetGaps(li *inspect.LogInfo) []string {
 	var gaps []string
 	segs := li.Segments
@@ -245,10 +246,14 @@ func offsetGaps(li *inspect.LogInfo) []string {
 	if ck := li.Checkpoint; ck.Present && ck.Err == nil && ck.State.First < segs[0].Base && !segs[0].Missing {
 		gaps = append(gaps, fmt.Sprintf("offsets [%d, %d) are missing: the segment files that held them are gone", ck.State.First, segs[0].Base))
 	}
+	ck := li.Checkpoint
 	for i := 0; i+1 < len(segs); i++ {
 		s, next := segs[i], segs[i+1]
 		if s.Missing || next.Missing || s.Problem != "" || s.Next == next.Base {
 			continue
+		}
+		if ck.Present && ck.Err == nil && next.Base <= ck.State.First {
+			continue // released, its deletion not done yet: nothing is missing
 		}
 		if s.Next < next.Base {
 			gaps = append(gaps, fmt.Sprintf("offsets [%d, %d) are missing between %s and %s", s.Next, next.Base, s.Name, next.Name))
