@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/inspect"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
@@ -334,5 +335,61 @@ func TestRepairCutBeforeCursorKeepsSequence(t *testing.T) {
 	}
 	if !res.Resync {
 		t.Fatalf("Ack(%d) asking for a record lost to the cut: %+v, want Resync", old.Sequence-1, res)
+	}
+}
+
+// TestDamageInReleasedRecords: damage among records the checkpoint has
+// already released hurts nothing a read can return. verify notes it, and
+// repair --cut-corrupt cuts nothing for it.
+func TestDamageInReleasedRecords(t *testing.T) {
+	dir := buildHealthy(t, 320, seglog.CodecNone)
+	l, err := seglog.Open(dir, &seglog.Options{SegmentSize: testSegmentSize, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second Ack releases what the first acknowledged
+		b, err := l.Pending(40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := l.State()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := segmentFiles(t, dir)[0]
+	e := indexEntries(t, seg)
+	var hit *index.Entry
+	for i := range e {
+		if i+1 < len(e) && e[i+1].Offset <= st.First {
+			hit = &e[i]
+			break
+		}
+	}
+	if hit == nil {
+		t.Fatalf("no frame wholly before the first offset %d", st.First)
+	}
+	flipByte(t, seg, int64(hit.Pos)+segment.FrameHeaderSize)
+	r := seglogCmd(t, "verify", dir)
+	r.wantCode(t, exitOK)
+	if !strings.Contains(r.stdout, "all released") {
+		t.Errorf("verify says nothing of the damage among released records:\n%s", r)
+	}
+	before := readable(t, dir)
+	seglogCmd(t, "repair", "--apply", "--cut-corrupt", dir).wantCode(t, exitOK)
+	after := readable(t, dir)
+	if len(after) != len(before) {
+		t.Fatalf("repair --cut-corrupt for released records: %d readable records before, %d after", len(before), len(after))
+	}
+	ro, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := ro.State(); got.Sequence != st.Sequence || got.Cursor != st.Cursor || got.First != st.First || got.Next != st.Next {
+		t.Errorf("state after repair %+v, want %+v", got, st)
 	}
 }

@@ -156,7 +156,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 			cutSeg = i
 			break
 		}
-		if d := firstCorrupt(s); d != nil {
+		if d := firstCorrupt(s, r.First); d != nil {
 			cutSeg, cutPos = i, d.Pos
 			break
 		}
@@ -231,11 +231,13 @@ func plan(r *Report, opts RepairOptions) Plan {
 	return p
 }
 
-func firstCorrupt(s *SegmentScan) *Damage {
+func firstCorrupt(s *SegmentScan, first uint64) *Damage {
 	for i := range s.Damage {
-		if !s.Damage[i].Torn {
-			return &s.Damage[i]
+		d := &s.Damage[i]
+		if d.Torn || d.Offsets.To != nil && *d.Offsets.To <= first {
+			continue // released records: nothing to cut for
 		}
+		return d
 	}
 	return nil
 }

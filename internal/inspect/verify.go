@@ -296,6 +296,9 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 			emit(Finding{Severity: Warning, Code: CodeTornTail, File: s.Name, Position: pos(d.Pos),
 				Message: fmt.Sprintf("%d bytes after the last valid frame (%s) were never proven durable: a write a crash interrupted (under SyncAlways, of records never acknowledged), or damage to the end of the log, which looks the same; the next writer open or repair cuts them",
 					n, d.Reason)})
+		case d.Offsets.To != nil && *d.Offsets.To <= r.First:
+			emit(Finding{Severity: Info, Code: CodeFrameCorrupt, File: s.Name, Position: pos(d.Pos), Offsets: rangePtr(d.Offsets),
+				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s, all released: no read returns them, and the segment goes when the records after them are released", d.Reason, n, d.Offsets)})
 		default:
 			emit(Finding{Severity: Error, Code: CodeFrameCorrupt, File: s.Name, Position: pos(d.Pos), Offsets: rangePtr(d.Offsets),
 				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s unreadable", d.Reason, n, d.Offsets)})
