@@ -24,9 +24,11 @@ loses a record that could be read.
 Damage in the middle of the log (a frame that fails its checksum, a
 missing segment) is only mended with --cut-corrupt: the log is cut at the
 first damage and every later record is dropped; the next appends reuse the
-offsets from the cut. A checkpoint neither of whose slots is valid is only
-replaced with --reset-checkpoint. The plan lists exactly which offsets are
-lost: those unreadable already, and those dropped by the cut.
+offsets from the cut. A cut before the delivery cursor also releases the
+records kept for a resend, and moves the sequence forward so that the peer
+asks for a resynchronisation. A checkpoint neither of whose slots is valid
+is only replaced with --reset-checkpoint. The plan lists exactly which
+offsets are lost: those unreadable already, and those dropped by the cut.
 
 --apply takes the writer's lock (exit status 4 while a writer holds it),
 verifies and plans again under it, copies every file it changes or removes

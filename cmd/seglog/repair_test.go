@@ -292,8 +292,11 @@ func TestVerifyReportsEveryFinding(t *testing.T) {
 // TestRepairCutBeforeCursorKeepsSequence: a cut before the cursor loses
 // records the peer already has. The sequence must not move back with the
 // cursor, or the peer would take the next records for ones it holds and
-// drop them; the records kept for a resend go, so that a peer asking for
-// one gets a resynchronisation rather than another record under its label.
+// drop them; it moves past the records after the cursor too, which a
+// Pending may have handed out. The records kept for a resend go, so that a
+// peer asking for one gets a resynchronisation rather than another record
+// under its label, as does a peer answering with the sequence it expected
+// before the cut.
 func TestRepairCutBeforeCursorKeepsSequence(t *testing.T) {
 	dir := buildHealthy(t, 320, seglog.CodecNone)
 	ro, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quietLogger()})
@@ -315,9 +318,10 @@ func TestRepairCutBeforeCursorKeepsSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	wantSeq := old.Sequence + (old.Next - old.Cursor)
 	st := l.State()
-	if st.Sequence != old.Sequence || st.Cursor != e.Offset || st.First != e.Offset || st.Next != e.Offset {
-		t.Fatalf("after the cut at %d: state %+v; want sequence %d, first = cursor = next = %d", e.Offset, st, old.Sequence, e.Offset)
+	if st.Sequence != wantSeq || st.Cursor != e.Offset || st.First != e.Offset || st.Next != e.Offset {
+		t.Fatalf("after the cut at %d: state %+v; want sequence %d, first = cursor = next = %d", e.Offset, st, wantSeq, e.Offset)
 	}
 	if _, err := l.Append([]byte("after the cut")); err != nil {
 		t.Fatal(err)
@@ -326,15 +330,15 @@ func TestRepairCutBeforeCursorKeepsSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Sequence != old.Sequence || len(b.Records) != 1 {
-		t.Fatalf("first batch after the cut: sequence %d, %d records; want sequence %d, 1 record", b.Sequence, len(b.Records), old.Sequence)
+	if b.Sequence != wantSeq || len(b.Records) != 1 {
+		t.Fatalf("first batch after the cut: sequence %d, %d records; want sequence %d, 1 record", b.Sequence, len(b.Records), wantSeq)
 	}
-	res, err := l.Ack(old.Sequence - 1) // the peer asks for a record before the cut again
+	res, err := l.Ack(old.Sequence) // what the peer expected before the cut
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.Resync {
-		t.Fatalf("Ack(%d) asking for a record lost to the cut: %+v, want Resync", old.Sequence-1, res)
+		t.Fatalf("Ack(%d) after the cut: %+v, want Resync", old.Sequence, res)
 	}
 }
 

@@ -378,18 +378,25 @@ func (p *Plan) checkpoint(r *Report, opts RepairOptions, start uint64) {
 			}
 		} else {
 			if st.Cursor > p.Next {
-				// The peer holds the records sent before the cut: the
-				// sequence stays, so that the records appended next are
-				// labelled after them and not taken for duplicates. The
-				// records kept for a resend go too: relabelled, a resend
-				// would pass one record for another; a peer asking for
-				// them gets a resynchronisation instead.
-				changes = append(changes, fmt.Sprintf("cursor %d → %d and first %d → %d, sequence %d kept (the records sent past the cut are gone; the peer holds them, and the next appended record is labelled %d)",
-					st.Cursor, p.Next, st.First, p.Next, st.Sequence, st.Sequence))
+				// The peer holds the records acknowledged before the cut:
+				// the sequence must not move back, or the records appended
+				// next would be taken for them and dropped. Records after
+				// the cursor may have been handed out by a Pending whose
+				// Ack never came: their labels are skipped too, so the
+				// peer sees a gap and asks for a resynchronisation rather
+				// than drop new records as duplicates. The records kept
+				// for a resend go: relabelled, a resend would pass one
+				// record for another.
+				seq := st.Sequence
+				if r.Next > st.Cursor {
+					seq += r.Next - st.Cursor
+				}
+				changes = append(changes, fmt.Sprintf("cursor %d → %d and first %d → %d, sequence %d → %d (the records acknowledged past the cut are gone, and the peer holds them; the labels of any handed out after them are skipped, so the next appended record is labelled %d)",
+					st.Cursor, p.Next, st.First, p.Next, st.Sequence, seq, seq))
 				if st.First < p.Next {
 					p.Dropped = mergeRanges(append(p.Dropped, MakeRange(st.First, p.Next)))
 				}
-				st.Cursor, st.First = p.Next, p.Next
+				st.Cursor, st.First, st.Sequence = p.Next, p.Next, seq
 			}
 			if st.First > p.Next {
 				changes = append(changes, fmt.Sprintf("first %d → %d", st.First, p.Next))
