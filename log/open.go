@@ -103,6 +103,12 @@ func (l *Log) open() error {
 	if len(l.mu.segs) == 0 {
 		if ro {
 			l.mu.next = st.First
+			if st.Cursor > l.mu.next {
+				// Listed while a Reset replaced every segment.
+				if err := l.followLocked(st); err != nil {
+					return err
+				}
+			}
 			return l.checkState()
 		}
 		if err := l.startEmpty(st.First); err != nil {

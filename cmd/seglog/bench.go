@@ -52,7 +52,7 @@ the disk you want to size) and removed afterwards unless --keep.`,
 			if o.RecordSize <= 0 || o.RecordSize > seglog.MaxRecordSize {
 				return fmt.Errorf("--record-size %d: want 1 to %d", o.RecordSize, seglog.MaxRecordSize)
 			}
-			if o.Writers <= 0 || o.Count <= 0 || o.Duration < 0 || (cmd.Flags().Changed("reads") && o.Reads <= 0) {
+			if o.Writers <= 0 || (o.Count <= 0 && o.Duration == 0) || o.Duration < 0 || (cmd.Flags().Changed("reads") && o.Reads <= 0) {
 				return fmt.Errorf("--writers, --count and --reads must be positive, --duration not negative")
 			}
 			return a.bench(o)
