@@ -113,11 +113,11 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 	for {
 		if l.mu.epoch != epoch {
 			// A failed write discarded the group pending then, from
-			// discardedFrom[epoch] on. Records below it were synced
+			// discarded[epoch].from on. Records below it were synced
 			// before; the rest are gone, and their offsets given again
 			// (perhaps already synced for other appenders).
-			if off >= l.mu.discardedFrom[epoch] {
-				return l.mu.failErr
+			if d := l.mu.discarded[epoch]; off >= d.from {
+				return d.err
 			}
 			return nil
 		}
@@ -246,7 +246,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 			l.mu.next = entries[0].Offset
 		}
 		w.discard()
-		l.mu.discardedFrom = append(l.mu.discardedFrom, l.mu.next)
+		l.mu.discarded = append(l.mu.discarded, discardedGroup{from: l.mu.next, err: err})
 		l.mu.epoch++
 		return err
 	}

@@ -62,12 +62,13 @@ type Log struct {
 		// epoch counts discarded groups: an appender whose group was
 		// discarded by a failed write sees the epoch change.
 		epoch uint64
-		// discardedFrom[e] is the first offset discarded by the failed
-		// write that ended epoch e.
-		discardedFrom []uint64
-		failErr       error
-		sent          int    // records handed out by Pending since the last Ack; -1 if none
-		written       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		// discarded[e] is the group discarded by the failed write that
+		// ended epoch e: its first offset, and the error its appenders
+		// get (kept here, since failErr is cleared by the next success).
+		discarded []discardedGroup
+		failErr   error
+		sent      int    // records handed out by Pending since the last Ack; -1 if none
+		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
 	}
 	cond sync.Cond
 
@@ -226,6 +227,13 @@ func (l *Log) Close() error {
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
 
 var timeNewTicker = time.NewTicker
+
+// discardedGroup is a group of SyncAlways appends that a failed write
+// discarded.
+type discardedGroup struct {
+	from uint64
+	err  error
+}
 
 // setStateLocked adopts a delivery state.
 func (l *Log) setStateLocked(st checkpoint.State) {
