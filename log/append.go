@@ -109,17 +109,23 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		}
 		return nil
 	}
+	l.mu.waiting[epoch]++
+	defer func() { l.doneWaitingLocked(epoch) }()
 	yielded := false
 	for {
 		if l.mu.epoch != epoch {
-			// A failed write discarded the group pending then, from
-			// discarded[epoch].from on. Records below it were synced
-			// before; the rest are gone, and their offsets given again
-			// (perhaps already synced for other appenders).
+			// A failed write discarded the frames not yet written then,
+			// from discarded[epoch].from on: those records are gone, and
+			// their offsets given again (perhaps already synced for
+			// other appenders). A record below it was written, by this
+			// group or by a Flush, but perhaps not synced: wait on.
 			if d := l.mu.discarded[epoch]; off >= d.from {
 				return d.err
 			}
-			return nil
+			l.doneWaitingLocked(epoch)
+			epoch = l.mu.epoch
+			l.mu.waiting[epoch]++
+			continue
 		}
 		if l.mu.synced > off {
 			return nil
@@ -246,7 +252,9 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 			l.mu.next = entries[0].Offset
 		}
 		w.discard()
-		l.mu.discarded = append(l.mu.discarded, discardedGroup{from: l.mu.next, err: err})
+		if l.mu.waiting[l.mu.epoch] > 0 {
+			l.mu.discarded[l.mu.epoch] = discardedGroup{from: l.mu.next, err: err}
+		}
 		l.mu.epoch++
 		return err
 	}
@@ -269,4 +277,13 @@ func (l *Log) Flush() error {
 		}
 	}
 	return nil
+}
+
+// doneWaitingLocked records that an appender waiting in epoch e is done,
+// and forgets e's discarded group once no appender can ask for it.
+func (l *Log) doneWaitingLocked(e uint64) {
+	if l.mu.waiting[e]--; l.mu.waiting[e] <= 0 {
+		delete(l.mu.waiting, e)
+		delete(l.mu.discarded, e)
+	}
 }

@@ -1,6 +1,9 @@
 package log
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // flushLoop writes buffered frames in the background when an appender
 // kicks it, so that under SyncInterval and SyncNever appending and writing
@@ -38,6 +41,9 @@ func (l *Log) flushLoop() {
 				l.mu.Unlock()
 				err = l.syncSeal(seal)
 				l.mu.Lock()
+			}
+			if errors.Is(err, ErrClosed) {
+				err = nil // Close ran while this waited for the writer
 			}
 			if err != nil && err.Error() != lastErr {
 				l.logger.Error("seglog: background flush", "dir", l.dir, "err", err)

@@ -14,9 +14,10 @@ import (
 )
 
 // TestFailedWritesManyAppenders: under SyncAlways, segment writes fail now
-// and then with ENOSPC while many goroutines append. An append that
-// returned nil must hold its offset, whatever failed and succeeded around
-// it; an append whose group was discarded must say so.
+// and then with ENOSPC while many goroutines append and another calls
+// Flush. An append that returned nil must hold its offset, on stable
+// storage, whatever failed and succeeded around it; an append whose group
+// was discarded must say so.
 func TestFailedWritesManyAppenders(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -47,6 +48,19 @@ func TestFailedWritesManyAppenders(t *testing.T) {
 		var mu sync.Mutex
 		acked := map[uint64]string{}
 		var wg sync.WaitGroup
+		stopFlush := make(chan struct{})
+		flushed := make(chan struct{})
+		go func() { // Flush writes records of groups under way, unsynced
+			defer close(flushed)
+			for {
+				select {
+				case <-stopFlush:
+					return
+				default:
+				}
+				l.Flush()
+			}
+		}()
 		for g := range 8 {
 			wg.Go(func() {
 				for i := range 60 {
@@ -68,11 +82,16 @@ func TestFailedWritesManyAppenders(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		close(stopFlush)
+		<-flushed
+		// Power fails: what an Append that returned nil promised must be
+		// on stable storage.
+		survivor := fsys.Crash(nil, crashfs.CrashLoseUnsynced)
 		failing.Store(false)
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-		l2, err := seglog.Open(dir, opts)
+		l.Close()
+		o2 := *opts
+		o2.FS = survivor
+		l2, err := seglog.Open(dir, &o2)
 		if err != nil {
 			t.Fatal(err)
 		}

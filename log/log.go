@@ -65,7 +65,10 @@ type Log struct {
 		// discarded[e] is the group discarded by the failed write that
 		// ended epoch e: its first offset, and the error its appenders
 		// get (kept here, since failErr is cleared by the next success).
-		discarded []discardedGroup
+		// Kept only while waiting[e], the appenders waiting in epoch e,
+		// is not zero, so that a long run of failures holds no memory.
+		discarded map[uint64]discardedGroup
+		waiting   map[uint64]int
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)

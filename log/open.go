@@ -31,6 +31,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	for attempt := 0; ; attempt++ {
 		l = &Log{dir: dir, opts: o, fs: o.FS, logger: o.Logger}
 		l.mu.sent = -1
+		l.mu.discarded, l.mu.waiting = map[uint64]discardedGroup{}, map[uint64]int{}
 		l.cond.L = &l.mu.Mutex
 		err := l.open()
 		if err == nil {
@@ -102,12 +103,15 @@ func (l *Log) open() error {
 	}
 	if len(l.mu.segs) == 0 {
 		if ro {
+			// Listed before the writer created the segments (or while a
+			// Reset replaced them): look again, from the first kept
+			// record, which may lie inside a segment.
 			l.mu.next = st.First
-			if st.Cursor > l.mu.next {
-				// Listed while a Reset replaced every segment.
-				if err := l.followLocked(st); err != nil {
-					return err
-				}
+			if err := l.restartReadOnly(st.First); err != nil {
+				return err
+			}
+			if err := l.followLocked(st); err != nil {
+				return err
 			}
 			return l.checkState()
 		}

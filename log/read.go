@@ -198,8 +198,10 @@ func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 				off = next
 				continue
 			}
-			next, more := l.scanSegment(&v, &sc, &body, off, yield)
-			v.s.release()
+			next, more := func() (uint64, bool) {
+				defer v.s.release() // also when the loop body panics
+				return l.scanSegment(&v, &sc, &body, off, yield)
+			}()
 			if !more || next <= off {
 				return
 			}

@@ -55,3 +55,42 @@ func TestReadOnlyOpenWriterRollsMeanwhile(t *testing.T) {
 	}
 	coreCheck(t, ro, want)
 }
+
+// TestReadOnlyOpenEmptyListing: the listing finds no segment yet, then the
+// writer creates the log, appends, and releases up to an offset inside a
+// segment before the checkpoint is read. Open starts at the segment
+// holding the first kept record.
+func TestReadOnlyOpenEmptyListing(t *testing.T) {
+	fsys := crashfs.New()
+	const dir = "/late"
+	if err := fsys.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	var w *seglog.Log
+	var want []seglog.Record
+	hooked := &listHookFS{FS: fsys, hook: func() {
+		w = coreOpen(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
+		for i := range 90 {
+			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", i, 0)})...)
+		}
+		for range 2 { // the second Ack releases what the first acknowledged
+			b, err := w.Pending(45)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := w.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
+	st := w.State()
+	if st.First == 0 {
+		t.Fatal("nothing released")
+	}
+	if got := ro.State(); got != st {
+		t.Fatalf("reader state %+v, writer %+v", got, st)
+	}
+	coreCheck(t, ro, want[st.First:])
+}

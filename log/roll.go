@@ -37,9 +37,6 @@ func (l *Log) roll(lazy bool) error {
 	if err := l.flushLocked(!lazy); err != nil {
 		return err
 	}
-	if l.mu.closed { // Close ran while the flush waited
-		return ErrClosed
-	}
 	old := l.mu.w
 	base := l.mu.next
 	pending := l.mu.seal

@@ -48,6 +48,9 @@ func (l *Log) acquireSealed(s *segFile) (vfs.File, []index.Entry, error) {
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
+		if l.readClosed.Load() {
+			return nil, nil, ErrClosed
+		}
 		return nil, nil, ErrOutOfRange
 	}
 	// An evicted segment still open for another reader is tracked again.
