@@ -40,14 +40,7 @@ func TestReadOnlyOpenWriterRollsMeanwhile(t *testing.T) {
 	add(10)
 	hooked := &listHookFS{FS: fsys, hook: func() {
 		add(80) // several rolls
-		b, err := w.Pending(1000)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := w.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-			t.Error(err)
-		}
+		ackPending(t, w, 1000)
 	}}
 	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
 	if st := ro.State(); st.Cursor != uint64(len(want)) || st.Next != uint64(len(want)) {
@@ -73,16 +66,8 @@ func TestReadOnlyOpenEmptyListing(t *testing.T) {
 		for i := range 90 {
 			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", i, 0)})...)
 		}
-		for range 2 { // the second Ack releases what the first acknowledged
-			b, err := w.Pending(45)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if _, err := w.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-				t.Error(err)
-			}
-		}
+		ackPending(t, w, 45)
+		ackPending(t, w, 45) // releases what the first acknowledged
 	}}
 	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
 	st := w.State()
@@ -93,4 +78,17 @@ func TestReadOnlyOpenEmptyListing(t *testing.T) {
 		t.Fatalf("reader state %+v, writer %+v", got, st)
 	}
 	coreCheck(t, ro, want[st.First:])
+}
+
+// ackPending hands out up to max records and acknowledges them all.
+func ackPending(t *testing.T, l *seglog.Log, max int) {
+	t.Helper()
+	b, err := l.Pending(max)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+		t.Error(err)
+	}
 }

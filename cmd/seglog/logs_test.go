@@ -225,3 +225,15 @@ func buildScenario(t testing.TB, name string) string {
 	t.Fatalf("no scenario %q", name)
 	return ""
 }
+
+// ackPending hands out up to max records and acknowledges them all.
+func ackPending(t testing.TB, l *seglog.Log, max int) {
+	t.Helper()
+	b, err := l.Pending(max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
+		t.Fatal(err)
+	}
+}

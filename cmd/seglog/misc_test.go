@@ -313,15 +313,8 @@ func TestDumpFromReleased(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 2 { // the second Ack releases what the first acknowledged
-		b, err := l.Pending(300)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ackPending(t, l, 300)
+	ackPending(t, l, 300) // releases what the first acknowledged
 	first := l.FirstOffset()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -357,13 +350,7 @@ func TestInfoReleasedSegmentLeftOver(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b, err := l.Pending(400)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-			t.Fatal(err)
-		}
+		ackPending(t, l, 400)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

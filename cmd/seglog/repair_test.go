@@ -351,15 +351,8 @@ func TestDamageInReleasedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // the second Ack releases what the first acknowledged
-		b, err := l.Pending(40)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ackPending(t, l, 40)
+	ackPending(t, l, 40) // releases what the first acknowledged
 	st := l.State()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
