@@ -158,19 +158,8 @@ func TestTornTailLiveWriter(t *testing.T) {
 // appends exactly once and in order, across segment rolls, and stops when
 // its context is cancelled.
 func TestFollow(t *testing.T) {
-	dir := buildHealthy(t, 20, seglog.CodecNone)
-	l, err := seglog.Open(dir, &seglog.Options{SegmentSize: testSegmentSize, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- runContext(ctx, []string{"dump", "--follow", "--json", "--poll", "1ms", dir}, &out, &errb)
-	}()
+	l, f := startFollow(t, seglog.SyncAlways, "--follow", "--json", "--poll", "1ms")
+	dir, out, errb := f.dir, &f.out, &f.errb
 	lines := func() int { return strings.Count(out.String(), "\n") }
 	waitFor(t, "the existing records", func() bool { return lines() >= 20 })
 
@@ -191,10 +180,7 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("only %d segment rolls", rolls)
 	}
 	waitFor(t, "every record", func() bool { return lines() >= total })
-	cancel()
-	if c := <-code; c != exitOK {
-		t.Fatalf("dump --follow exited %d: %s", c, errb.String())
-	}
+	f.stop(t)
 	checkDumped(t, out.String(), 0, total)
 	if errb.String() != "" {
 		t.Errorf("stderr: %s", errb.String())
@@ -225,28 +211,14 @@ func checkDumped(t *testing.T, out string, from, to int) {
 // TestFollowTrims: records released by the writer while the follower is
 // behind are reported on stderr, never printed twice or out of order.
 func TestFollowTrims(t *testing.T) {
-	dir := buildHealthy(t, 20, seglog.CodecNone)
-	l, err := seglog.Open(dir, &seglog.Options{SegmentSize: testSegmentSize, Sync: seglog.SyncNever, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- runContext(ctx, []string{"dump", "-f", "--json", "--payload", "none", "--poll", "1ms", dir}, &out, &errb)
-	}()
+	l, f := startFollow(t, seglog.SyncNever, "-f", "--json", "--payload", "none", "--poll", "1ms")
+	out, errb := &f.out, &f.errb
 	stop := liveWriter(t, l, true)
 	waitFor(t, "a release", func() bool { return l.FirstOffset() > 600 })
 	n := stop()
 	next := l.NextOffset()
 	waitFor(t, "the last record", func() bool { return strings.Contains(out.String(), fmt.Sprintf(`"offset":%d,`, next-1)) })
-	cancel()
-	if c := <-code; c != exitOK {
-		t.Fatalf("exit %d: %s", c, errb.String())
-	}
+	f.stop(t)
 	prev := int64(-1)
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var rec jsonRecord
@@ -270,4 +242,38 @@ func TestFollowTimeout(t *testing.T) {
 	r = seglogCmd(t, "dump", "--follow", "--count", "5", "--from", "10", "--json", dir)
 	r.wantCode(t, exitOK)
 	checkDumped(t, r.stdout, 10, 15)
+}
+
+// follower is a "seglog dump" with the given flags running on a log of 20
+// records that a writer in this process holds open.
+type follower struct {
+	dir       string
+	out, errb syncBuffer
+	cancel    context.CancelFunc
+	code      chan int
+}
+
+func startFollow(t *testing.T, policy seglog.SyncPolicy, flags ...string) (*seglog.Log, *follower) {
+	t.Helper()
+	f := &follower{dir: buildHealthy(t, 20, seglog.CodecNone), code: make(chan int, 1)}
+	l, err := seglog.Open(f.dir, &seglog.Options{SegmentSize: testSegmentSize, Sync: policy, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	t.Cleanup(cancel)
+	args := append(append([]string{"dump"}, flags...), f.dir)
+	go func() { f.code <- runContext(ctx, args, &f.out, &f.errb) }()
+	return l, f
+}
+
+// stop cancels the follower and checks that it exited 0.
+func (f *follower) stop(t *testing.T) {
+	t.Helper()
+	f.cancel()
+	if c := <-f.code; c != exitOK {
+		t.Fatalf("dump exited %d: %s", c, f.errb.String())
+	}
 }
