@@ -8,13 +8,6 @@ import (
 	"github.com/seglog/seglog/checkpoint"
 )
 
-// Batch is a run of records to send, labelled with the sequence number of
-// its first record.
-type Batch struct {
-	Sequence uint64 // label of Records[0]
-	Records  []Record
-}
-
 // AckBranch names the branch an acknowledgement took. See docs/protocol.md.
 type AckBranch int
 
