@@ -86,6 +86,22 @@ func (l *Log) Pending(max int) (Batch, error) {
 	if max <= 0 {
 		return Batch{}, fmt.Errorf("seglog: Pending(%d): max must be positive", max)
 	}
+	return l.pending(max, 0)
+}
+
+// PendingBytes is Pending bounded by bytes as well as records: the batch
+// stops before the record that would take the sum of its records' Data
+// lengths over maxBytes, but always holds at least one record, so that a
+// record larger than maxBytes is still delivered (alone). maxBytes <= 0
+// means no byte bound.
+func (l *Log) PendingBytes(maxRecords, maxBytes int) (Batch, error) {
+	if maxRecords <= 0 {
+		return Batch{}, fmt.Errorf("seglog: PendingBytes(%d, %d): maxRecords must be positive", maxRecords, maxBytes)
+	}
+	return l.pending(maxRecords, maxBytes)
+}
+
+func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	l.mu.Lock()
 	if l.mu.closed || l.mu.closing {
 		l.mu.Unlock()
@@ -95,6 +111,7 @@ func (l *Log) Pending(max int) (Batch, error) {
 	l.mu.Unlock()
 
 	b := Batch{Sequence: seq}
+	bytes := 0
 	for rec, err := range l.Records(cursor) {
 		if err != nil {
 			return Batch{}, err
@@ -102,6 +119,10 @@ func (l *Log) Pending(max int) (Batch, error) {
 		if rec.Offset != cursor+uint64(len(b.Records)) {
 			break // released meanwhile by a concurrent Reset
 		}
+		if maxBytes > 0 && len(b.Records) > 0 && bytes+len(rec.Data) > maxBytes {
+			break
+		}
+		bytes += len(rec.Data)
 		rec.Data = slices.Clone(rec.Data)
 		b.Records = append(b.Records, rec)
 		if len(b.Records) == max {
