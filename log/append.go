@@ -17,6 +17,17 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for retried := false; ; retried = true {
+		off, err := l.appendLocked(data)
+		// A full disk whose space is all the log's own, acknowledged:
+		// give it back and try once more.
+		if err == nil || retried || l.opts.Sync != SyncAlways || !l.freeSpaceLocked(err) {
+			return off, err
+		}
+	}
+}
+
+func (l *Log) appendLocked(data []byte) (uint64, error) {
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}
@@ -50,6 +61,15 @@ func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for retried := false; ; retried = true {
+		off, err := l.appendRecordsLocked(recs, total)
+		if err == nil || retried || l.opts.Sync != SyncAlways || !l.freeSpaceLocked(err) {
+			return off, err
+		}
+	}
+}
+
+func (l *Log) appendRecordsLocked(recs []Record, total int) (uint64, error) {
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}

@@ -1,7 +1,9 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -103,6 +105,11 @@ func (s *segFile) retire() error {
 func (l *Log) loadSealed(s *segFile) error {
 	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !l.opts.ReadOnly {
+			// The writer holds the lock and deletes only what it released:
+			// the file was deleted behind its back.
+			return &CorruptError{File: s.path, Offset: 0, Reason: "segment file missing"}
+		}
 		return fmt.Errorf("seglog: open segment: %w", err)
 	}
 	size, err := f.Size()
