@@ -43,7 +43,7 @@ func dlSeed(t *testing.T) uint64 {
 // at the implementation: plain integers and a map of records.
 type model struct {
 	seq, cursor, first, next int64
-	sent                     int64 // records handed out by the last Pending since the last Ack; -1: none
+	sent                     int64 // largest batch handed out since the last Ack (0 after Reset); -1: none
 	recs                     map[int64]seglog.Record
 	meta                     map[string][]byte
 	// durable is the offset below which every record is known to be on
@@ -76,8 +76,8 @@ func (m *model) pending(limit int) seglog.Batch {
 	for o := m.cursor; o < m.next && len(b.Records) < limit; o++ {
 		b.Records = append(b.Records, m.recs[o])
 	}
-	m.sent = int64(len(b.Records))
-	m.durable = max(m.durable, m.cursor+m.sent)
+	m.sent = max(m.sent, int64(len(b.Records)))
+	m.durable = max(m.durable, m.cursor+int64(len(b.Records)))
 	return b
 }
 
@@ -122,7 +122,7 @@ func (m *model) ack(n int64) (seglog.AckBranch, int64) {
 func (m *model) reset() {
 	m.release(m.next)
 	m.cursor = m.next
-	m.sent = -1
+	m.sent = 0 // nothing handed out from the new cursor
 	m.durable = m.next
 	m.saved = true
 }
