@@ -2,8 +2,8 @@ package log
 
 import (
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/seglog/seglog/checkpoint"

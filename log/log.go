@@ -70,11 +70,11 @@ type Log struct {
 		discarded map[uint64]discardedGroup
 		waiting   map[uint64]int
 		failErr   error
-		sent      int    // labels of the largest batch handed out since the last Ack; -1 if none
+		sent      int // labels of the largest batch handed out since the last Ack; -1 if none
 		// gapReported is the end of the last gap logged and counted;
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64
-		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
 	}
 	cond sync.Cond
 

@@ -381,8 +381,8 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			// between them, which the next segment's base says were
 			// appended, are gone with a segment file or the end of this one.
 			err := &CorruptError{File: v.s.path, Offset: sc.End(), Reason: fmt.Sprintf(
-				"offsets [%d, %d) are missing: the segment ends at offset %d and the next one, %s, starts at %d (a segment file deleted or cut short; %s would be its name)",
-				off, v.next.base, off, filepath.Base(v.next.path), v.next.base, segment.FileName(off))}
+				"the segment ends at offset %d but the next one, %s, starts at %d: a segment file deleted (%s would be its name) or this one cut short",
+				off, filepath.Base(v.next.path), v.next.base, segment.FileName(off))}
 			if !fn(Record{}, &damage{from: off, to: v.next.base, err: err}, nil) {
 				return off, false
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
 )
 
 // Options tunes Verify.
@@ -248,8 +249,8 @@ func (r *Report) between(prev, s *SegmentScan) *Finding {
 	switch {
 	case prev.Next < s.Base:
 		return &Finding{Severity: Error, Code: CodeOffsetGap, File: s.Name, Offsets: rangePtr(MakeRange(prev.Next, s.Base)),
-			Message: fmt.Sprintf("no segment holds offsets %s: %s ends at %d and %s starts at %d (a segment file is missing)",
-				MakeRange(prev.Next, s.Base), prev.Name, prev.Next, s.Name, s.Base)}
+			Message: fmt.Sprintf("no segment holds offsets %s: %s ends at %d and %s starts at %d (a segment file is missing, %s if it began there, or %s was cut short); delivery hands them out as a gap",
+				MakeRange(prev.Next, s.Base), prev.Name, prev.Next, s.Name, s.Base, segment.FileName(prev.Next), prev.Name)}
 	case prev.Next > s.Base:
 		return &Finding{Severity: Error, Code: CodeOffsetOverlap, File: s.Name, Offsets: rangePtr(MakeRange(s.Base, prev.Next)),
 			Message: fmt.Sprintf("%s ends at %d, after %s starts at %d: offsets %s are claimed twice",
