@@ -197,7 +197,9 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 		// the last Ack, not the last one: a smaller retry after a lost
 		// answer must not make the answer to the larger one look too
 		// high.
-		l.mu.sent = gmax(l.mu.sent, int(next-cursor))
+		// After Open, the process before may have handed out as much
+		// as was pending then.
+		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor))
 		for _, g := range b.Gaps {
 			l.reportGapLocked(g)
 		}
@@ -266,7 +268,7 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 		return AckResult{}, err
 	}
 	l.mu.Lock()
-	l.mu.sent = -1
+	l.mu.sent, l.mu.sentFloor = -1, 0
 	res := AckResult{
 		Resync:          branch == AckTooHigh || branch == AckAncient,
 		Branch:          branch,
@@ -363,7 +365,7 @@ func (l *Log) Reset() error {
 	st.First, st.Cursor = l.mu.next, l.mu.next
 	// Nothing has been handed out from the new cursor: a late answer to a
 	// batch from before the Reset is too high, and passes over nothing.
-	l.mu.sent = 0
+	l.mu.sent, l.mu.sentFloor = 0, 0
 	l.mu.Unlock()
 	if _, err := l.saveState(st); err != nil || !replace {
 		return err

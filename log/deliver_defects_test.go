@@ -41,6 +41,23 @@ func TestDeliverSmallerRetry(t *testing.T) {
 	}
 }
 
+// D1 across a restart: what the process before may have handed out (as
+// much as was pending) still counts after Open, so a smaller first batch
+// does not make the answer to a larger one look too high.
+func TestDeliverSmallerRetryAfterRestart(t *testing.T) {
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	dlAppendLetters(t, l, 5)
+	dlPending(t, l, 3) // the peer stores A B C; the answer is lost
+	l.Close()
+	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	defer l.Close()
+	dlPending(t, l, 1)
+	if res := dlAck(t, l, 3); res.Branch != seglog.AckNormal || res.State.Cursor != 3 {
+		t.Fatalf("Ack(3) after a restart and Pending(1) = %+v, want normal", res)
+	}
+}
+
 // D2: after Reset nothing has been handed out, so a late answer to a batch
 // from before the Reset cannot pass over a record appended since.
 func TestDeliverResetForgetsNothingUnsent(t *testing.T) {

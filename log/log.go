@@ -70,7 +70,11 @@ type Log struct {
 		discarded map[uint64]discardedGroup
 		waiting   map[uint64]int
 		failErr   error
-		sent      int // labels of the largest batch handed out since the last Ack; -1 if none
+		// sent is the largest batch (in labels) handed out since the last
+		// Ack, -1 if none; sentFloor what a process before Open may have
+		// handed out (the pending count at Open), until the first Ack.
+		sent      int
+		sentFloor int
 		// gapReported is the end of the last gap logged and counted;
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64

@@ -35,6 +35,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.cond.L = &l.mu.Mutex
 		err := l.open()
 		if err == nil {
+			l.mu.sentFloor = int(l.mu.next - l.mu.state.Cursor)
 			break
 		}
 		l.closeFiles()
