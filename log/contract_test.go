@@ -21,7 +21,10 @@ import (
 // payload, which the tests make from the offset with relPayload), or -1
 // for each offset a gap notice covered.
 type refServer struct {
-	expect uint64
+	// noDedupe breaks rule 2 and 3: the server stores every entry it gets
+	// from the label it expects or below, as if new.
+	noDedupe bool
+	expect   uint64
 	stored []int64
 	// labels[i] is the label stored[i] arrived with.
 	labels []uint64
@@ -36,6 +39,16 @@ type refServer struct {
 //  4. the answer is the label expected after the batch, given once what it
 //     covers is stored.
 func (s *refServer) receive(b seglog.Batch) uint64 {
+	if s.noDedupe {
+		for e := range b.Entries() {
+			if e.Record != nil {
+				s.stored = append(s.stored, int64(binary.LittleEndian.Uint64(e.Record.Data)))
+				s.labels = append(s.labels, e.Label)
+			}
+		}
+		s.expect = b.Next()
+		return s.expect
+	}
 	if b.Sequence > s.expect {
 		return s.expect
 	}
@@ -210,6 +223,29 @@ func TestContractRewind(t *testing.T) {
 	}
 	a.drain(srv)
 	ctCheck(t, srv, ctRange(0, 30))
+}
+
+// Statement (rewind, server wrong): an answer inside the kept window but
+// below what the server has (a stale one) makes the agent resend from it
+// under the same labels: a server that skips duplicates by label stores
+// nothing twice; one that does not stores the resent records twice.
+func TestContractRewindDuplicates(t *testing.T) {
+	for _, dedupe := range []bool{true, false} {
+		a := newCtAgent(t)
+		a.append(30)
+		srv := &refServer{noDedupe: !dedupe}
+		a.exchange(srv, 10, false)
+		a.exchange(srv, 10, false) // has 0..19, kept 10..19
+		if res := dlAck(t, a.l, 15); res.Branch != seglog.AckRewind || res.Resync {
+			t.Fatalf("stale Ack(15) = %+v, want rewind", res)
+		}
+		a.drain(srv)
+		want := ctRange(0, 30)
+		if !dedupe {
+			want = append(ctRange(0, 20), ctRange(15, 30)...) // 15..19 twice
+		}
+		ctCheck(t, srv, want)
+	}
 }
 
 // Statement (ancient): a server that loses more than the kept window makes

@@ -490,6 +490,9 @@ func TestDeliverClosedAndReadOnly(t *testing.T) {
 	opts.ReadOnly = true
 	ro := dlOpen(t, opts)
 	defer ro.Close()
+	if _, err := ro.Pending(1); !errors.Is(err, seglog.ErrReadOnly) {
+		t.Fatalf("Pending on a read-only log: %v", err)
+	}
 	if _, err := ro.Ack(1); !errors.Is(err, seglog.ErrReadOnly) {
 		t.Fatalf("Ack on a read-only log: %v", err)
 	}

@@ -302,7 +302,7 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s, all released: no read returns them, and the segment goes when the records after them are released", d.Reason, n, d.Offsets)})
 		default:
 			emit(Finding{Severity: Error, Code: CodeFrameCorrupt, File: s.Name, Position: pos(d.Pos), Offsets: rangePtr(d.Offsets),
-				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s unreadable", d.Reason, n, d.Offsets)})
+				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s unreadable%s", d.Reason, n, d.Offsets, gapNote(d.Offsets, r.Checkpoint))})
 		}
 	}
 	sev := Warning
@@ -324,6 +324,14 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 	case IndexExtra:
 		emit(Finding{Severity: sev, Code: CodeIndexExtra, File: s.IndexName(), Message: s.IndexReason + "; repair rebuilds it"})
 	}
+}
+
+// gapNote says how delivery hands out unreadable offsets that are pending.
+func gapNote(o Range, ck CheckpointReport) string {
+	if o.To == nil || !ck.Present || ck.Err != nil || *o.To <= ck.State.Cursor {
+		return ""
+	}
+	return fmt.Sprintf(" (delivery hands out %s as a gap)", MakeRange(max(o.From, ck.State.Cursor), *o.To))
 }
 
 // logChecks checks the log as a whole once every segment is read: its
