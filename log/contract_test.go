@@ -25,7 +25,7 @@ type refServer struct {
 	// from the label it expects or below, as if new.
 	noDedupe bool
 	expect   uint64
-	stored []int64
+	stored   []int64
 	// labels[i] is the label stored[i] arrived with.
 	labels []uint64
 }
