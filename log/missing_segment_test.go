@@ -129,3 +129,17 @@ func TestShortenedMiddleSegment(t *testing.T) {
 		})
 	}
 }
+
+// A middle segment deleted behind the back of a running writer (which
+// holds the lock, so nothing else may delete its files): the same gap.
+func TestMissingMiddleSegmentLive(t *testing.T) {
+	fsys, opts, segs := dlMiddle(t)
+	l := dlOpen(t, opts)
+	defer l.Close()
+	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {
+		if err := fsys.Remove(dlDir + "/" + name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dlCheckHole(t, l, segs[1], segs[2])
+}

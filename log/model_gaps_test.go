@@ -27,13 +27,12 @@ import (
 //
 //	go test ./log -run TestModelGaps -seed 12345 -model.steps 5000 -v
 
-// gapModel is the reference: offsets, their data and frames, which are
-// damaged, and the delivery state, in plain integers.
+// gapModel is the reference: offsets, their data, which are damaged, and
+// the delivery state, in plain integers.
 type gapModel struct {
 	seq, cursor, first, next uint64
 	sent                     int64 // largest batch since the last Ack; -1: none
 	data                     map[uint64][]byte
-	frame                    map[uint64][2]uint64 // offset -> its frame's [from, to)
 	damaged                  map[uint64]bool
 	reported                 uint64 // end of the last gap counted
 	gaps, gapOffsets         uint64
@@ -126,6 +125,7 @@ type gapPeer struct {
 
 type gapRun struct {
 	t      *testing.T
+	opts   *seglog.Options
 	rng    *rand.Rand
 	fsys   *crashfs.FS
 	l      *seglog.Log
@@ -149,13 +149,27 @@ func (r *gapRun) fatalf(format string, args ...any) {
 }
 
 func TestModelGaps(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts *seglog.Options
+	}{
+		{"always/none", &seglog.Options{Sync: seglog.SyncAlways}},
+		{"always/zstd", &seglog.Options{Sync: seglog.SyncAlways, Codec: seglog.CodecZstd}},
+		{"never/s2", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2}},
+	} {
+		t.Run(c.name, func(t *testing.T) { runModelGaps(t, c.opts) })
+	}
+}
+
+func runModelGaps(t *testing.T, opts *seglog.Options) {
 	seed := dlSeed(t)
 	fsys := crashfs.New()
-	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys,
-		m:     &gapModel{sent: -1, data: map[uint64][]byte{}, frame: map[uint64][2]uint64{}, damaged: map[uint64]bool{}},
+	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
+		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}},
 		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
 		stats: map[string]int{}}
-	r.l = dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet
+	r.l = dlOpen(t, opts)
 	defer func() { r.l.Close() }()
 	for r.step = 0; r.step < *modelSteps; r.step++ {
 		switch x := r.rng.IntN(100); {
@@ -209,7 +223,6 @@ func (r *gapRun) appendSome() {
 	for i := range recs {
 		o := first + uint64(i)
 		r.m.data[o] = recs[i].Data
-		r.m.frame[o] = [2]uint64{first, first + uint64(n)}
 	}
 	r.m.next += uint64(n)
 	r.stats["append"]++
@@ -238,20 +251,38 @@ func (r *gapRun) damage() {
 	if err != nil {
 		r.fatalf("read %s: %v", name, err)
 	}
+	if err := r.l.Flush(); err != nil { // buffered frames reach the file
+		r.fatalf("Flush: %v", err)
+	}
+	b, err = r.fsys.ReadFile(name)
+	if err != nil {
+		r.fatalf("read %s: %v", name, err)
+	}
+	// The frame holding o, as its index entry locates it: appends share
+	// frames under SyncNever, and a frame's records are damaged together.
+	ib, err := r.fsys.ReadFile(dlDir + "/" + index.FileName(base))
+	if err != nil {
+		r.fatalf("read index: %v", err)
+	}
+	entries, _ := index.Decode(ib, base, segment.HeaderSize, int64(len(b)))
+	i := index.Search(entries, o)
+	if i < 0 {
+		r.fatalf("no index entry for the frame of %d in %v", o, entries)
+	}
+	frame := [2]uint64{entries[i].Offset, r.m.next}
+	if i+1 < len(entries) {
+		frame[1] = entries[i+1].Offset
+	} else if k := slices.Index(segs, base); k+1 < len(segs) {
+		frame[1] = segs[k+1]
+	}
+	for d := frame[0]; d < frame[1]; d++ {
+		if r.m.damaged[d] {
+			return // its payload no longer matches: damaged already
+		}
+	}
 	var pos int64
-	if r.rng.IntN(3) == 0 {
-		// Anywhere in the frame, header included, as its index entry
-		// locates it.
-		ib, err := r.fsys.ReadFile(dlDir + "/" + index.FileName(base))
-		if err != nil {
-			r.fatalf("read index: %v", err)
-		}
-		entries, _ := index.Decode(ib, base, segment.HeaderSize, int64(len(b)))
-		i := index.Search(entries, o)
-		if i < 0 || entries[i].Offset != r.m.frame[o][0] {
-			r.fatalf("no index entry for the frame of %d in %v", o, entries)
-		}
-		pos = int64(entries[i].Pos) + r.rng.Int64N(int64(entries[i].Len))
+	if r.opts.Codec != seglog.CodecNone || r.rng.IntN(3) == 0 {
+		pos = int64(entries[i].Pos) + r.rng.Int64N(int64(entries[i].Len)) // header included
 	} else {
 		payload := r.m.data[o][16:]
 		i := bytes.Index(b, payload)
@@ -263,12 +294,11 @@ func (r *gapRun) damage() {
 	if err := r.fsys.Corrupt(name, pos, byte(1+r.rng.IntN(255))); err != nil {
 		r.fatalf("corrupt: %v", err)
 	}
-	f := r.m.frame[o]
-	for d := f[0]; d < f[1]; d++ {
+	for d := frame[0]; d < frame[1]; d++ {
 		r.m.damaged[d] = true
 	}
 	r.stats["damage"]++
-	r.logf("damage record %d: frame [%d, %d)", o, f[0], f[1])
+	r.logf("damage record %d: frame [%d, %d)", o, frame[0], frame[1])
 }
 
 // exchange hands out a batch, checks it against the model, gives it to the
