@@ -2,8 +2,11 @@ package log_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	stdlog "log/slog"
 	"math"
+	"sync/atomic"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
@@ -256,5 +259,86 @@ func TestDeliverGapAlone(t *testing.T) {
 	b = dlPending(t, l, 1000)
 	if len(b.Gaps) != 0 || len(b.Records) != 198 || b.Sequence != 2 {
 		t.Fatalf("after the gap: %d records, gaps %+v, seq %d", len(b.Records), b.Gaps, b.Sequence)
+	}
+}
+
+// dlCountHandler counts the log lines whose message is msg.
+type dlCountHandler struct {
+	msg string
+	n   *atomic.Int64
+}
+
+func (h dlCountHandler) Enabled(context.Context, stdlog.Level) bool { return true }
+func (h dlCountHandler) Handle(_ context.Context, r stdlog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h dlCountHandler) WithAttrs([]stdlog.Attr) stdlog.Handler { return h }
+func (h dlCountHandler) WithGroup(string) stdlog.Handler        { return h }
+
+// A gap is reported through the Logger once per occurrence: not again when
+// a retry or a rewind hands it out again; a second damaged frame is a
+// second report.
+func TestDeliverGapReportedOnce(t *testing.T) {
+	fsys := crashfs.New()
+	data := make([][]byte, 30)
+	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	for i := range data {
+		data[i] = relPayload(uint64(i), 300)
+		if _, err := l.Append(data[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	dlFlipInRecord(t, fsys, data[4][16:200])
+	dlFlipInRecord(t, fsys, data[20][16:200])
+	var n atomic.Int64
+	opts := dlOpts(fsys, 0, seglog.SyncAlways)
+	opts.Logger = stdlog.New(dlCountHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
+	l = dlOpen(t, opts)
+	defer l.Close()
+	for range 3 {
+		dlPending(t, l, 10) // the first gap, three times
+	}
+	if got := n.Load(); got != 1 {
+		t.Fatalf("%d reports after handing out one gap three times, want 1", got)
+	}
+	dlAck(t, l, 10)
+	dlAck(t, l, 2) // rewind onto the gap
+	dlPending(t, l, 100)
+	if got, st := n.Load(), l.State(); got != 2 || st.Gaps != 2 || st.GapOffsets != 2 {
+		t.Fatalf("%d reports, state %+v; want 2 reports of 2 gaps over 2 offsets", got, st)
+	}
+}
+
+// A gap near the top of uint64 takes its labels like records: a batch
+// stops at label 2^64-1.
+func TestDeliverGapNearMaxUint64(t *testing.T) {
+	const max = math.MaxUint64
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	data := make([][]byte, 3)
+	for i := range data {
+		data[i] = relPayload(uint64(i), 300)
+		if _, err := l.Append(data[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	dlFlipInRecord(t, fsys, data[1][16:200])
+	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	defer l.Close()
+	dlAck(t, l, max-2) // too high: S = max-2
+	b := dlPending(t, l, 10)
+	if len(b.Records) != 1 || len(b.Gaps) != 1 || b.Gaps[0].Label != max-1 || b.Gaps[0].Count != 1 || b.Next() != max {
+		t.Fatalf("Pending at S=max-2: %+v", b)
+	}
+	if res := dlAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 2 {
+		t.Fatalf("Ack(max) = %+v", res)
+	}
+	if _, err := l.Pending(10); !errors.Is(err, seglog.ErrSequenceOverflow) {
+		t.Fatalf("Pending at S=max: %v", err)
 	}
 }
