@@ -93,7 +93,13 @@ func (l *Log) readableLocked(offset uint64) error {
 	case offset >= l.mu.next || l.mu.err != nil:
 	case l.opts.Sync == SyncAlways:
 		if offset >= l.mu.synced {
-			return l.syncLocked(offset + 1)
+			// A write that fails (a full disk) is the error of the
+			// appends in it, which their callers get: a reader reads
+			// what is durable, up to l.mu.synced. A failed fsync is
+			// everyone's.
+			if err := l.syncLocked(offset + 1); err != nil && (l.mu.err != nil || errors.Is(err, ErrClosed)) {
+				return err
+			}
 		}
 	default:
 		for offset >= l.mu.written && offset < l.mu.next {
