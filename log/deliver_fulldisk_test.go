@@ -268,3 +268,28 @@ func TestFullDiskManyAppenders(t *testing.T) {
 	}
 	t.Logf("%d of 1600 appends went through", len(got))
 }
+
+// Reset on a full disk under SyncNever, with nothing buffered: the same.
+func TestFullDiskResetSyncNever(t *testing.T) {
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	dlCapacity(fsys, 1<<20)
+	next := dlFill(t, l)
+	l.Close()
+	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))
+	defer l.Close()
+	if err := l.Reset(); err != nil {
+		t.Fatalf("Reset on a full disk: %v", err)
+	}
+	if st := l.State(); st.First != next || st.Cursor != next {
+		t.Fatalf("after Reset: %+v", st)
+	}
+	for i := range 5 {
+		if off, err := l.Append(relPayload(next+uint64(i), 2000)); err != nil || off != next+uint64(i) {
+			t.Fatalf("append after Reset: offset %d, %v", off, err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatalf("Sync after Reset: %v", err)
+	}
+}
