@@ -151,7 +151,7 @@ func (s *Server) Close() error {
 }
 
 // Next returns the label the server expects next from agent: its inbox's
-// next offset (0 with no inbox yet).
+// next offset (0 for a new inbox, which it creates).
 func (s *Server) Next(agent string) (uint64, error) {
 	in, err := s.inbox(agent)
 	if err != nil {
@@ -346,6 +346,12 @@ func (s *Server) inbox(agent string) (*inbox, error) {
 func (s *Server) openLocked(agent string, in *inbox) (*seglog.Log, error) {
 	if in.log != nil {
 		return in.log, nil
+	}
+	s.mu.Lock()
+	closed := s.mu.closed
+	s.mu.Unlock()
+	if closed { // Close ran while this request waited for the inbox
+		return nil, errors.New("server is closed")
 	}
 	if err := CheckAgentID(agent); err != nil {
 		return nil, err
