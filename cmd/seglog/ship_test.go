@@ -212,6 +212,16 @@ func TestShipRefusals(t *testing.T) {
 	} {
 		seglogCmd(t, c.args...).wantCode(t, c.code)
 	}
+	// A log another process (here, this one) writes cannot be shipped.
+	w, err := seglog.Open(dir, &seglog.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seglogCmd(t, "ship", dir, "--to", srv.url, "--agent", "agent1", "--token-file", tf).wantCode(t, exitLocked)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
