@@ -256,3 +256,37 @@ func TestExchangeAnswersNoFurtherThanTheBatch(t *testing.T) {
 		t.Fatalf("inbox %v", got)
 	}
 }
+
+// TestAcceptedTypes checks that the types a server accepts reach the
+// Sender's OnAcceptedTypes, and that no field means no call.
+func TestAcceptedTypes(t *testing.T) {
+	for _, types := range [][]string{{"package-report", "event"}, nil} {
+		_, hs, _ := newServer(t, &exchange.ServerOptions{AcceptedTypes: func(agent string) []string {
+			if agent != "a" {
+				t.Errorf("AcceptedTypes(%q)", agent)
+			}
+			return types
+		}})
+		l, err := seglog.Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		calls := 0
+		ctx, cancel := context.WithCancel(context.Background())
+		snd := ship.NewSender(l, newClient(t, hs.URL, "a", secretA), &ship.Options{
+			OnAcceptedTypes: func(ts []string) { got = ts; calls++ },
+			OnSuccess:       func(ship.Exchange) { cancel() },
+		})
+		if err := snd.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if fmt.Sprint(got) != fmt.Sprint(types) || (types == nil) != (calls == 0) {
+			t.Fatalf("OnAcceptedTypes got %q in %d calls, want %q", got, calls, types)
+		}
+	}
+}
