@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -330,3 +331,29 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 // insecureForTest skips certificate checks, only to scrape the test
 // server's metrics.
 func insecureForTest() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
+
+// TestServeReloadsTokens adds an agent to the tokens file, sends SIGHUP,
+// and ships as that agent.
+func TestServeReloadsTokens(t *testing.T) {
+	srv := startServe(t)
+	tokens := filepath.Join(filepath.Dir(srv.dir), "tokens")
+	const secret3 = "agent-three-secret-0123456789"
+	f, err := os.OpenFile(tokens, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("agent3 " + secret3 + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// ship retries the 401s it gets until the server has read the file.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := agentLog(t, 5)
+	seglogCtx(t, ctx, "ship", dir, "--to", srv.url, "--agent", "agent3", "--token-file", tokenFile(t, secret3),
+		"--drain", "--retry-min", "1ms", "--retry-max", "20ms").wantCode(t, exitOK)
+	checkInbox(t, filepath.Join(srv.dir, "agent3"), 5)
+}
