@@ -120,7 +120,13 @@ func checkInbox(t *testing.T, dir string, n int) {
 	if info.NextOffset != uint64(n) || info.FirstOffset != 0 {
 		t.Fatalf("inbox info: offsets [%d, %d), want [0, %d)", info.FirstOffset, info.NextOffset, n)
 	}
-	seglogCmd(t, "dump", dir).wantCode(t, exitOK)
+	for _, cmd := range []string{"dump", "export"} {
+		r := seglogCmd(t, cmd, dir)
+		r.wantCode(t, exitOK)
+		if lines := strings.Count(r.stdout, "\n"); lines != n {
+			t.Fatalf("%s of the inbox printed %d lines, want %d", cmd, lines, n)
+		}
+	}
 	l, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
