@@ -336,15 +336,17 @@ func TestShipKill(t *testing.T) {
 	defer func() { server.kill() }()
 
 	confirmed := map[uint64]string{} // agent offset -> id whose Append returned
+	var collectErr error // set by collect, read once its goroutine is done
 	collect := func(p *proc) {
 		for line := range p.lines {
 			var off uint64
 			var id string
 			if _, err := fmt.Sscanf(line, "ok %d %s", &off, &id); err != nil {
-				t.Fatalf("agent printed %q", line)
+				collectErr = fmt.Errorf("agent printed %q", line)
+				continue
 			}
-			if prev, dup := confirmed[off]; dup {
-				t.Fatalf("offset %d returned twice: %s and %s", off, prev, id)
+			if prev, dup := confirmed[off]; dup && collectErr == nil {
+				collectErr = fmt.Errorf("offset %d returned twice: %s and %s", off, prev, id)
 			}
 			confirmed[off] = id
 		}
@@ -406,6 +408,9 @@ func TestShipKill(t *testing.T) {
 			dealt[p.name]++
 		}
 		lines.Wait()
+		if collectErr != nil {
+			t.Fatal(collectErr)
+		}
 		if s := p.errb.String(); strings.Contains(s, "panic") || strings.Contains(s, "DATA RACE") {
 			t.Fatalf("%s:\n%s", p.name, s)
 		}
