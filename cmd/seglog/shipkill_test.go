@@ -336,7 +336,7 @@ func TestShipKill(t *testing.T) {
 	defer func() { server.kill() }()
 
 	confirmed := map[uint64]string{} // agent offset -> id whose Append returned
-	var collectErr error // set by collect, read once its goroutine is done
+	var collectErr error             // set by collect, read once its goroutine is done
 	collect := func(p *proc) {
 		for line := range p.lines {
 			var off uint64
