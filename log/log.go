@@ -79,6 +79,9 @@ type Log struct {
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64
 		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+
+		// wake is closed to wake WaitPending (wait.go); nil while none waits.
+		wake chan struct{}
 	}
 	cond sync.Cond
 
@@ -203,6 +206,7 @@ func (l *Log) Close() error {
 	l.mu.closed = true
 	l.readClosed.Store(true)
 	l.cond.Broadcast()
+	l.wakeLocked()
 	w, segs := l.mu.w, l.mu.segs
 	l.mu.Unlock()
 
@@ -249,4 +253,5 @@ type discardedGroup struct {
 func (l *Log) setStateLocked(st checkpoint.State) {
 	l.mu.state = st
 	l.readFirst.Store(st.First)
+	l.wakeLocked()
 }
