@@ -1,0 +1,115 @@
+package jetstream
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	seglog "github.com/seglog/seglog/log"
+)
+
+// Headers of the messages the sink publishes. See the package
+// documentation.
+const (
+	HeaderLog       = "Seglog-Log"
+	HeaderLabel     = "Seglog-Label"
+	HeaderOffset    = "Seglog-Offset"
+	HeaderType      = "Seglog-Type"
+	HeaderGap       = "Seglog-Gap"
+	HeaderGapReason = "Seglog-Gap-Reason"
+	HeaderGapDetail = "Seglog-Gap-Detail"
+
+	hdrMsgID = "Nats-Msg-Id"
+)
+
+// MsgID returns the JetStream message id of the entry at label in the log
+// with identity logID.
+func MsgID(logID string, label uint64) string {
+	return logID + "-" + strconv.FormatUint(label, 10)
+}
+
+// message builds the message for e, or nil when e lies wholly before
+// label from (the stream holds it); end is the label after it. A gap that
+// straddles from is cut to its part from on.
+func (s *Sink) message(e seglog.Entry, from uint64) (m *nats.Msg, end uint64) {
+	m = &nats.Msg{Subject: s.subject, Header: nats.Header{}}
+	label := e.Label
+	if e.Record != nil {
+		end = label + 1
+		if end <= from {
+			return nil, end
+		}
+		r := e.Record
+		m.Data = r.Data
+		m.Header.Set(HeaderOffset, strconv.FormatUint(r.Offset, 10))
+		if r.Type != "" {
+			m.Header.Set(HeaderType, r.Type)
+		}
+	} else {
+		g := *e.Gap
+		end = label + g.Count
+		if end <= from {
+			return nil, end
+		}
+		if label < from {
+			cut := from - label
+			g.Offset += cut
+			g.Count -= cut
+			label = from
+		}
+		m.Header.Set(HeaderOffset, strconv.FormatUint(g.Offset, 10))
+		m.Header.Set(HeaderGap, strconv.FormatUint(g.Count, 10))
+		m.Header.Set(HeaderGapReason, g.Reason.String())
+		if g.Detail != "" {
+			m.Header.Set(HeaderGapDetail, g.Detail)
+		}
+	}
+	m.Header.Set(HeaderLog, s.opts.LogID)
+	m.Header.Set(HeaderLabel, strconv.FormatUint(label, 10))
+	m.Header.Set(hdrMsgID, MsgID(s.opts.LogID, label))
+	return m, end
+}
+
+// Entry is a message the sink published, decoded: a record or a gap
+// notice. Consumers of the stream can use ParseMsg to read them.
+type Entry struct {
+	Log    string
+	Label  uint64
+	Offset uint64
+	Type   string
+	Data   []byte
+	Gap    uint64 // labels the gap notice covers; 0 for a record
+	Reason string // gap reason
+	Detail string // gap detail
+}
+
+// End returns the label after the entry.
+func (e Entry) End() uint64 {
+	if e.Gap > 0 {
+		return e.Label + e.Gap
+	}
+	return e.Label + 1
+}
+
+// ParseMsg decodes the headers and body of a message the sink published.
+func ParseMsg(h nats.Header, data []byte) (Entry, error) {
+	e := Entry{Log: h.Get(HeaderLog), Type: h.Get(HeaderType), Data: data}
+	if e.Log == "" {
+		return Entry{}, fmt.Errorf("no %s header", HeaderLog)
+	}
+	var err error
+	if e.Label, err = strconv.ParseUint(h.Get(HeaderLabel), 10, 64); err != nil {
+		return Entry{}, fmt.Errorf("header %s: %w", HeaderLabel, err)
+	}
+	if e.Offset, err = strconv.ParseUint(h.Get(HeaderOffset), 10, 64); err != nil {
+		return Entry{}, fmt.Errorf("header %s: %w", HeaderOffset, err)
+	}
+	if g := h.Get(HeaderGap); g != "" {
+		if e.Gap, err = strconv.ParseUint(g, 10, 64); err != nil || e.Gap == 0 {
+			return Entry{}, fmt.Errorf("header %s: bad count %q", HeaderGap, g)
+		}
+		e.Reason, e.Detail, e.Data = h.Get(HeaderGapReason), h.Get(HeaderGapDetail), nil
+	}
+	return e, nil
+}
