@@ -126,4 +126,3 @@ func (s *Sink) lastMsg(ctx context.Context) (*lastMsg, error) {
 	}
 	return m, nil
 }
-
