@@ -70,8 +70,9 @@ type Log struct {
 		discarded map[uint64]discardedGroup
 		waiting   map[uint64]int
 		failErr   error
-		sent      int    // records handed out by Pending since the last Ack; -1 if none
-		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		sent      int           // records handed out by Pending since the last Ack; -1 if none
+		written   uint64        // offsets below it are in the file (SyncInterval, SyncNever)
+		wake      chan struct{} // closed to wake WaitPending; nil if none waits
 	}
 	cond sync.Cond
 
@@ -196,6 +197,7 @@ func (l *Log) Close() error {
 	l.mu.closed = true
 	l.readClosed.Store(true)
 	l.cond.Broadcast()
+	l.wakeLocked()
 	w, segs := l.mu.w, l.mu.segs
 	l.mu.Unlock()
 
@@ -242,4 +244,5 @@ type discardedGroup struct {
 func (l *Log) setStateLocked(st checkpoint.State) {
 	l.mu.state = st
 	l.readFirst.Store(st.First)
+	l.wakeLocked()
 }
