@@ -25,12 +25,15 @@ func (s *Sink) resync(ctx context.Context) error {
 		s.stream = name
 	}
 	for range 10 {
-		last, err := s.lastSequence(ctx)
-		if err != nil {
-			return err
+		var last uint64
+		if !s.opts.SharedStream {
+			var err error
+			if last, err = s.lastSequence(ctx); err != nil {
+				return err
+			}
 		}
 		s.lastSeq, s.known, s.next = last, false, 0
-		if last == 0 {
+		if last == 0 && !s.opts.SharedStream {
 			s.synced = true
 			return nil
 		}
@@ -43,7 +46,10 @@ func (s *Sink) resync(ctx context.Context) error {
 			s.synced = true
 			return nil
 		}
-		if m.Sequence > last {
+		if s.opts.SharedStream {
+			// The subject's last message is the expectation.
+			s.lastSeq = m.Sequence
+		} else if m.Sequence > last {
 			continue // something landed between the two reads
 		}
 		if m.Header.Get(HeaderLog) != s.opts.LogID {

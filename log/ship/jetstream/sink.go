@@ -29,8 +29,16 @@ type Options struct {
 	// used to recognise this log's messages in the stream.
 	LogID string
 	// Window bounds the publishes awaiting their acknowledgement. Default
-	// 1024.
+	// 1024. A shared stream has one at a time, whatever Window says.
 	Window int
+	// SharedStream says that other writers (other agents) publish to the
+	// stream too. Each publish then expects the last sequence of the
+	// sink's subject (Nats-Expected-Last-Subject-Sequence) instead of the
+	// stream's: it needs its predecessor's sequence, so the publishes go
+	// one at a time, a round trip each. Without it, the sink expects the
+	// stream's last sequence and pipelines, which is fast when it is the
+	// stream's only writer, and makes no progress while others write.
+	SharedStream bool
 	// AckTimeout bounds the wait for one publish's acknowledgement (and for
 	// a free slot in the window). Default 5s; a short one keeps a failover
 	// fast when the client is connected to a server that lost the leader.
@@ -54,8 +62,9 @@ type Sink struct {
 	// resynchronisation, and after every batch whose publishes all
 	// succeeded. Any failure clears it.
 	synced bool
-	// lastSeq is the stream's last sequence: the expectation of the next
-	// publish.
+	// lastSeq is the expectation of the next publish: the stream's last
+	// sequence, or with SharedStream the sequence of the last message on
+	// the subject (0 if none).
 	lastSeq uint64
 	// known is set when the stream holds a message of this log; next is
 	// then the label after it.
@@ -153,6 +162,9 @@ func (s *Sink) answer(b seglog.Batch) uint64 {
 // for every acknowledgement. It returns nil only when each message was
 // stored right after its predecessor.
 func (s *Sink) publish(ctx context.Context, b seglog.Batch, from uint64) error {
+	if s.opts.SharedStream {
+		return s.publishShared(ctx, b, from)
+	}
 	futures := make([]pending, 0, b.Len())
 	var perr error
 	expect := s.lastSeq
@@ -205,6 +217,32 @@ func (s *Sink) publish(ctx context.Context, b seglog.Batch, from uint64) error {
 		first = perr
 	}
 	return first
+}
+
+// publishShared publishes one message at a time, each expecting the
+// sequence its predecessor on the subject got.
+func (s *Sink) publishShared(ctx context.Context, b seglog.Batch, from uint64) error {
+	for e := range b.Entries() {
+		m, end := s.message(e, from)
+		if m == nil {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.opts.AckTimeout)
+		a, err := s.js.PublishMsg(pctx, m,
+			jetstream.WithMsgID(m.Header.Get(hdrMsgID)),
+			jetstream.WithExpectLastSequencePerSubject(s.lastSeq),
+		)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("jetstream sink: publish label %s: %w", m.Header.Get(HeaderLabel), err)
+		}
+		if a.Duplicate {
+			// The stream had it already: the sink's view is stale.
+			return fmt.Errorf("jetstream sink: label %s is a duplicate of stream sequence %d", m.Header.Get(HeaderLabel), a.Sequence)
+		}
+		s.lastSeq, s.next, s.known = a.Sequence, end, true
+	}
+	return nil
 }
 
 type pending struct {

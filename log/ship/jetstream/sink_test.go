@@ -2,6 +2,8 @@ package jetstream_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +227,62 @@ func TestNewLogSameSubject(t *testing.T) {
 	got := readStream(t, nc, "SHIP")
 	checkStream(t, got[:10], old, 10)
 	checkStream(t, got[10:], l2.ID().String(), 5)
+}
+
+// TestSharedStream: agents share one stream, each on its own subject, and
+// ship at the same time, through a server restart; each subject holds its
+// log's records exactly once, in order.
+func TestSharedStream(t *testing.T) {
+	const agents, n = 3, 1500
+	node := startNode(t)
+	nc := connect(t, node.url())
+	createStream(t, nc, jetstream.StreamConfig{Name: "FLEET", Subjects: []string{"fleet.>"}, Duplicates: 200 * time.Millisecond})
+	logs := make([]*seglog.Log, agents)
+	errs := make([]error, agents)
+	var wg sync.WaitGroup
+	halfway := make(chan struct{}, agents)
+	for i := range logs {
+		l := openLog(t, logDir(t))
+		defer l.Close()
+		logs[i] = l
+		s, err := sinkjs.New(nc, sinkjs.Options{Subject: "fleet.{agent}", Agent: fmt.Sprintf("a%d", i), LogID: l.ID().String(), SharedStream: true, AckTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			signalled := false
+			for ctx.Err() == nil {
+				if err := appendUpTo(l, 50, n); err != nil {
+					errs[i] = err
+					return
+				}
+				empty, err := shipOnce(ctx, l, s, 100)
+				if err != nil {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				if !signalled && l.State().Cursor >= n/2 {
+					halfway <- struct{}{}
+					signalled = true
+				}
+				if empty && l.NextOffset() >= n {
+					return
+				}
+			}
+			errs[i] = ctx.Err()
+		})
+	}
+	<-halfway
+	node.stop()
+	node.start()
+	wg.Wait()
+	for i, l := range logs {
+		if errs[i] != nil {
+			t.Fatalf("agent %d: %v", i, errs[i])
+		}
+		checkStream(t, readStreamFiltered(t, nc, "FLEET", fmt.Sprintf("fleet.a%d", i)), l.ID().String(), n)
+	}
 }
