@@ -1,0 +1,79 @@
+package jetstream_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	seglog "github.com/seglog/seglog/log"
+	sinkjs "github.com/seglog/seglog/log/ship/jetstream"
+)
+
+// BenchmarkShip ships b.N records of 128 bytes from a log into a local
+// single-node stream (file storage, the server in this process), in
+// batches of 4096, through Pending, Send and Ack. It reports records/s.
+//
+//	go test -run '^$' -bench BenchmarkShip -benchtime 200000x ./log/ship/jetstream/
+func BenchmarkShip(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		window int
+		shared bool
+	}{
+		{"window=1024", 1024, false},
+		{"window=256", 256, false},
+		{"shared", 1, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			n := b.N
+			if bc.shared && n > 20000 {
+				n = 20000 // one round trip per record
+			}
+			node := startNode(b)
+			nc := connect(b, node.url())
+			createStream(b, nc, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}})
+			l, err := seglog.Open(b.TempDir(), &seglog.Options{Sync: seglog.SyncNever})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			data := make([]byte, 128)
+			recs := make([]seglog.Record, 0, 4096)
+			for i := 0; i < n; i += len(recs) {
+				recs = recs[:0]
+				for j := i; j < n && len(recs) < cap(recs); j++ {
+					recs = append(recs, seglog.Record{Data: data})
+				}
+				if _, err := l.AppendRecords(recs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s, err := sinkjs.New(nc, sinkjs.Options{Subject: "bench.a", LogID: l.ID().String(), Window: bc.window, SharedStream: bc.shared})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			b.SetBytes(128)
+			b.ResetTimer()
+			start := time.Now()
+			for {
+				empty, err := shipOnce(ctx, l, s, 4096)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if empty {
+					break
+				}
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+			if st := l.State(); st.Cursor != uint64(n) {
+				b.Fatalf("shipped up to %d of %d", st.Cursor, n)
+			}
+		})
+	}
+}
