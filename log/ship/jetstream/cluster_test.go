@@ -12,13 +12,14 @@ import (
 
 // TestLeaderChange ships into an R3 stream of a three-node cluster and
 // shuts the stream's leader down mid-shipping, then restarts it, several
-// times (SEGLOG_NATS_LEADER_CYCLES, default 3); the stream must hold every
+// times (SEGLOG_NATS_LEADER_CYCLES, default 2); the stream must hold every
 // record exactly once, in order.
 func TestLeaderChange(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a three-node cluster: not in -short")
 	}
-	cycles := envInt(t, "SEGLOG_NATS_LEADER_CYCLES", 3)
+	cycles := envInt(t, "SEGLOG_NATS_LEADER_CYCLES", 2)
 	rng := rand.New(rand.NewPCG(seed(t), 3))
 	nodes := startCluster(t, 3)
 	nc := connect(t, clusterURLs(nodes))

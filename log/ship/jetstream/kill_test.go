@@ -128,6 +128,7 @@ func pause(rng *rand.Rand, max time.Duration) {
 // must hold every record of the log exactly once, in order, and nothing
 // else. SEGLOG_NATS_CYCLES sets the number of cycles (default 12).
 func TestKillShipper(t *testing.T) {
+	t.Parallel() // mostly waiting: it runs beside the cluster tests
 	cycles := envInt(t, "SEGLOG_NATS_CYCLES", 12)
 	rng := rand.New(rand.NewPCG(seed(t), 2))
 	node := startNode(t)
@@ -179,5 +180,3 @@ func TestKillShipper(t *testing.T) {
 	l.Close()
 	checkStream(t, readStream(t, nc, "SHIP"), id, target)
 }
-
-func runServerChild() int { return 2 }
