@@ -119,7 +119,7 @@ func (a *app) serve(f *serveFlags) error {
 		ln = tls.NewListener(ln, tlsConfig)
 		scheme = "https"
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute, IdleTimeout: 5 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	if a.json {

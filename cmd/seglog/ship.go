@@ -59,7 +59,8 @@ missing; --creds, --ca, --tls-cert and --tls-key authenticate;
 
 Progress and errors go to stderr, a status line every --status-every and
 at exit; with --json the status lines are JSON Lines on stdout instead.
---metrics ADDR serves Prometheus metrics on http://ADDR/metrics. --drain
+--metrics ADDR serves Prometheus metrics on http://ADDR/metrics (the
+address is printed, on stdout as {"event":"metrics"} with --json). --drain
 exits 0 as soon as nothing is pending.
 
 Exit status: 0 interrupted or drained, 2 usage error, 3 the log cannot be
@@ -229,8 +230,11 @@ func (a *app) serveMetrics(addr string, reg *prometheus.Registry) (stop func(), 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	if !a.json {
-		fmt.Fprintf(a.stderr, "seglog: metrics on http://%s/metrics\n", ln.Addr())
+	url := fmt.Sprintf("http://%s/metrics", ln.Addr())
+	if a.json {
+		_ = writeJSON(a.stdout, map[string]string{"event": "metrics", "url": url})
+	} else {
+		fmt.Fprintf(a.stderr, "seglog: metrics on %s\n", url)
 	}
 	return func() { srv.Close() }, nil
 }

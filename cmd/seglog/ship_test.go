@@ -212,14 +212,39 @@ func TestShipRefusals(t *testing.T) {
 	} {
 		seglogCmd(t, c.args...).wantCode(t, c.code)
 	}
+	// A log another process (here, this one) writes cannot be shipped.
+	w, err := seglog.Open(dir, &seglog.Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seglogCmd(t, "ship", dir, "--to", srv.url, "--agent", "agent1", "--token-file", tf).wantCode(t, exitLocked)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runContext(ctx, []string{"--json", "ship", dir, "--to", srv.url, "--agent", "agent2", "--token-file", tf,
-			"--retry-min", "1ms", "--retry-max", "5ms", "--status-every", "1ms"}, &out, &errb)
+			"--retry-min", "1ms", "--retry-max", "5ms", "--status-every", "1ms", "--metrics", "127.0.0.1:0"}, &out, &errb)
 	}()
 	waitFor(t, "a refused exchange", func() bool { return strings.Contains(out.String(), "401") })
+	var ev struct{ Event, URL string }
+	if err := json.Unmarshal([]byte(strings.SplitN(out.String(), "\n", 2)[0]), &ev); err != nil || ev.Event != "metrics" {
+		t.Fatalf("first line of ship --json --metrics: %q, %v", out.String(), err)
+	}
+	resp, err := http.Get(ev.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraped, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`seglog_ship_retries_total{stage="send"}`, "seglog_log_pending_records 10", "seglog_log_appended_records_total 10"} {
+		if !strings.Contains(string(scraped), m) {
+			t.Errorf("ship's /metrics lacks %s:\n%s", m, grepLines(string(scraped), "seglog_"))
+		}
+	}
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("interrupted ship exited %d: %s", code, errb.String())

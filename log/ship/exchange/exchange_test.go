@@ -203,3 +203,90 @@ func TestSenderOverHTTP(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestExchangeAnswersNoFurtherThanTheBatch checks that when the inbox
+// already holds labels past a resent batch (a larger batch from an
+// earlier run of the agent), the answer stops at the batch's end, so the
+// agent's log applies it as a normal acknowledgement, not a too-high one.
+func TestExchangeAnswersNoFurtherThanTheBatch(t *testing.T) {
+	_, hs, dir := newServer(t, nil)
+	c := newClient(t, hs.URL, "a", secretA)
+	l, err := seglog.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 10 {
+		if _, err := l.Append(fmt.Appendf(nil, "r%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A first run sends all ten; its answer is lost.
+	big, err := l.PendingBytes(10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(context.Background(), big); err != nil {
+		t.Fatal(err)
+	}
+	// The next run sends four.
+	small, err := l.PendingBytes(4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := c.Send(context.Background(), small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Next != 4 {
+		t.Fatalf("answer %d to a resent batch of 4 whose labels the inbox holds up to 10, want 4", reply.Next)
+	}
+	res, err := l.Ack(reply.Next)
+	if err != nil || res.Resync {
+		t.Fatalf("Ack(%d) = %+v, %v; want a normal acknowledgement", reply.Next, res, err)
+	}
+	rest, err := l.PendingBytes(100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply, err = c.Send(context.Background(), rest); err != nil || reply.Next != 10 {
+		t.Fatalf("answer %d, %v to the rest; want 10", reply.Next, err)
+	}
+	if got := inbox(t, dir, "a"); len(got) != 10 || string(got[9].Data) != "r9" {
+		t.Fatalf("inbox %v", got)
+	}
+}
+
+// TestAcceptedTypes checks that the types a server accepts reach the
+// Sender's OnAcceptedTypes, and that no field means no call.
+func TestAcceptedTypes(t *testing.T) {
+	for _, types := range [][]string{{"package-report", "event"}, nil} {
+		_, hs, _ := newServer(t, &exchange.ServerOptions{AcceptedTypes: func(agent string) []string {
+			if agent != "a" {
+				t.Errorf("AcceptedTypes(%q)", agent)
+			}
+			return types
+		}})
+		l, err := seglog.Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		calls := 0
+		ctx, cancel := context.WithCancel(context.Background())
+		snd := ship.NewSender(l, newClient(t, hs.URL, "a", secretA), &ship.Options{
+			OnAcceptedTypes: func(ts []string) { got = ts; calls++ },
+			OnSuccess:       func(ship.Exchange) { cancel() },
+		})
+		if err := snd.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if fmt.Sprint(got) != fmt.Sprint(types) || (types == nil) != (calls == 0) {
+			t.Fatalf("OnAcceptedTypes got %q in %d calls, want %q", got, calls, types)
+		}
+	}
+}

@@ -151,7 +151,7 @@ func (s *Server) Close() error {
 }
 
 // Next returns the label the server expects next from agent: its inbox's
-// next offset (0 with no inbox yet).
+// next offset (0 for a new inbox, which it creates).
 func (s *Server) Next(agent string) (uint64, error) {
 	in, err := s.inbox(agent)
 	if err != nil {
@@ -347,6 +347,12 @@ func (s *Server) openLocked(agent string, in *inbox) (*seglog.Log, error) {
 	if in.log != nil {
 		return in.log, nil
 	}
+	s.mu.Lock()
+	closed := s.mu.closed
+	s.mu.Unlock()
+	if closed { // Close ran while this request waited for the inbox
+		return nil, errors.New("server is closed")
+	}
 	if err := CheckAgentID(agent); err != nil {
 		return nil, err
 	}
@@ -365,7 +371,7 @@ func (s *Server) openLocked(agent string, in *inbox) (*seglog.Log, error) {
 // the answer tells the agent where to resume.
 func (s *Server) store(l *seglog.Log, wb *wireBatch, st *Stored) error {
 	next := l.NextOffset()
-	st.Next = next
+	st.Next = answer(next, wb)
 	if wb.Sequence > next {
 		return nil
 	}
@@ -443,11 +449,25 @@ entries:
 			return err
 		}
 	}
-	st.Next = l.NextOffset()
-	if st.Next != next {
-		return fmt.Errorf("inbox %s: next offset %d after storing, want %d", l.Dir(), st.Next, next)
+	if got := l.NextOffset(); got != next {
+		return fmt.Errorf("inbox %s: next offset %d after storing, want %d", l.Dir(), got, next)
 	}
+	st.Next = answer(next, wb)
 	return nil
+}
+
+// answer is the reply to a batch when the inbox holds labels below next:
+// next, but no further than the batch's end. An inbox can hold labels past
+// the batch when an earlier batch, from a run of the agent killed before
+// it applied the answer, was larger; the agent can only apply an answer
+// within what it just sent (a larger one is "too high" and resynchronises
+// it), so it is told the batch's end and resends the rest, which the
+// inbox drops. An empty batch is answered next.
+func answer(next uint64, wb *wireBatch) uint64 {
+	if wb.Labels == 0 || wb.Sequence > next {
+		return next
+	}
+	return min(next, wb.Sequence+wb.Labels)
 }
 
 // gapMarker is the payload of the marker record for label lb of gap e,
