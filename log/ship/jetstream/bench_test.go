@@ -24,6 +24,7 @@ func BenchmarkShip(b *testing.B) {
 	}{
 		{"window=1024", 1024, false},
 		{"window=256", 256, false},
+		{"window=4096", 4096, false},
 		{"shared", 1, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

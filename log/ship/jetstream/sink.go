@@ -142,6 +142,11 @@ func (s *Sink) Send(ctx context.Context, b seglog.Batch) (ship.Reply, error) {
 	if rerr := s.resync(ctx); rerr != nil {
 		return ship.Reply{}, fmt.Errorf("%w (and resynchronising: %v)", err, rerr)
 	}
+	if !s.known || s.next <= from {
+		// Nothing went in (a full stream, another writer, no leader):
+		// the error, so that the sender backs off before trying again.
+		return ship.Reply{}, err
+	}
 	return ship.Reply{Next: s.answer(b)}, nil
 }
 

@@ -286,3 +286,33 @@ func TestSharedStream(t *testing.T) {
 		checkStream(t, readStreamFiltered(t, nc, "FLEET", fmt.Sprintf("fleet.a%d", i)), l.ID().String(), n)
 	}
 }
+
+// TestFullStream: a stream that refuses new messages (Discard new) gets
+// what fits, in order; then Send fails, so that the sender backs off,
+// until there is room again.
+func TestFullStream(t *testing.T) {
+	node := startNode(t)
+	nc := connect(t, node.url())
+	createStream(t, nc, jetstream.StreamConfig{Name: "SHIP", Subjects: []string{"seglog.>"}, MaxMsgs: 10, Discard: jetstream.DiscardNew})
+	l := openLog(t, logDir(t))
+	defer l.Close()
+	if err := appendUpTo(l, 25, 25); err != nil {
+		t.Fatal(err)
+	}
+	s := newSink(t, nc, l, 8)
+	ctx := context.Background()
+	if empty, err := shipOnce(ctx, l, s, 25); empty || err != nil {
+		t.Fatalf("first batch: empty %v, err %v", empty, err)
+	}
+	if st := l.State(); st.Cursor != 10 {
+		t.Fatalf("cursor %d after the stream filled, want 10", st.Cursor)
+	}
+	if _, err := shipOnce(ctx, l, s, 25); err == nil {
+		t.Fatal("Send into a full stream succeeded")
+	}
+	checkStream(t, readStream(t, nc, "SHIP"), l.ID().String(), 10)
+	// Room again: the rest goes in, after the first ten.
+	createStream(t, nc, jetstream.StreamConfig{Name: "SHIP", Subjects: []string{"seglog.>"}, MaxMsgs: 100, Discard: jetstream.DiscardNew})
+	shipAll(t, l, s, 25)
+	checkStream(t, readStream(t, nc, "SHIP"), l.ID().String(), 25)
+}
