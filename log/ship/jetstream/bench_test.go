@@ -8,12 +8,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/ship"
 	sinkjs "github.com/seglog/seglog/log/ship/jetstream"
 )
 
 // BenchmarkShip ships b.N records of 128 bytes from a log into a local
-// single-node stream (file storage, the server in this process), in
-// batches of 4096, through Pending, Send and Ack. It reports records/s.
+// single-node stream (file storage, the server in this process) with a
+// ship.Sender, in batches of up to 4096. It reports records/s.
 //
 //	go test -run '^$' -bench BenchmarkShip -benchtime 200000x ./log/ship/jetstream/
 func BenchmarkShip(b *testing.B) {
@@ -56,18 +57,21 @@ func BenchmarkShip(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			ctx := context.Background()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			snd := ship.NewSender(l, s, &ship.Options{
+				MaxRecords: 4096,
+				OnSuccess: func(ex ship.Exchange) {
+					if ex.Ack.State.PendingCount == 0 {
+						cancel()
+					}
+				},
+			})
 			b.SetBytes(128)
 			b.ResetTimer()
 			start := time.Now()
-			for {
-				empty, err := shipOnce(ctx, l, s, 4096)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if empty {
-					break
-				}
+			if err := snd.Run(ctx); err != nil {
+				b.Fatal(err)
 			}
 			el := time.Since(start)
 			b.StopTimer()
