@@ -312,7 +312,17 @@ func readStreamFiltered(t testing.TB, nc *nats.Conn, stream, filter string) []st
 	if filter != "" {
 		cfg.FilterSubjects = []string{filter}
 	}
-	c, err := st.OrderedConsumer(ctx, cfg)
+	// While the cluster settles, a request can go unanswered: a short
+	// timeout, and again.
+	var c jetstream.Consumer
+	for range 30 {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err = st.OrderedConsumer(cctx, cfg)
+		ccancel()
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
