@@ -30,6 +30,7 @@ type natsFlags struct {
 	shared         bool
 	window         int
 	ackTimeout     time.Duration
+	noMsgID        bool
 }
 
 func (n *natsFlags) register(fl *pflag.FlagSet) {
@@ -44,6 +45,7 @@ func (n *natsFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&n.shared, "shared-stream", false, "nats: other agents publish to the stream too (one publish in flight)")
 	fl.IntVar(&n.window, "window", 1024, "nats: publishes in flight at most")
 	fl.DurationVar(&n.ackTimeout, "ack-timeout", 5*time.Second, "nats: bound on the wait for one publish's acknowledgement")
+	fl.BoolVar(&n.noMsgID, "no-msg-id", false, "nats: no Nats-Msg-Id header (exactness does not need it; faster)")
 }
 
 // natsSink checks a nats:// or tls:// URL and the flags, and returns how
@@ -96,6 +98,7 @@ func (a *app) natsSink(u *url.URL, f *shipFlags) (newSinkFunc, error) {
 			Window:       n.window,
 			AckTimeout:   n.ackTimeout,
 			SharedStream: n.shared,
+			NoMsgID:      n.noMsgID,
 		}
 		s, err := sinkjs.New(nc, so)
 		if err != nil {

@@ -19,14 +19,17 @@ import (
 //	go test -run '^$' -bench BenchmarkShip -benchtime 200000x ./log/ship/jetstream/
 func BenchmarkShip(b *testing.B) {
 	for _, bc := range []struct {
-		name   string
-		window int
-		shared bool
+		name    string
+		window  int
+		shared  bool
+		dup     time.Duration
+		noMsgID bool
 	}{
-		{"window=1024", 1024, false},
-		{"window=256", 256, false},
-		{"window=4096", 4096, false},
-		{"shared", 1, true},
+		{"window=1024/dup=2m", 1024, false, 2 * time.Minute, false},
+		{"window=1024/dup=5s", 1024, false, 5 * time.Second, false},
+		{"window=1024/no-msg-id", 1024, false, 2 * time.Minute, true},
+		{"window=4096/dup=5s", 4096, false, 5 * time.Second, false},
+		{"shared/dup=5s", 1, true, 5 * time.Second, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			n := b.N
@@ -35,7 +38,7 @@ func BenchmarkShip(b *testing.B) {
 			}
 			node := startNode(b)
 			nc := connect(b, node.url())
-			createStream(b, nc, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}})
+			createStream(b, nc, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Duplicates: bc.dup})
 			l, err := seglog.Open(b.TempDir(), &seglog.Options{Sync: seglog.SyncNever})
 			if err != nil {
 				b.Fatal(err)
@@ -52,7 +55,7 @@ func BenchmarkShip(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			s, err := sinkjs.New(nc, sinkjs.Options{Subject: "bench.a", LogID: l.ID().String(), Window: bc.window, SharedStream: bc.shared})
+			s, err := sinkjs.New(nc, sinkjs.Options{Subject: "bench.a", LogID: l.ID().String(), Window: bc.window, SharedStream: bc.shared, NoMsgID: bc.noMsgID})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,7 +8,8 @@
 // which "{agent}" stands for the agent's name), with the record's bytes as
 // its body and these headers:
 //
-//	Nats-Msg-Id    <log id>-<label>  (JetStream's de-duplication key)
+//	Nats-Msg-Id    <log id>-<label>  (JetStream's de-duplication key;
+//	               left out with Options.NoMsgID)
 //	Seglog-Log     the log's identity (Log.ID), 32 hex digits
 //	Seglog-Label   the record's label (its sequence number in the protocol)
 //	Seglog-Offset  the record's offset in the log
@@ -35,8 +36,8 @@
 // batch already in the stream is answered without publishing anything).
 //
 // Messages are published asynchronously, up to Options.Window in flight,
-// each with Nats-Msg-Id and Nats-Expected-Last-Sequence set to the stream
-// sequence its predecessor gets. The server stores a message only right
+// each with Nats-Expected-Last-Sequence set to the stream sequence its
+// predecessor gets (and Nats-Msg-Id, which exactness does not need). The server stores a message only right
 // after its predecessor, so a message lost in flight (a leader change, a
 // dropped connection) makes every later one of the window fail rather
 // than land out of order, and a resend can never land twice, however long

@@ -296,7 +296,15 @@ func readStreamFiltered(t testing.TB, nc *nats.Conn, stream, filter string) []st
 	}
 	want := st.CachedInfo().State.Msgs
 	if filter != "" {
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+		var info *jetstream.StreamInfo
+		for range 30 {
+			ictx, icancel := context.WithTimeout(ctx, 2*time.Second)
+			info, err = st.Info(ictx, jetstream.WithSubjectFilter(filter))
+			icancel()
+			if err == nil {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

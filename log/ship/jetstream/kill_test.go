@@ -67,6 +67,7 @@ func runShipper() int {
 		LogID:      l.ID().String(),
 		Window:     1 + rng.IntN(512),
 		AckTimeout: 2 * time.Second,
+		NoMsgID:    rng.IntN(2) == 0, // exactness must not depend on it
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "shipper:", err)

@@ -67,7 +67,9 @@ func (s *Sink) message(e seglog.Entry, from uint64) (m *nats.Msg, end uint64) {
 	}
 	m.Header.Set(HeaderLog, s.opts.LogID)
 	m.Header.Set(HeaderLabel, strconv.FormatUint(label, 10))
-	m.Header.Set(hdrMsgID, MsgID(s.opts.LogID, label))
+	if !s.opts.NoMsgID {
+		m.Header.Set(hdrMsgID, MsgID(s.opts.LogID, label))
+	}
 	return m, end
 }
 

@@ -39,6 +39,12 @@ type Options struct {
 	// stream's last sequence and pipelines, which is fast when it is the
 	// stream's only writer, and makes no progress while others write.
 	SharedStream bool
+	// NoMsgID leaves out the Nats-Msg-Id header. Exactness does not need
+	// it (the expected sequences alone refuse every copy); without it the
+	// stream keeps no de-duplication entry per message, which is cheaper
+	// at high rates. With it, a resend within the stream's duplicate
+	// window is also dropped by the server.
+	NoMsgID bool
 	// AckTimeout bounds the wait for one publish's acknowledgement (and for
 	// a free slot in the window). Default 5s; a short one keeps a failover
 	// fast when the client is connected to a server that lost the leader.
@@ -179,7 +185,6 @@ func (s *Sink) publish(ctx context.Context, b seglog.Batch, from uint64) error {
 			continue
 		}
 		f, err := s.js.PublishMsgAsync(m,
-			jetstream.WithMsgID(m.Header.Get(hdrMsgID)),
 			jetstream.WithExpectLastSequence(expect),
 			jetstream.WithStallWait(s.opts.AckTimeout),
 		)
@@ -234,7 +239,6 @@ func (s *Sink) publishShared(ctx context.Context, b seglog.Batch, from uint64) e
 		}
 		pctx, cancel := context.WithTimeout(ctx, s.opts.AckTimeout)
 		a, err := s.js.PublishMsg(pctx, m,
-			jetstream.WithMsgID(m.Header.Get(hdrMsgID)),
 			jetstream.WithExpectLastSequencePerSubject(s.lastSeq),
 		)
 		cancel()
