@@ -70,9 +70,11 @@ type Log struct {
 		discarded map[uint64]discardedGroup
 		waiting   map[uint64]int
 		failErr   error
-		sent      int           // records handed out by Pending since the last Ack; -1 if none
-		written   uint64        // offsets below it are in the file (SyncInterval, SyncNever)
-		wake      chan struct{} // closed to wake WaitPending; nil if none waits
+		sent      int    // records handed out by Pending since the last Ack; -1 if none
+		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+
+		// wake is closed to wake WaitPending (wait.go); nil while none waits.
+		wake chan struct{}
 	}
 	cond sync.Cond
 

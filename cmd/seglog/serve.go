@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +47,8 @@ Prometheus metrics are on /metrics. The address actually listened on is
 printed on stderr ("listening on ADDR"; with --json, a JSON line on
 stdout), so that --listen 127.0.0.1:0 can be used. Interrupted (SIGINT,
 SIGTERM), it finishes the requests under way, closes the inboxes and
-exits 0.`,
+exits 0. SIGHUP reads --tokens again (agents added, secrets rotated); a
+file that does not parse leaves the tokens in use.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.serve(&f)
@@ -64,6 +67,16 @@ exits 0.`,
 	return cmd
 }
 
+// readTokens reads a tokens file.
+func readTokens(path string) (*exchange.Tokens, error) {
+	tf, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer tf.Close()
+	return exchange.ParseTokens(tf, path)
+}
+
 func (a *app) serve(f *serveFlags) error {
 	maxBody, err := parseBytes(f.maxBody)
 	if err != nil || maxBody <= 0 {
@@ -76,12 +89,7 @@ func (a *app) serve(f *serveFlags) error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fail(exitUsage, "--tls-cert and --tls-key go together")
 	}
-	tf, err := os.Open(f.tokens)
-	if err != nil {
-		return fail(exitUsage, "--tokens: %v", err)
-	}
-	tokens, err := exchange.ParseTokens(tf, f.tokens)
-	tf.Close()
+	tokens, err := readTokens(f.tokens)
 	if err != nil {
 		return fail(exitUsage, "--tokens: %v", err)
 	}
@@ -120,6 +128,11 @@ func (a *app) serve(f *serveFlags) error {
 		scheme = "https"
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute, IdleTimeout: 5 * time.Minute}
+	// SIGHUP reads the tokens file again: agents added or secrets rotated
+	// without a restart. A file that does not parse changes nothing.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	if a.json {
@@ -129,12 +142,28 @@ func (a *app) serve(f *serveFlags) error {
 	}
 
 	var serveErr error
-	select {
-	case <-a.ctx.Done():
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		serveErr = hs.Shutdown(ctx)
-		cancel()
-	case serveErr = <-served:
+	for stopped := false; !stopped; {
+		select {
+		case <-hup:
+			t, err := readTokens(f.tokens)
+			if err == nil {
+				err = srv.SetTokens(t)
+			}
+			if err != nil {
+				fmt.Fprintf(a.stderr, "seglog: SIGHUP: keeping the tokens in use: %v\n", err)
+				continue
+			}
+			if !a.json {
+				fmt.Fprintf(a.stderr, "seglog: SIGHUP: %d agents from %s\n", t.Len(), f.tokens)
+			}
+		case <-a.ctx.Done():
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			serveErr = hs.Shutdown(ctx)
+			cancel()
+			stopped = true
+		case serveErr = <-served:
+			stopped = true
+		}
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,7 +120,13 @@ func checkInbox(t *testing.T, dir string, n int) {
 	if info.NextOffset != uint64(n) || info.FirstOffset != 0 {
 		t.Fatalf("inbox info: offsets [%d, %d), want [0, %d)", info.FirstOffset, info.NextOffset, n)
 	}
-	seglogCmd(t, "dump", dir).wantCode(t, exitOK)
+	for _, cmd := range []string{"dump", "export"} {
+		r := seglogCmd(t, cmd, dir)
+		r.wantCode(t, exitOK)
+		if lines := strings.Count(r.stdout, "\n"); lines != n {
+			t.Fatalf("%s of the inbox printed %d lines, want %d", cmd, lines, n)
+		}
+	}
 	l, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -330,3 +337,29 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 // insecureForTest skips certificate checks, only to scrape the test
 // server's metrics.
 func insecureForTest() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
+
+// TestServeReloadsTokens adds an agent to the tokens file, sends SIGHUP,
+// and ships as that agent.
+func TestServeReloadsTokens(t *testing.T) {
+	srv := startServe(t)
+	tokens := filepath.Join(filepath.Dir(srv.dir), "tokens")
+	const secret3 = "agent-three-secret-0123456789"
+	f, err := os.OpenFile(tokens, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("agent3 " + secret3 + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// ship retries the 401s it gets until the server has read the file.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := agentLog(t, 5)
+	seglogCtx(t, ctx, "ship", dir, "--to", srv.url, "--agent", "agent3", "--token-file", tokenFile(t, secret3),
+		"--drain", "--retry-min", "1ms", "--retry-max", "20ms").wantCode(t, exitOK)
+	checkInbox(t, filepath.Join(srv.dir, "agent3"), 5)
+}

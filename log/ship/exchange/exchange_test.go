@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -288,5 +290,57 @@ func TestAcceptedTypes(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(types) || (types == nil) != (calls == 0) {
 			t.Fatalf("OnAcceptedTypes got %q in %d calls, want %q", got, calls, types)
 		}
+	}
+}
+
+// TestServerLostItsInbox ships to a server, then to one that lost its
+// inbox: the first answer, 0, is older than what the agent keeps, so the
+// log resynchronises (OnResync), and what it still keeps (the last batch
+// and what came after) is shipped again from label 0.
+func TestServerLostItsInbox(t *testing.T) {
+	l, err := seglog.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 10 {
+		if _, err := l.Append(fmt.Appendf(nil, "r%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(url string, until uint64) (resyncs int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		snd := ship.NewSender(l, newClient(t, url, "a", secretA), &ship.Options{
+			MaxRecords: 4,
+			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnResync:   func(seglog.AckResult) { resyncs++ },
+			OnSuccess: func(ex ship.Exchange) {
+				if ex.Reply.Next == until && ex.Ack.State.PendingCount == 0 {
+					cancel()
+				}
+			},
+		})
+		if err := snd.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return resyncs
+	}
+	_, first, _ := newServer(t, nil)
+	if n := run(first.URL, 10); n != 0 {
+		t.Fatalf("%d resyncs with a healthy server", n)
+	}
+	if _, err := l.Append([]byte("r10")); err != nil {
+		t.Fatal(err)
+	}
+	_, second, dir := newServer(t, nil) // an empty inbox: the server lost its disk
+	if n := run(second.URL, 3); n != 1 {
+		t.Fatalf("%d resyncs with a server that lost its inbox, want 1", n)
+	}
+	var got []string
+	for _, r := range inbox(t, dir, "a") {
+		got = append(got, string(r.Data))
+	}
+	if fmt.Sprint(got) != "[r8 r9 r10]" {
+		t.Fatalf("new inbox %q, want the last batch kept (r8 r9) and r10", got)
 	}
 }

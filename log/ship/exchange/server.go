@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -67,7 +68,7 @@ type Stored struct {
 // leaves of it, the answer follows, and nothing is stored twice or lost.
 type Server struct {
 	dir    string
-	tokens *Tokens
+	tokens atomic.Pointer[Tokens]
 	opts   ServerOptions
 	logOpt seglog.Options
 	mux    *http.ServeMux
@@ -99,7 +100,8 @@ func NewServer(dir string, tokens *Tokens, opts *ServerOptions) (*Server, error)
 	if tokens == nil || tokens.Len() == 0 {
 		return nil, errors.New("seglog/exchange: a server needs at least one agent token")
 	}
-	s := &Server{dir: dir, tokens: tokens}
+	s := &Server{dir: dir}
+	s.tokens.Store(tokens)
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -126,6 +128,16 @@ func NewServer(dir string, tokens *Tokens, opts *ServerOptions) (*Server, error)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(fmt.Sprintf("POST /v%d/agents/{agent}/batches", Version), s.handleBatch)
 	return s, nil
+}
+
+// SetTokens replaces the agents' secrets, for requests that start from
+// now on (to add agents or rotate secrets without a restart).
+func (s *Server) SetTokens(tokens *Tokens) error {
+	if tokens == nil || tokens.Len() == 0 {
+		return errors.New("seglog/exchange: a server needs at least one agent token")
+	}
+	s.tokens.Store(tokens)
+	return nil
 }
 
 // ServeHTTP serves POST /v1/agents/{agent}/batches.
@@ -217,7 +229,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, agent string
 		return st, refuse(http.StatusBadRequest, "%v", err)
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	owner, known := s.tokens.Agent(strings.TrimSpace(token))
+	owner, known := s.tokens.Load().Agent(strings.TrimSpace(token))
 	switch {
 	case !ok || !known:
 		return st, refuse(http.StatusUnauthorized, "missing or unknown token")
