@@ -13,7 +13,9 @@
 //	Seglog-Log     the log's identity (Log.ID), 32 hex digits
 //	Seglog-Label   the record's label (its sequence number in the protocol)
 //	Seglog-Offset  the record's offset in the log
-//	Seglog-Type    the record's type, when it has one
+//	Seglog-Type    the record's type, when it has one: as it is when it is
+//	               printable ASCII with no space at either end and no
+//	               leading '"', else quoted as a Go string in ASCII
 //
 // A run of offsets the log cannot deliver (a seglog.Gap) becomes one notice
 // message with an empty body, the same headers for its first offset and

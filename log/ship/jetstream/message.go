@@ -44,7 +44,7 @@ func (s *Sink) message(e seglog.Entry, from uint64) (m *nats.Msg, end uint64) {
 		m.Data = r.Data
 		m.Header.Set(HeaderOffset, strconv.FormatUint(r.Offset, 10))
 		if r.Type != "" {
-			m.Header.Set(HeaderType, r.Type)
+			m.Header.Set(HeaderType, headerText(r.Type))
 		}
 	} else {
 		g := *e.Gap
@@ -62,7 +62,7 @@ func (s *Sink) message(e seglog.Entry, from uint64) (m *nats.Msg, end uint64) {
 		m.Header.Set(HeaderGap, strconv.FormatUint(g.Count, 10))
 		m.Header.Set(HeaderGapReason, g.Reason.String())
 		if g.Detail != "" {
-			m.Header.Set(HeaderGapDetail, g.Detail)
+			m.Header.Set(HeaderGapDetail, headerText(g.Detail))
 		}
 	}
 	m.Header.Set(HeaderLog, s.opts.LogID)
@@ -71,6 +71,30 @@ func (s *Sink) message(e seglog.Entry, from uint64) (m *nats.Msg, end uint64) {
 		m.Header.Set(hdrMsgID, MsgID(s.opts.LogID, label))
 	}
 	return m, end
+}
+
+// headerText makes s a header value: s itself when it is printable ASCII
+// with no space at either end and no leading double quote; otherwise s
+// quoted as a Go string literal in ASCII (strconv.QuoteToASCII), which
+// starts with a double quote. A record type is any bytes, and a header
+// value cannot hold a line break.
+func headerText(s string) string {
+	safe := s != "" && s[0] != '"' && s[0] != ' ' && s[len(s)-1] != ' '
+	for i := 0; safe && i < len(s); i++ {
+		safe = s[i] >= 0x20 && s[i] < 0x7f
+	}
+	if safe {
+		return s
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// fromHeaderText reverses headerText.
+func fromHeaderText(v string) (string, error) {
+	if v == "" || v[0] != '"' {
+		return v, nil
+	}
+	return strconv.Unquote(v)
 }
 
 // Entry is a message the sink published, decoded: a record or a gap
@@ -96,11 +120,14 @@ func (e Entry) End() uint64 {
 
 // ParseMsg decodes the headers and body of a message the sink published.
 func ParseMsg(h nats.Header, data []byte) (Entry, error) {
-	e := Entry{Log: h.Get(HeaderLog), Type: h.Get(HeaderType), Data: data}
+	e := Entry{Log: h.Get(HeaderLog), Data: data}
 	if e.Log == "" {
 		return Entry{}, fmt.Errorf("no %s header", HeaderLog)
 	}
 	var err error
+	if e.Type, err = fromHeaderText(h.Get(HeaderType)); err != nil {
+		return Entry{}, fmt.Errorf("header %s: %w", HeaderType, err)
+	}
 	if e.Label, err = strconv.ParseUint(h.Get(HeaderLabel), 10, 64); err != nil {
 		return Entry{}, fmt.Errorf("header %s: %w", HeaderLabel, err)
 	}
@@ -111,7 +138,10 @@ func ParseMsg(h nats.Header, data []byte) (Entry, error) {
 		if e.Gap, err = strconv.ParseUint(g, 10, 64); err != nil || e.Gap == 0 {
 			return Entry{}, fmt.Errorf("header %s: bad count %q", HeaderGap, g)
 		}
-		e.Reason, e.Detail, e.Data = h.Get(HeaderGapReason), h.Get(HeaderGapDetail), nil
+		e.Reason, e.Data = h.Get(HeaderGapReason), nil
+		if e.Detail, err = fromHeaderText(h.Get(HeaderGapDetail)); err != nil {
+			return Entry{}, fmt.Errorf("header %s: %w", HeaderGapDetail, err)
+		}
 	}
 	return e, nil
 }

@@ -176,7 +176,7 @@ func (s *Sink) publish(ctx context.Context, b seglog.Batch, from uint64) error {
 	if s.opts.SharedStream {
 		return s.publishShared(ctx, b, from)
 	}
-	futures := make([]pending, 0, b.Len())
+	futures := make([]pending, 0, len(b.Records)+len(b.Gaps))
 	var perr error
 	expect := s.lastSeq
 	for e := range b.Entries() {

@@ -316,3 +316,36 @@ func TestFullStream(t *testing.T) {
 	shipAll(t, l, s, 25)
 	checkStream(t, readStream(t, nc, "SHIP"), l.ID().String(), 25)
 }
+
+// TestOddTypes: a record type is any bytes; it reaches the stream and
+// back whole, whatever a header value may hold.
+func TestOddTypes(t *testing.T) {
+	node := startNode(t)
+	nc := connect(t, node.url())
+	createStream(t, nc, jetstream.StreamConfig{Name: "SHIP", Subjects: []string{"seglog.>"}})
+	s, err := sinkjs.New(nc, sinkjs.Options{Subject: "seglog.o", LogID: "00112233445566778899aabbccddeeff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	types := []string{"plain", "a b", " lead", "trail ", `"quoted"`, "line\r\nbreak: x", "\xff\x00bin", "ünï", "tab\there"}
+	b := seglog.Batch{Gaps: []seglog.Gap{{Offset: uint64(len(types)), Count: 1, Label: uint64(len(types)), Reason: seglog.GapDropped, Detail: "two\nlines"}}}
+	for i, typ := range types {
+		b.Records = append(b.Records, seglog.Record{Offset: uint64(i), Type: typ, Data: []byte{byte(i)}})
+	}
+	if r, err := s.Send(context.Background(), b); err != nil || r.Next != b.Next() {
+		t.Fatalf("send: next %d, err %v", r.Next, err)
+	}
+	got := readStream(t, nc, "SHIP")
+	if len(got) != len(types)+1 {
+		t.Fatalf("%d messages, want %d", len(got), len(types)+1)
+	}
+	for i, typ := range types {
+		if got[i].Type != typ || got[i].Label != uint64(i) {
+			t.Errorf("message %d: type %q label %d, want %q", i, got[i].Type, got[i].Label, typ)
+		}
+	}
+	if g := got[len(types)]; g.Gap != 1 || g.Detail != "two\nlines" || g.Reason != "dropped" {
+		t.Errorf("gap notice %+v", g)
+	}
+}
