@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,5 +348,32 @@ func TestOddTypes(t *testing.T) {
 	}
 	if g := got[len(types)]; g.Gap != 1 || g.Detail != "two\nlines" || g.Reason != "dropped" {
 		t.Errorf("gap notice %+v", g)
+	}
+}
+
+// TestRecordOverMaxPayload: a record the server cannot take (over its
+// max_payload) is an error on every try, and nothing goes in after it.
+func TestRecordOverMaxPayload(t *testing.T) {
+	node := startNode(t)
+	nc := connect(t, node.url())
+	createStream(t, nc, jetstream.StreamConfig{Name: "SHIP", Subjects: []string{"seglog.>"}})
+	s, err := sinkjs.New(nc, sinkjs.Options{Subject: "seglog.big", LogID: "00112233445566778899aabbccddeeff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := seglog.Batch{Records: []seglog.Record{{Offset: 0, Data: []byte("small")}, {Offset: 1, Data: make([]byte, nc.MaxPayload()+1)}, {Offset: 2, Data: []byte("after")}}}
+	ctx := context.Background()
+	r, err := s.Send(ctx, b)
+	if err != nil || r.Next != 1 {
+		t.Fatalf("first send: next %d, err %v; want 1 (the small record went in)", r.Next, err)
+	}
+	for range 2 {
+		if _, err := s.Send(ctx, seglog.Batch{Sequence: 1, Records: b.Records[1:]}); err == nil || !strings.Contains(err.Error(), "payload") {
+			t.Fatalf("send of the large record: %v", err)
+		}
+	}
+	if got := readStream(t, nc, "SHIP"); len(got) != 1 {
+		t.Fatalf("%d messages in the stream, want 1", len(got))
 	}
 }
