@@ -74,7 +74,7 @@ opened, 4 another writer holds the log, 1 the log failed while shipping.`,
 	fl.StringVar(&f.to, "to", "", "server URL (http://, https://, nats:// or tls://)")
 	fl.StringVar(&f.agent, "agent", "", "this agent's name on the server")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the agent's secret, alone")
-	fl.StringVar(&f.caFile, "ca", "", "PEM file of the certificate authorities to trust for https (default the system's)")
+	fl.StringVar(&f.caFile, "ca", "", "PEM file of the certificate authorities to trust for https and tls:// (default the system's)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on one exchange")
 	fl.IntVar(&f.maxRecords, "max-records", 4096, "records per batch at most")
 	fl.StringVar(&f.maxBytes, "max-bytes", "4MiB", "payload bytes per batch at most (a larger record goes alone)")
