@@ -18,13 +18,22 @@ import (
 )
 
 // startNATS runs a single-node NATS server with JetStream in-process, file
-// storage in a temporary directory.
-func startNATS(t *testing.T) string {
+// storage in a temporary directory; with a certificate and key, it
+// requires TLS.
+func startNATS(t *testing.T, certKey ...string) string {
 	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{
+	o := &natsserver.Options{
 		ServerName: "seglog-test", Host: "127.0.0.1", Port: natsserver.RANDOM_PORT,
 		JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
+	}
+	if len(certKey) == 2 {
+		tc, err := natsserver.GenTLSConfig(&natsserver.TLSConfigOpts{CertFile: certKey[0], KeyFile: certKey[1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.TLSConfig, o.TLS = tc, true
+	}
+	s, err := natsserver.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +95,35 @@ func TestShipNATS(t *testing.T) {
 		if err != nil || m.Subject != "seglog.web-1" || e.Log != info.ID || e.Label != uint64(i) || e.Offset != uint64(i) || e.Type != typ || !bytes.Equal(e.Data, data) {
 			t.Fatalf("message %d on %s: %+v, %v", i, m.Subject, e, err)
 		}
+	}
+}
+
+// TestShipNATSTLS ships over tls:// to a server with a self-signed
+// certificate, trusted with --ca; without it, --create-stream fails.
+func TestShipNATSTLS(t *testing.T) {
+	cert, key := selfSigned(t)
+	addr := startNATS(t, cert, key)
+	dir := agentLog(t, 50)
+	// Without --ca the server's certificate is not trusted: no stream.
+	seglogCmd(t, "ship", dir, "--to", "tls://"+addr+"/seglog.tls", "--create-stream", "--timeout", "1s", "--drain").wantCode(t, exitProblems)
+	seglogCmd(t, "ship", dir, "--to", "tls://"+addr+"/seglog.tls", "--ca", cert, "--create-stream", "--drain").wantCode(t, exitOK)
+	nc, err := nats.Connect("tls://"+addr, nats.RootCAs(cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, "SEGLOG_seglog_tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().State.Msgs; got != 50 {
+		t.Fatalf("the stream holds %d messages, want 50", got)
 	}
 }
 
