@@ -68,6 +68,9 @@ func runShipper() int {
 		Window:     1 + rng.IntN(512),
 		AckTimeout: 2 * time.Second,
 		NoMsgID:    rng.IntN(2) == 0, // exactness must not depend on it
+		// One run in three expects the subject's last sequence, one
+		// publish at a time, as on a shared stream.
+		SharedStream: rng.IntN(3) == 0,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "shipper:", err)
