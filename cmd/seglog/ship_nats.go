@@ -43,7 +43,7 @@ func (n *natsFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&n.replicas, "replicas", 1, "nats: replicas of a created stream (1, 3 or 5)")
 	fl.DurationVar(&n.duplicates, "duplicates", 2*time.Minute, "nats: duplicate window of a created stream")
 	fl.BoolVar(&n.shared, "shared-stream", false, "nats: other agents publish to the stream too (one publish in flight)")
-	fl.IntVar(&n.window, "window", 1024, "nats: publishes in flight at most")
+	fl.IntVar(&n.window, "window", 4096, "nats: publishes in flight at most")
 	fl.DurationVar(&n.ackTimeout, "ack-timeout", 5*time.Second, "nats: bound on the wait for one publish's acknowledgement")
 	fl.BoolVar(&n.noMsgID, "no-msg-id", false, "nats: no Nats-Msg-Id header (exactness does not need it; faster)")
 }

@@ -24,12 +24,15 @@ func BenchmarkShip(b *testing.B) {
 		shared  bool
 		dup     time.Duration
 		noMsgID bool
+		batch   int
 	}{
-		{"window=1024/dup=2m", 1024, false, 2 * time.Minute, false},
-		{"window=1024/dup=5s", 1024, false, 5 * time.Second, false},
-		{"window=1024/no-msg-id", 1024, false, 2 * time.Minute, true},
-		{"window=4096/dup=5s", 4096, false, 5 * time.Second, false},
-		{"shared/dup=5s", 1, true, 5 * time.Second, false},
+		{"window=1024/dup=2m", 1024, false, 2 * time.Minute, false, 4096},
+		{"window=1024/dup=5s", 1024, false, 5 * time.Second, false, 4096},
+		{"window=1024/no-msg-id", 1024, false, 2 * time.Minute, true, 4096},
+		{"window=4096/dup=5s", 4096, false, 5 * time.Second, false, 4096},
+		{"window=4096/batch=16384", 4096, false, 2 * time.Minute, false, 16384},
+		{"window=4096/batch=16384/no-msg-id", 4096, false, 5 * time.Second, true, 16384},
+		{"shared/dup=5s", 1, true, 5 * time.Second, false, 4096},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			n := b.N
@@ -63,7 +66,7 @@ func BenchmarkShip(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			snd := ship.NewSender(l, s, &ship.Options{
-				MaxRecords: 4096,
+				MaxRecords: bc.batch,
 				OnSuccess: func(ex ship.Exchange) {
 					if ex.Ack.State.PendingCount == 0 {
 						cancel()

@@ -29,7 +29,7 @@ type Options struct {
 	// used to recognise this log's messages in the stream.
 	LogID string
 	// Window bounds the publishes awaiting their acknowledgement. Default
-	// 1024. A shared stream has one at a time, whatever Window says.
+	// 4096. A shared stream has one at a time, whatever Window says.
 	Window int
 	// SharedStream says that other writers (other agents) publish to the
 	// stream too. Each publish then expects the last sequence of the
@@ -94,7 +94,7 @@ func New(nc *nats.Conn, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("jetstream sink: subject %q is not a literal subject", subject)
 	}
 	if opts.Window <= 0 {
-		opts.Window = 1024
+		opts.Window = 4096
 	}
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = 5 * time.Second
