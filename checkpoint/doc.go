@@ -24,13 +24,13 @@
 //	offset  size  field
 //	     0     4  magic "SGCK"
 //	     4     2  version, u16 = 1
-//	     6     2  flags, u16, reserved, must be 0
+//	     6     2  flags, u16: bit 0 FlagDropped, the others reserved, must be 0
 //	     8     4  length, u32: bytes of the whole encoding, header and
 //	              checksum included; 56 <= length <= MaxSize
 //	    12     8  generation, u64
 //	    20     8  sequence, u64 (State.Sequence)
 //	    28     8  cursor, u64 (State.Cursor)
-//	    36     8  first, u64 (State.First); cursor >= first
+//	    36     8  first, u64 (State.First); cursor >= first unless FlagDropped
 //	    44     4  meta count, u32: number of entries that follow
 //	    48        entries, each:
 //	                 1  key length, u8 (0..255)
@@ -67,7 +67,7 @@
 // within [56, MaxSize] and present; the checksum; flags; the meta count
 // against the bytes available; each entry's lengths against the bytes left
 // and its key against the previous one; that no bytes are left over; and
-// cursor >= first. Any other failure is a *CorruptError (matching
+// that FlagDropped is set exactly when cursor < first. Any other failure is a *CorruptError (matching
 // ErrCorrupt) giving the file and the byte offset of the problem, e.g.
 //
 //	checkpoint: dir/checkpoint.1: offset 48: bad checksum ...

@@ -26,12 +26,16 @@ var le = binary.LittleEndian
 // written in increasing key order, so equal states encode to equal bytes.
 // A nil and an empty Meta encode identically, as do a nil and an empty value.
 //
-// It fails with ErrInvalid if a key is longer than MaxMetaKey or Cursor <
-// First (Unmarshal would reject either), and with ErrTooLarge if the
-// encoding would exceed MaxSize.
+// A state whose Cursor is below First (records [Cursor, First) dropped
+// by a size limit before they were sent) is written with FlagDropped set.
+//
+// It fails with ErrInvalid if a key is longer than MaxMetaKey (Unmarshal
+// would reject it), and with ErrTooLarge if the encoding would exceed
+// MaxSize.
 func Marshal(gen uint64, st State) ([]byte, error) {
+	var flags uint16
 	if st.Cursor < st.First {
-		return nil, fmt.Errorf("%w: cursor %d before first %d", ErrInvalid, st.Cursor, st.First)
+		flags = FlagDropped
 	}
 	version, hdr, offCount := formatVersion, headerSize, offMetaCount
 	if st.ID != ([16]byte{}) {
@@ -54,7 +58,7 @@ func Marshal(gen uint64, st State) ([]byte, error) {
 	b := make([]byte, size)
 	copy(b[offMagic:], magic)
 	le.PutUint16(b[offVersion:], version)
-	le.PutUint16(b[offFlags:], 0)
+	le.PutUint16(b[offFlags:], flags)
 	le.PutUint32(b[offLength:], uint32(size))
 	le.PutUint64(b[offGeneration:], gen)
 	le.PutUint64(b[offSequence:], st.Sequence)
@@ -135,7 +139,8 @@ func Unmarshal(b []byte) (gen uint64, st State, err error) {
 	if got, want := le.Uint64(b[end:]), xxhash.Sum64(b[:end]); got != want {
 		return corrupt(end, "bad checksum %#016x, computed %#016x", got, want)
 	}
-	if f := le.Uint16(b[offFlags:]); f != 0 {
+	flags := le.Uint16(b[offFlags:])
+	if f := flags &^ FlagDropped; f != 0 {
 		return corrupt(offFlags, "reserved flags %#04x set", f)
 	}
 	gen = le.Uint64(b[offGeneration:])
@@ -195,7 +200,12 @@ func Unmarshal(b []byte) (gen uint64, st State, err error) {
 	} else if end != hdr {
 		return corrupt(hdr, "%d unused bytes between the header and the checksum", end-hdr)
 	}
-	if st.Cursor < st.First {
+	// FlagDropped is set exactly when the cursor is below first: a damaged
+	// cursor or first is not taken for a dropped range.
+	if dropped := flags&FlagDropped != 0; dropped != (st.Cursor < st.First) {
+		if dropped {
+			return corrupt(offFlags, "flag dropped set with cursor %d not before first %d", st.Cursor, st.First)
+		}
 		return corrupt(offCursor, "cursor %d before first %d", st.Cursor, st.First)
 	}
 	return gen, st, nil

@@ -52,6 +52,8 @@ func TestRoundTrip(t *testing.T) {
 		{"fields", 42, checkpoint.State{Sequence: 9, Cursor: 1000, First: 10}},
 		{"max values", math.MaxUint64, checkpoint.State{Sequence: math.MaxUint64, Cursor: math.MaxUint64, First: math.MaxUint64}},
 		{"cursor equals first", 1, checkpoint.State{Cursor: 5, First: 5}},
+		{"dropped range", 1, checkpoint.State{Sequence: 7, Cursor: 5, First: 9}},
+		{"dropped range with id", 1, checkpoint.State{Sequence: 7, Cursor: 5, First: 9, ID: [16]byte{1}}},
 		{"empty map", 1, checkpoint.State{Meta: map[string][]byte{}}},
 		{"empty and nil values", 3, checkpoint.State{Meta: map[string][]byte{"a": {}, "b": nil, "c": []byte("x")}}},
 		{"empty key", 3, checkpoint.State{Meta: map[string][]byte{"": []byte("v")}}},
@@ -145,7 +147,6 @@ func TestMarshalErrors(t *testing.T) {
 		st   checkpoint.State
 		want error
 	}{
-		{"cursor before first", checkpoint.State{Cursor: 1, First: 2}, checkpoint.ErrInvalid},
 		{"key too long", checkpoint.State{Meta: map[string][]byte{strings.Repeat("k", checkpoint.MaxMetaKey+1): nil}}, checkpoint.ErrInvalid},
 		{"value too large", checkpoint.State{Meta: map[string][]byte{"k": make([]byte, checkpoint.MaxSize)}}, checkpoint.ErrTooLarge},
 		{"one byte over MaxSize", checkpoint.State{Meta: map[string][]byte{"k": make([]byte, checkpoint.MaxSize-checkpoint.MinSize-checkpoint.EntryOverhead)}}, checkpoint.ErrTooLarge},
@@ -286,7 +287,8 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"length below minimum", v1(raw{length: 10}).bytes(), checkpoint.OffLength, "outside"},
 		{"length above MaxSize", v1(raw{length: checkpoint.MaxSize + 1}).bytes(), checkpoint.OffLength, "outside"},
 		{"length beyond bytes", v1(raw{length: 1000}).bytes(), checkpoint.OffLength, "exceeds"},
-		{"flags", v1(raw{flags: 1}).bytes(), checkpoint.OffFlags, "flags"},
+		{"flags", v1(raw{flags: 2}).bytes(), checkpoint.OffFlags, "flags"},
+		{"flag dropped without a dropped range", v1(raw{flags: checkpoint.FlagDropped}).bytes(), checkpoint.OffFlags, "flag dropped"},
 		{"cursor before first", v1(raw{cur: 1, first: 2}).bytes(), checkpoint.OffCursor, "cursor 1 before first 2"},
 		{"count too large", v1(raw{count: 2, body: entry("k", "v", -1)}).bytes(), checkpoint.OffMetaCount, "cannot fit"},
 		{"huge count", v1(raw{count: math.MaxUint32}).bytes(), checkpoint.OffMetaCount, "cannot fit"},

@@ -15,7 +15,7 @@ const (
 	// Offsets of the fixed header fields. All integers are little-endian.
 	offMagic      = 0                 // [4]byte magic
 	offVersion    = offMagic + 4      // u16 format version
-	offFlags      = offVersion + 2    // u16 flags, reserved, must be 0
+	offFlags      = offVersion + 2    // u16 flags: FlagDropped, the others reserved, must be 0
 	offLength     = offFlags + 2      // u32 length of the whole encoding, checksum included
 	offGeneration = offLength + 4     // u64 generation
 	offSequence   = offGeneration + 8 // u64 State.Sequence
@@ -55,3 +55,12 @@ const MaxSize = 1 << 20
 
 // MaxMetaKey is the largest metadata key, in bytes (its length is a u8).
 const MaxMetaKey = 255
+
+// FlagDropped, in the flags field, marks a state whose cursor is below its
+// first offset: the records [Cursor, First) were dropped by a size limit
+// before they were sent, and are still to be reported to the peer. It is
+// set exactly when Cursor < First, so that every state has one encoding
+// and a damaged cursor or first is still detected. A reader that predates
+// the flag refuses the checkpoint rather than lose the range in silence.
+// FROZEN like version 1.
+const FlagDropped uint16 = 1 << 0

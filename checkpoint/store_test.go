@@ -536,7 +536,6 @@ func TestSaveRejectsInvalidState(t *testing.T) {
 		st   checkpoint.State
 		want error
 	}{
-		{checkpoint.State{Cursor: 1, First: 2}, checkpoint.ErrInvalid},
 		{checkpoint.State{Meta: map[string][]byte{strings.Repeat("k", 256): nil}}, checkpoint.ErrInvalid},
 		{checkpoint.State{Meta: map[string][]byte{"k": make([]byte, checkpoint.MaxSize)}}, checkpoint.ErrTooLarge},
 	}
