@@ -102,7 +102,15 @@ func (l *Log) prepareLocked(need int) error {
 		if len(w.buf) > maxBuffered && l.mu.failErr != nil {
 			return fmt.Errorf("seglog: append: buffer full after failed writes: %w", l.mu.failErr)
 		}
-		if !w.needsRoll(need, l.opts.SegmentSize) {
+		roll := w.needsRoll(need, l.opts.SegmentSize)
+		if l.opts.MaxBytes > 0 {
+			if retry, err := l.limitLocked(need, roll); err != nil {
+				return err
+			} else if retry {
+				continue // l.mu was released: look again
+			}
+		}
+		if !roll {
 			return nil
 		}
 		if err := l.rollLocked(); err != nil {

@@ -54,7 +54,10 @@ type AckResult struct {
 type State struct {
 	Sequence     uint64 // label of the record at Cursor
 	Cursor       uint64 // offset of the next record to send
-	First        uint64 // oldest record kept
+	// First is the oldest record kept. It is above Cursor when the size
+	// limit (Options.MaxBytes) dropped records before they were sent:
+	// Pending then hands out [Cursor, First) as a GapDropped gap.
+	First        uint64
 	Next         uint64 // offset the next append gets
 	PendingCount uint64 // records from Cursor to Next
 	// Gaps counts the gaps Pending has handed out since Open, each
@@ -62,6 +65,17 @@ type State struct {
 	// rewind); GapOffsets the offsets they cover.
 	Gaps       uint64
 	GapOffsets uint64
+	// The size limit's counts since Open: unsent records dropped (each
+	// handed out in a GapDropped gap), acknowledged records kept for a
+	// resend dropped, segment files dropped, and appends refused with
+	// ErrFull. DropPending is the dropped range not yet acknowledged
+	// past (First - Cursor when First is above Cursor); it survives a
+	// restart, the counts do not.
+	DroppedUnsent   uint64
+	DroppedAcked    uint64
+	DroppedSegments uint64
+	Refused         uint64
+	DropPending     uint64
 }
 
 // State returns the current delivery state.
@@ -73,8 +87,14 @@ func (l *Log) State() State {
 
 func (l *Log) stateLocked() State {
 	st := l.mu.state
-	return State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor,
-		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets}
+	c := l.mu.limit
+	s := State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor,
+		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets,
+		DroppedUnsent: c.droppedUnsent, DroppedAcked: c.droppedAcked, DroppedSegments: c.dropSegments, Refused: c.refused}
+	if st.First > st.Cursor {
+		s.DropPending = st.First - st.Cursor
+	}
+	return s
 }
 
 // IsPending reports whether the record at offset is not yet acknowledged:
@@ -128,7 +148,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 		l.mu.Unlock()
 		return Batch{}, ErrReadOnly
 	}
-	seq, cursor := l.mu.state.Sequence, l.mu.state.Cursor
+	seq, cursor, first := l.mu.state.Sequence, l.mu.state.Cursor, l.mu.state.First
 	pending := l.mu.next > cursor
 	l.mu.Unlock()
 
@@ -140,8 +160,20 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	}
 	next := cursor // offset of the next entry
 	entries, bytes := 0, 0
+	if first > cursor {
+		// The size limit dropped these records before they were sent.
+		n := min(first-cursor, room)
+		b.Gaps = append(b.Gaps, Gap{Offset: cursor, Count: n, Label: seq, Reason: GapDropped,
+			Detail: fmt.Sprintf("dropped by the size limit (Options.MaxBytes) before they were sent: offsets [%d, %d)", cursor, first)})
+		entries++
+		next += n
+	}
 	var failed error
-	l.walk(cursor, func(rec Record, d *damage, err error) bool {
+	walk := l.walk
+	if next-cursor == room {
+		walk = func(uint64, walkFunc) {} // the dropped range took every label left
+	}
+	walk(next, func(rec Record, d *damage, err error) bool {
 		switch {
 		case err != nil:
 			failed = err
@@ -151,7 +183,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 				return false // released meanwhile by a concurrent Reset
 			}
 			n := min(d.to-d.from, room-(next-cursor))
-			if k := len(b.Gaps); k > 0 && b.Gaps[k-1].End() == d.from {
+			if k := len(b.Gaps); k > 0 && b.Gaps[k-1].End() == d.from && b.Gaps[k-1].Reason == GapDamaged {
 				b.Gaps[k-1].Count += n // adjacent damage is one gap
 			} else {
 				if entries == max {
@@ -283,20 +315,30 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 // applyAck is the protocol's arithmetic, checked in the documented order.
 // P is the kept window (cursor - first); sent is the largest batch handed
 // out since the last Ack. No comparison adds two labels, so none wraps.
+//
+// When the size limit dropped records before they were sent (First above
+// Cursor), nothing before the cursor is kept (P is 0), no branch moves
+// First down, and an ancient answer leaves the cursor at the dropped
+// range, which Pending hands out again as a gap: the range is only ever
+// passed by an answer past it.
 func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
-	s, p := st.Sequence, st.Cursor-st.First
+	s := st.Sequence
+	var p uint64
+	if st.Cursor > st.First {
+		p = st.Cursor - st.First
+	}
 	var branch AckBranch
 	switch {
 	case n > s && n-s > sent:
 		branch = AckTooHigh
-		st.First = st.Cursor
+		st.First = max(st.First, st.Cursor)
 	case n > s:
 		branch = AckNormal
-		st.First = st.Cursor
+		st.First = max(st.First, st.Cursor)
 		st.Cursor += n - s
 	case s-n > p: // n <= s here
 		branch = AckAncient
-		st.Cursor = st.First
+		st.Cursor = min(st.First, st.Cursor)
 	default:
 		branch = AckRewind
 		st.Cursor -= s - n

@@ -79,6 +79,8 @@ type Log struct {
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64
 		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		// limit counts what Options.MaxBytes dropped and refused.
+		limit limitCounts
 
 		// wake is closed to wake WaitPending (wait.go); nil while none waits.
 		wake chan struct{}

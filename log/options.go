@@ -101,6 +101,21 @@ type Options struct {
 	// Recovery. It weakens durability: use it only to salvage a log.
 	TruncateCorrupt bool
 
+	// MaxBytes caps the bytes of the log's segment files (index files
+	// and the checkpoint come on top). Default 0: no cap. An append whose
+	// record would take the segments past it is refused or makes room by
+	// dropping the oldest whole segments, as Limit says, so that the cap
+	// holds at every moment; a drop frees whole segments, so the log may
+	// then sit up to one segment below it. A record that cannot fit under
+	// the cap even alone (with a segment header) is refused with
+	// ErrTooLarge. At least two segments' worth is advised: a cap below
+	// SegmentSize seals the active segment early so that it can be dropped.
+	// See docs/protocol.md, "Size limit".
+	MaxBytes int64
+
+	// Limit is what an append does at MaxBytes. Default LimitRefuse.
+	Limit LimitPolicy
+
 	// Logger receives recovery and error reports. Default slog.Default().
 	Logger *stdlog.Logger
 
@@ -130,6 +145,15 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.Sync < SyncAlways || opts.Sync > SyncNever {
 		return opts, fmt.Errorf("seglog: unknown sync policy %d", opts.Sync)
+	}
+	if opts.MaxBytes < 0 {
+		return opts, fmt.Errorf("seglog: MaxBytes %d is negative", opts.MaxBytes)
+	}
+	if opts.MaxBytes > 0 && opts.MaxBytes < 2*segment.HeaderSize+segment.FrameHeaderSize {
+		return opts, fmt.Errorf("seglog: MaxBytes %d is too small to hold a record", opts.MaxBytes)
+	}
+	if opts.Limit != LimitRefuse && opts.Limit != LimitDrop {
+		return opts, fmt.Errorf("seglog: unknown limit policy %d", opts.Limit)
 	}
 	if opts.SyncEvery <= 0 {
 		opts.SyncEvery = defaultSyncEvery

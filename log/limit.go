@@ -1,0 +1,165 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/seglog/seglog/segment"
+)
+
+// ErrFull is returned by appends that would take the log's segments past
+// Options.MaxBytes under LimitRefuse. Nothing was appended; the append
+// may succeed once an Ack has released enough whole segments.
+var ErrFull = errors.New("seglog: log is at its size limit (Options.MaxBytes)")
+
+// LimitPolicy says what an append does when its record would take the
+// log's segments past Options.MaxBytes.
+type LimitPolicy int
+
+const (
+	// LimitRefuse refuses the append with an error matching ErrFull.
+	LimitRefuse LimitPolicy = iota
+	// LimitDrop drops the oldest whole segments, acknowledged records
+	// kept for a resend first and then unsent records, until the record
+	// fits. Unsent records it drops are handed out by Pending as a Gap of
+	// reason GapDropped, with their labels, before any later record.
+	LimitDrop
+)
+
+func (p LimitPolicy) String() string {
+	switch p {
+	case LimitRefuse:
+		return "refuse"
+	case LimitDrop:
+		return "drop"
+	}
+	return fmt.Sprintf("LimitPolicy(%d)", int(p))
+}
+
+// limitCounts are the size limit's counters since Open (State).
+type limitCounts struct {
+	droppedUnsent uint64 // unsent records dropped (each reported as a gap)
+	droppedAcked  uint64 // acknowledged records kept for a resend, dropped
+	dropSegments  uint64 // segment files dropped
+	refused       uint64 // appends refused with ErrFull
+}
+
+// usedLocked returns the bytes of the log's segment files, the active
+// one's buffered frames included. The size of a sealed segment, which
+// never changes, is read once.
+func (l *Log) usedLocked() int64 {
+	var n int64
+	for _, s := range l.mu.segs[:len(l.mu.segs)-1] {
+		if s.diskBytes == 0 {
+			fi, err := l.fs.Stat(s.path)
+			if err != nil {
+				continue // counted as empty; Stat is tried again next time
+			}
+			s.diskBytes = fi.Size()
+		}
+		n += s.diskBytes
+	}
+	w := l.mu.w
+	return n + w.end + int64(w.openSize())
+}
+
+// limitLocked makes room under Options.MaxBytes for need more bytes in the
+// active segment (plus a new segment's header if roll), by the policy. It
+// may release l.mu, and then returns retry: the caller looks at the log
+// again. It returns neither when the bytes fit.
+func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
+	max := l.opts.MaxBytes
+	grow := int64(need) + segment.FrameHeaderSize
+	if roll {
+		grow += segment.HeaderSize
+	}
+	if grow+segment.HeaderSize > max {
+		return false, fmt.Errorf("seglog: append: %w: a record of %d bytes cannot fit under Options.MaxBytes (%d)", ErrTooLarge, need, max)
+	}
+	if l.usedLocked()+grow <= max {
+		return false, nil
+	}
+	if l.opts.Limit != LimitDrop {
+		l.mu.limit.refused++
+		return false, fmt.Errorf("%w: %d bytes used, %d more needed, limit %d", ErrFull, l.usedLocked(), grow, max)
+	}
+	return true, l.dropLocked(grow)
+}
+
+// dropLocked drops the oldest whole segments until grow more bytes fit
+// under MaxBytes. The checkpoint first records the new first offset, and
+// with it the dropped range of unsent records [Cursor, First) that Pending
+// reports; only then are the segments deleted, so that no durable state
+// ever names bytes that are gone, and a crash at any point leaves either
+// the old state with all its segments or the new one with its gap. l.mu
+// is released and taken again.
+func (l *Log) dropLocked(grow int64) error {
+	l.mu.Unlock()
+	l.stateMu.Lock()
+	l.mu.Lock()
+	defer func() {
+		// Keep the lock order (stateMu before mu).
+		l.mu.Unlock()
+		l.stateMu.Unlock()
+		l.mu.Lock()
+	}()
+	for l.mu.rolling || l.mu.ioBusy {
+		l.cond.Wait()
+	}
+	if err := l.writableLocked(); err != nil {
+		return err
+	}
+	excess := l.usedLocked() + grow - l.opts.MaxBytes
+	if excess <= 0 {
+		return nil // an Ack or another drop made room meanwhile
+	}
+	segs := l.mu.segs
+	k := 0
+	for k < len(segs)-1 && excess > 0 {
+		excess -= segs[k].diskBytes
+		k++
+	}
+	if k == 0 {
+		// Only the active segment: seal it, so that the next round can
+		// drop it whole. The caller retries.
+		if l.mu.w.seg.base == l.mu.next {
+			return fmt.Errorf("%w: the active segment is empty and the record still does not fit", ErrFull)
+		}
+		return l.rollLocked()
+	}
+	to := segs[k].base
+	// The new first offset must never pass what a crash keeps.
+	if err := l.syncLocked(to); err != nil {
+		return err
+	}
+	for l.mu.seal != nil {
+		if err := l.flushLocked(true); err != nil {
+			return err
+		}
+	}
+	old := l.mu.state
+	st := old
+	st.First = to
+	l.mu.Unlock()
+	_, err := l.saveState(st)
+	l.releases.Wait() // the cap holds on the disk, not only in the count
+	l.mu.Lock()
+	if err != nil {
+		return err
+	}
+	c := &l.mu.limit
+	c.dropSegments += uint64(k)
+	if old.Cursor > old.First {
+		c.droppedAcked += min(to, old.Cursor) - old.First
+	}
+	if from := max(old.Cursor, old.First); to > from {
+		c.droppedUnsent += to - from
+		l.logger.Warn("seglog: size limit dropped unsent records; Pending reports them as a gap",
+			"dir", l.dir, "from", from, "to", to, "first_label", old.Sequence+(from-old.Cursor),
+			"labels", to-from, "segments", k, "max_bytes", l.opts.MaxBytes)
+	} else {
+		l.logger.Info("seglog: size limit dropped acknowledged records kept for a resend",
+			"dir", l.dir, "to", to, "segments", k, "max_bytes", l.opts.MaxBytes)
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package log_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	stdlog "log/slog"
+	"strings"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+)
+
+// Tests of the size limit (Options.MaxBytes): a log capped at a few
+// segments while its server is away, under both policies. Every record
+// lost to the limit must come out of Pending as a GapDropped gap with its
+// exact labels, and every other record must be delivered.
+
+const limitSegSize = seglog.MinSegmentSize
+
+// limitRecord is the data of the record at offset o: its offset, padded
+// so that a segment holds a few dozen records.
+func limitRecord(o uint64) []byte {
+	return []byte(fmt.Sprintf("record %08d %s", o, strings.Repeat("x", 300)))
+}
+
+// limitSegBytes sums the sizes of the segment files in dir.
+func limitSegBytes(t testing.TB, fsys *crashfs.FS, dir string) int64 {
+	t.Helper()
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".seg") {
+			continue
+		}
+		fi, err := fsys.Stat(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	return n
+}
+
+// limitDrain delivers everything pending to an honest peer that expects
+// label expect, checking each entry against the data appended, and
+// returns the offsets received as records and those received as dropped
+// gaps. A record whose data is wrong, a gap of another reason, or a label
+// that does not follow the offsets densely fails the test.
+func limitDrain(t testing.TB, l *seglog.Log) (records, dropped []uint64) {
+	t.Helper()
+	st := l.State()
+	shift := st.Sequence - st.Cursor // label - offset, fixed: labels and offsets are both dense
+	for range 10000 {
+		b := dlPending(t, l, 64)
+		if b.Empty() {
+			return records, dropped
+		}
+		for e := range b.Entries() {
+			switch {
+			case e.Record != nil:
+				r := e.Record
+				if e.Label != r.Offset+shift {
+					t.Fatalf("record at offset %d has label %d, want %d", r.Offset, e.Label, r.Offset+shift)
+				}
+				if !bytes.Equal(r.Data, limitRecord(r.Offset)) {
+					t.Fatalf("record at offset %d holds %.20q", r.Offset, r.Data)
+				}
+				records = append(records, r.Offset)
+			default:
+				g := e.Gap
+				if g.Reason != seglog.GapDropped || g.Label != g.Offset+shift {
+					t.Fatalf("gap %+v: want reason dropped and label %d", *g, g.Offset+shift)
+				}
+				for o := g.Offset; o < g.End(); o++ {
+					dropped = append(dropped, o)
+				}
+			}
+		}
+		dlAck(t, l, b.Next())
+	}
+	t.Fatal("delivery did not end")
+	return nil, nil
+}
+
+func TestLimitStoppedServer(t *testing.T) {
+	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
+		for _, sync := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval} {
+			t.Run(policy.String()+"/"+sync.String(), func(t *testing.T) {
+				testLimitStoppedServer(t, policy, sync)
+			})
+		}
+	}
+}
+
+func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog.SyncPolicy) {
+	fsys := crashfs.New()
+	var logs bytes.Buffer
+	opts := dlOpts(fsys, limitSegSize, sync)
+	opts.MaxBytes = 4 * limitSegSize
+	opts.Limit = policy
+	opts.Logger = stdlog.New(stdlog.NewTextHandler(&logs, nil))
+	l := dlOpen(t, opts)
+	defer func() { l.Close() }()
+
+	// The server is up: 40 records delivered and acknowledged, and kept
+	// for a resend (the last batch).
+	for o := range uint64(40) {
+		if _, err := l.Append(limitRecord(o)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs, gaps := limitDrain(t, l); len(recs) != 40 || len(gaps) != 0 {
+		t.Fatalf("before the outage: %d records, %d dropped", len(recs), len(gaps))
+	}
+
+	// The server stops: 1,000 records (about 5 times the cap) are
+	// appended, and the segments never pass the cap.
+	var accepted []uint64
+	refused := 0
+	for range 1000 {
+		o := l.NextOffset()
+		off, err := l.Append(limitRecord(o))
+		switch {
+		case err == nil:
+			if off != o {
+				t.Fatalf("Append returned %d, want %d", off, o)
+			}
+			accepted = append(accepted, off)
+		case policy == seglog.LimitRefuse && errors.Is(err, seglog.ErrFull):
+			refused++
+		default:
+			t.Fatalf("Append at %d: %v", o, err)
+		}
+		if used := limitSegBytes(t, fsys, dlDir); used > opts.MaxBytes {
+			t.Fatalf("after offset %d: segments hold %d bytes, cap %d", o, used, opts.MaxBytes)
+		}
+	}
+	st := l.State()
+	t.Logf("accepted %d, refused %d; state %+v", len(accepted), refused, st)
+	switch policy {
+	case seglog.LimitRefuse:
+		if refused == 0 || st.Refused != uint64(refused) || st.DroppedUnsent != 0 || st.DropPending != 0 {
+			t.Fatalf("refuse: %d refused, state %+v", refused, st)
+		}
+	case seglog.LimitDrop:
+		if len(accepted) != 1000 || st.DroppedUnsent == 0 || st.DroppedAcked != 40 || st.DropPending != st.DroppedUnsent {
+			t.Fatalf("drop: %d accepted, state %+v (want the 40 acknowledged records dropped first)", len(accepted), st)
+		}
+		if !strings.Contains(logs.String(), "size limit dropped unsent records") {
+			t.Fatalf("no report of the drop in the log output:\n%s", logs.String())
+		}
+	}
+
+	// A restart while the server is away keeps the dropped range.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = dlOpen(t, opts)
+	if got := l.State().DropPending; got != st.DropPending {
+		t.Fatalf("after a restart: %d dropped offsets pending, want %d", got, st.DropPending)
+	}
+
+	// The server is back: every accepted record arrives, or is reported
+	// as dropped with its exact labels; the dropped ones are the oldest.
+	recs, dropped := limitDrain(t, l)
+	if uint64(len(dropped)) != st.DropPending {
+		t.Fatalf("%d offsets reported dropped, the log counted %d", len(dropped), st.DropPending)
+	}
+	all := append(dropped, recs...)
+	if len(all) != len(accepted) {
+		t.Fatalf("delivered %d records and %d dropped, %d were accepted", len(recs), len(dropped), len(accepted))
+	}
+	for i, o := range all {
+		if o != accepted[i] {
+			t.Fatalf("entry %d: offset %d, want %d (dropped %d, records %d)", i, o, accepted[i], len(dropped), len(recs))
+		}
+	}
+	if st := l.State(); st.PendingCount != 0 || st.DropPending != 0 {
+		t.Fatalf("after delivery: %+v", st)
+	}
+	// Refused appends succeed again once the server took the records.
+	if _, err := l.Append(limitRecord(l.NextOffset())); err != nil {
+		t.Fatalf("Append after delivery: %v", err)
+	}
+}
+
+// A record that cannot fit under the cap even alone is refused with
+// ErrTooLarge, under both policies, and the log goes on.
+func TestLimitRecordLargerThanCap(t *testing.T) {
+	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
+		fsys := crashfs.New()
+		opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
+		opts.MaxBytes = 2 * limitSegSize
+		opts.Limit = policy
+		l := dlOpen(t, opts)
+		dlAppendLetters(t, l, 3)
+		_, err := l.Append(make([]byte, 2*limitSegSize))
+		if !errors.Is(err, seglog.ErrTooLarge) || !strings.Contains(err.Error(), "MaxBytes") {
+			t.Fatalf("%v: Append over the cap: %v", policy, err)
+		}
+		if st := l.State(); st.DroppedUnsent != 0 || st.Next != 3 {
+			t.Fatalf("%v: state after the refused record: %+v", policy, st)
+		}
+		dlAppendLetters(t, l, 1)
+		l.Close()
+	}
+}
+
+func TestLimitOptions(t *testing.T) {
+	for _, o := range []seglog.Options{{MaxBytes: -1}, {MaxBytes: 10}, {MaxBytes: 1 << 20, Limit: 7}} {
+		o.FS = crashfs.New()
+		if l, err := seglog.Open(dlDir, &o); err == nil {
+			l.Close()
+			t.Errorf("Open(%+v) succeeded", o)
+		}
+	}
+}
