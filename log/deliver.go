@@ -54,10 +54,7 @@ type AckResult struct {
 type State struct {
 	Sequence     uint64 // label of the record at Cursor
 	Cursor       uint64 // offset of the next record to send
-	// First is the oldest record kept. It is above Cursor when the size
-	// limit (Options.MaxBytes) dropped records before they were sent:
-	// Pending then hands out [Cursor, First) as a GapDropped gap.
-	First        uint64
+	First        uint64 // oldest record kept; above Cursor after a drop (DropPending)
 	Next         uint64 // offset the next append gets
 	PendingCount uint64 // records from Cursor to Next
 	// Gaps counts the gaps Pending has handed out since Open, each
@@ -68,9 +65,11 @@ type State struct {
 	// The size limit's counts since Open: unsent records dropped (each
 	// handed out in a GapDropped gap), acknowledged records kept for a
 	// resend dropped, segment files dropped, and appends refused with
-	// ErrFull. DropPending is the dropped range not yet acknowledged
-	// past (First - Cursor when First is above Cursor); it survives a
-	// restart, the counts do not.
+	// ErrFull. DropPending is the range of unsent records the size limit
+	// dropped that the peer has not yet answered past: First - Cursor
+	// when First is above Cursor, handed out by Pending as a GapDropped
+	// gap. It survives a restart (the checkpoint holds it); the counts do
+	// not.
 	DroppedUnsent   uint64
 	DroppedAcked    uint64
 	DroppedSegments uint64

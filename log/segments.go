@@ -26,13 +26,14 @@ type segFile struct {
 	f        vfs.File      // read handle; for the active segment, the writer's
 	entries  []index.Entry // sealed: loaded index; active: guarded by Log.mu
 	size     int64         // sealed: file size when loaded
-	// diskBytes is a sealed segment's file size for Options.MaxBytes,
-	// 0 until read; guarded by Log.mu.
-	diskBytes int64
 	refs     int           // readers using f
 	retired  bool          // evicted or removed: close f when refs drops to 0
 	removed  bool          // released from the log: never load again
 	lastUsed atomic.Uint64 // clock for eviction
+
+	// diskBytes is a sealed segment's file size for Options.MaxBytes,
+	// 0 until read; guarded by Log.mu.
+	diskBytes int64
 }
 
 func newSegFile(dir string, base uint64) *segFile {
