@@ -359,6 +359,7 @@ func (l *Log) saveState(st checkpoint.State) (int, error) {
 		drop = append(drop, l.mu.segs[0])
 		l.mu.segs = l.mu.segs[1:]
 	}
+	releasing := l.releasingLocked(drop)
 	l.mu.Unlock()
 	if len(drop) > 0 {
 		// Unlinking a large file can cost time in proportion to its
@@ -373,6 +374,7 @@ func (l *Log) saveState(st checkpoint.State) (int, error) {
 					l.logger.Warn("seglog: remove released segment", "file", s.path, "err", err)
 				}
 			}
+			l.releasedBytes(releasing)
 		})
 	}
 	return len(drop), nil

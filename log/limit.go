@@ -45,22 +45,50 @@ type limitCounts struct {
 }
 
 // usedLocked returns the bytes of the log's segment files, the active
-// one's buffered frames included. The size of a sealed segment, which
-// never changes, is read once.
+// one's buffered frames and released segments not yet deleted included.
 func (l *Log) usedLocked() int64 {
-	var n int64
+	n := l.mu.releasing
 	for _, s := range l.mu.segs[:len(l.mu.segs)-1] {
-		if s.diskBytes == 0 {
-			fi, err := l.fs.Stat(s.path)
-			if err != nil {
-				continue // counted as empty; Stat is tried again next time
-			}
-			s.diskBytes = fi.Size()
-		}
-		n += s.diskBytes
+		n += l.sealedBytesLocked(s)
 	}
 	w := l.mu.w
 	return n + w.end + int64(w.openSize())
+}
+
+// sealedBytesLocked returns the size of a sealed segment's file, which
+// never changes: it is read once.
+func (l *Log) sealedBytesLocked(s *segFile) int64 {
+	if s.diskBytes == 0 {
+		fi, err := l.fs.Stat(s.path)
+		if err != nil {
+			return 0 // counted as empty; Stat is tried again next time
+		}
+		s.diskBytes = fi.Size()
+	}
+	return s.diskBytes
+}
+
+// releasingLocked counts, under a size limit, the bytes of segments
+// released and about to be deleted in the background, until
+// releasedBytes: the cap holds on the disk, not only in the log's count.
+func (l *Log) releasingLocked(drop []*segFile) int64 {
+	if l.opts.MaxBytes == 0 {
+		return 0
+	}
+	var n int64
+	for _, s := range drop {
+		n += l.sealedBytesLocked(s)
+	}
+	l.mu.releasing += n
+	return n
+}
+
+func (l *Log) releasedBytes(n int64) {
+	if n != 0 {
+		l.mu.Lock()
+		l.mu.releasing -= n
+		l.mu.Unlock()
+	}
 }
 
 // limitLocked makes room under Options.MaxBytes for need more bytes in the
@@ -96,6 +124,7 @@ func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
 func (l *Log) dropLocked(grow int64) error {
 	l.mu.Unlock()
 	l.stateMu.Lock()
+	l.releases.Wait() // segments an Ack released are gone first
 	l.mu.Lock()
 	defer func() {
 		// Keep the lock order (stateMu before mu).

@@ -79,8 +79,10 @@ type Log struct {
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64
 		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
-		// limit counts what Options.MaxBytes dropped and refused.
-		limit limitCounts
+		// limit counts what Options.MaxBytes dropped and refused;
+		// releasing is the bytes of released segments not yet deleted.
+		limit     limitCounts
+		releasing int64
 
 		// wake is closed to wake WaitPending (wait.go); nil while none waits.
 		wake chan struct{}

@@ -25,17 +25,39 @@ import (
 // label is ever given to two offsets. At the end everything is delivered,
 // and the peer holds every offset exactly once, as the record or as a gap.
 //
+// The size-limit cases cap the log at a few segments (Options.MaxBytes,
+// LimitDrop) and stop the peer for long outages. The model learns where
+// each drop ends from the log (segment boundaries are the log's business),
+// and checks the rest: the segments never pass the cap, a drop ends at
+// the first segment left, acknowledged records go before unsent ones,
+// the dropped unsent records come out as one GapDropped gap in their
+// place with their labels, the counters match, and nothing else is lost.
+//
 //	go test ./log -run TestModelGaps -seed 12345 -model.steps 5000 -v
 
 // gapModel is the reference: offsets, their data, which are damaged, and
 // the delivery state, in plain integers.
 type gapModel struct {
-	seq, cursor, first, next uint64
-	sent                     int64 // largest batch since the last Ack; -1: none
-	data                     map[uint64][]byte
-	damaged                  map[uint64]bool
-	reported                 uint64 // end of the last gap counted
-	gaps, gapOffsets         uint64
+	seq, cursor, first, next    uint64
+	sent                        int64 // largest batch since the last Ack; -1: none
+	data                        map[uint64][]byte
+	damaged                     map[uint64]bool
+	reported                    uint64 // end of the last gap counted
+	gaps, gapOffsets            uint64
+	droppedUnsent, droppedAcked uint64
+}
+
+// drop applies a drop by the size limit of every offset below to: the
+// kept acknowledged records go, then unsent ones, whose range [cursor,
+// first) Pending reports. The cursor does not move.
+func (m *gapModel) drop(to uint64) {
+	if m.cursor > m.first {
+		m.droppedAcked += min(to, m.cursor) - m.first
+	}
+	if from := maxU(m.cursor, m.first); to > from {
+		m.droppedUnsent += to - from
+	}
+	m.first = to
 }
 
 // pending is the batch the protocol says Pending(max) hands out: from the
@@ -43,7 +65,13 @@ type gapModel struct {
 func (m *gapModel) pending(max int) seglog.Batch {
 	b := seglog.Batch{Sequence: m.seq}
 	entries := 0
-	for o := m.cursor; o < m.next; {
+	o := m.cursor
+	if m.first > m.cursor {
+		b.Gaps = append(b.Gaps, seglog.Gap{Offset: o, Count: m.first - o, Label: m.seq, Reason: seglog.GapDropped})
+		entries++
+		o = m.first
+	}
+	for o < m.next {
 		if entries == max {
 			break
 		}
@@ -80,21 +108,27 @@ func (m *gapModel) ack(n uint64) seglog.AckBranch {
 	if m.sent >= 0 {
 		sent = uint64(m.sent)
 	}
-	p := m.cursor - m.first
+	// After a drop of unsent records (first above the cursor) nothing
+	// before the cursor is kept, first never moves down, and an ancient
+	// answer leaves the cursor at the dropped range.
+	var p uint64
+	if m.cursor > m.first {
+		p = m.cursor - m.first
+	}
 	var br seglog.AckBranch
 	switch {
 	case n > m.seq && n <= m.seq+sent:
 		br = seglog.AckNormal
-		m.first, m.cursor = m.cursor, m.cursor+(n-m.seq)
+		m.first, m.cursor = maxU(m.first, m.cursor), m.cursor+(n-m.seq)
 	case n > m.seq:
 		br = seglog.AckTooHigh
-		m.first = m.cursor
+		m.first = maxU(m.first, m.cursor)
 	case n+p >= m.seq:
 		br = seglog.AckRewind
 		m.cursor -= m.seq - n
 	default:
 		br = seglog.AckAncient
-		m.cursor = m.first
+		m.cursor = min(m.first, m.cursor)
 	}
 	m.seq, m.sent = n, -1
 	return br
@@ -132,6 +166,7 @@ type gapRun struct {
 	m      *gapModel
 	peer   *gapPeer
 	step   int
+	outage int // steps left in which the peer is unreachable
 	events []string
 	stats  map[string]int
 }
@@ -156,6 +191,8 @@ func TestModelGaps(t *testing.T) {
 		{"always/none", &seglog.Options{Sync: seglog.SyncAlways}},
 		{"always/zstd", &seglog.Options{Sync: seglog.SyncAlways, Codec: seglog.CodecZstd}},
 		{"never/s2", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2}},
+		{"always/limit", &seglog.Options{Sync: seglog.SyncAlways, MaxBytes: 3 * seglog.MinSegmentSize, Limit: seglog.LimitDrop}},
+		{"never/s2/limit", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2, MaxBytes: 4 * seglog.MinSegmentSize, Limit: seglog.LimitDrop}},
 	} {
 		t.Run(c.name, func(t *testing.T) { runModelGaps(t, c.opts) })
 	}
@@ -172,9 +209,15 @@ func runModelGaps(t *testing.T, opts *seglog.Options) {
 	r.l = dlOpen(t, opts)
 	defer func() { r.l.Close() }()
 	for r.step = 0; r.step < *modelSteps; r.step++ {
+		if r.opts.MaxBytes > 0 && r.outage == 0 && r.rng.IntN(300) == 0 {
+			r.outage = 150 + r.rng.IntN(450)
+			r.logf("outage of %d steps", r.outage)
+		}
 		switch x := r.rng.IntN(100); {
 		case x < 45:
 			r.appendSome()
+		case x < 85 && r.outage > 0:
+			r.outage--
 		case x < 85:
 			r.exchange(r.rng.IntN(10) == 0)
 		default:
@@ -195,8 +238,8 @@ func runModelGaps(t *testing.T, opts *seglog.Options) {
 			r.fatalf("offset %d never reached the peer", o)
 		}
 	}
-	t.Logf("operations: %v; %d offsets, %d damaged, %d gaps counted over %d offsets",
-		r.stats, r.m.next, len(r.m.damaged), r.m.gaps, r.m.gapOffsets)
+	t.Logf("operations: %v; %d offsets, %d damaged, %d gaps counted over %d offsets; dropped %d unsent, %d acknowledged",
+		r.stats, r.m.next, len(r.m.damaged), r.m.gaps, r.m.gapOffsets, r.m.droppedUnsent, r.m.droppedAcked)
 }
 
 // appendSome appends one record, or a frame of several.
@@ -227,6 +270,33 @@ func (r *gapRun) appendSome() {
 	r.m.next += uint64(n)
 	r.stats["append"]++
 	r.logf("append %d -> %d", n, first)
+	if r.opts.MaxBytes > 0 {
+		r.checkLimit()
+	}
+}
+
+// checkLimit follows a drop the append made and checks the cap.
+func (r *gapRun) checkLimit() {
+	if used := limitSegBytes(r.t, r.fsys, dlDir); used > r.opts.MaxBytes {
+		segs, _ := dlFiles(r.t, r.fsys, dlDir)
+		var sizes []int64
+		for _, b := range segs {
+			fi, _ := r.fsys.Stat(dlDir + "/" + segment.FileName(b))
+			sizes = append(sizes, fi.Size())
+		}
+		r.fatalf("segments hold %d bytes, cap %d; the log counts %d; segments %v sizes %v", used, r.opts.MaxBytes, seglog.LimitUsed(r.l), segs, sizes)
+	}
+	to := r.l.State().First
+	if to == r.m.first {
+		return
+	}
+	segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	if to < r.m.first || len(segs) == 0 || segs[0] != to {
+		r.fatalf("first moved from %d to %d on an append; segments %v", r.m.first, to, segs)
+	}
+	r.m.drop(to)
+	r.stats["drop"]++
+	r.logf("drop to %d (cursor %d)", to, r.m.cursor)
 }
 
 // damage flips a byte in the payload of a random retained record: its
@@ -393,7 +463,7 @@ func (r *gapRun) checkState() {
 	st := r.l.State()
 	m := r.m
 	if st.Sequence != m.seq || st.Cursor != m.cursor || st.First != m.first || st.Next != m.next ||
-		st.Gaps != m.gaps || st.GapOffsets != m.gapOffsets {
+		st.Gaps != m.gaps || st.GapOffsets != m.gapOffsets || st.DroppedUnsent != m.droppedUnsent || st.DroppedAcked != m.droppedAcked {
 		r.fatalf("state %+v; model seq %d cursor %d first %d next %d, %d gaps over %d offsets",
 			st, m.seq, m.cursor, m.first, m.next, m.gaps, m.gapOffsets)
 	}
