@@ -88,13 +88,13 @@ func TestCrashLimitDrop(t *testing.T) {
 
 // limitCrashWant is what a recovery is checked against.
 type limitCrashWant struct {
-	policy        seglog.SyncPolicy
-	old, new      seglog.State
-	firsts        map[uint64]bool // the first offsets the uninterrupted call went through
-	next          uint64 // end of the log before the call
-	returned      uint64 // end of the log after the appends that returned nil
-	saved         uint64 // the first offset the crashed call's log held last
-	done          bool   // the call returned nil
+	policy   seglog.SyncPolicy
+	old, new seglog.State
+	firsts   map[uint64]bool // the first offsets the uninterrupted call went through
+	next     uint64          // end of the log before the call
+	returned uint64          // end of the log after the appends that returned nil
+	saved    uint64          // the first offset the crashed call's log held last
+	done     bool            // the call returned nil
 }
 
 func limitCrashEveryStep(t *testing.T, c limitCrashCase, seed uint64) (points, recoveries int) {
