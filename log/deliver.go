@@ -278,6 +278,9 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 		sent = uint64(l.mu.sent)
 	}
 	st, branch := applyAck(old, nextExpected, sent)
+	if k := l.opts.KeepAcked; k > 0 && branch == AckNormal {
+		st.First = keepAcked(old, st, uint64(k))
+	}
 	// The checkpoint must never point past durable records: under the
 	// weaker sync policies, make what was sent durable first.
 	synced, epoch := l.mu.synced, l.mu.epoch

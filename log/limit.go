@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -108,6 +109,14 @@ func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
 		return false, nil
 	}
 	if l.opts.Limit != LimitDrop {
+		if l.mu.releasing > 0 {
+			// Segments an Ack released are being deleted: wait for
+			// their space rather than refuse.
+			l.mu.Unlock()
+			l.releases.Wait()
+			l.mu.Lock()
+			return true, nil
+		}
 		l.mu.limit.refused++
 		return false, fmt.Errorf("%w: %d bytes used, %d more needed, limit %d", ErrFull, l.usedLocked(), grow, max)
 	}
@@ -191,4 +200,16 @@ func (l *Log) dropLocked(grow int64) error {
 			"dir", l.dir, "to", to, "segments", k, "max_bytes", l.opts.MaxBytes)
 	}
 	return nil
+}
+
+// keepAcked returns the first offset after a normal Ack from old to st
+// under Options.KeepAcked = keep: the last keep records before the new
+// cursor stay, but first never moves back (records released or dropped
+// are gone).
+func keepAcked(old, st checkpoint.State, keep uint64) uint64 {
+	var from uint64
+	if st.Cursor > keep {
+		from = st.Cursor - keep
+	}
+	return max(old.First, from)
 }

@@ -220,3 +220,77 @@ func TestLimitOptions(t *testing.T) {
 		}
 	}
 }
+
+// A server restored from a backup that lacks its last 5,000 messages
+// answers 5,000 below the sequence. With only the last batch kept that is
+// an ancient answer and the records are lost to it; with a KeepAcked
+// window of 5,000 it is a rewind, and the same records come again with
+// the same labels.
+func TestKeepAckedRestoredServer(t *testing.T) {
+	for _, keep := range []int64{0, 5000} {
+		t.Run(fmt.Sprintf("keep=%d", keep), func(t *testing.T) {
+			fsys := crashfs.New()
+			opts := dlOpts(fsys, limitSegSize, seglog.SyncNever)
+			opts.KeepAcked = keep
+			l := dlOpen(t, opts)
+			defer l.Close()
+			for o := range uint64(10000) {
+				if _, err := l.Append(limitRecord(o)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if recs, _ := limitDrain(t, l); len(recs) != 10000 {
+				t.Fatalf("delivered %d records", len(recs))
+			}
+			st := l.State()
+			if keep > 0 && (st.First != st.Cursor-uint64(keep) || l.FirstOffset() != st.First) {
+				t.Fatalf("window: state %+v, want first %d", st, st.Cursor-uint64(keep))
+			}
+			res := dlAck(t, l, st.Sequence-5000)
+			if keep == 0 {
+				if res.Branch != seglog.AckAncient || res.State.Cursor != st.First {
+					t.Fatalf("without a window: %v, state %+v", res.Branch, res.State)
+				}
+				return
+			}
+			if res.Branch != seglog.AckRewind || res.State.Cursor != 5000 || res.State.Sequence != 5000 {
+				t.Fatalf("with a window: %v, state %+v", res.Branch, res.State)
+			}
+			recs, gaps := limitDrain(t, l)
+			if len(recs) != 5000 || len(gaps) != 0 || recs[0] != 5000 {
+				t.Fatalf("resent %d records from %v, %d dropped", len(recs), recs[:1], len(gaps))
+			}
+		})
+	}
+}
+
+// The size limit drops the KeepAcked window before any unsent record.
+func TestLimitDropsWindowFirst(t *testing.T) {
+	fsys := crashfs.New()
+	opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
+	opts.MaxBytes, opts.Limit, opts.KeepAcked = 6*limitSegSize, seglog.LimitDrop, 150
+	l := dlOpen(t, opts)
+	defer l.Close()
+	for o := range uint64(200) {
+		if _, err := l.Append(limitRecord(o)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limitDrain(t, l)
+	if st := l.State(); st.Cursor-st.First != 150 {
+		t.Fatalf("window of %d records, want 150: %+v", st.Cursor-st.First, st)
+	}
+	for l.State().DroppedUnsent == 0 {
+		before := l.State()
+		if _, err := l.Append(limitRecord(l.NextOffset())); err != nil {
+			t.Fatal(err)
+		}
+		st := l.State()
+		if st.DroppedUnsent > 0 && before.First < before.Cursor && st.First < before.Cursor {
+			t.Fatalf("unsent records dropped while the window [%d, %d) was kept: %+v", st.First, before.Cursor, st)
+		}
+	}
+	if st := l.State(); st.DroppedAcked != 150 {
+		t.Fatalf("dropped %d acknowledged records, want the window of 150: %+v", st.DroppedAcked, st)
+	}
+}

@@ -45,6 +45,7 @@ type gapModel struct {
 	reported                    uint64 // end of the last gap counted
 	gaps, gapOffsets            uint64
 	droppedUnsent, droppedAcked uint64
+	keep                        uint64 // Options.KeepAcked; 0: the last batch
 }
 
 // drop applies a drop by the size limit of every offset below to: the
@@ -116,10 +117,15 @@ func (m *gapModel) ack(n uint64) seglog.AckBranch {
 		p = m.cursor - m.first
 	}
 	var br seglog.AckBranch
+	first0 := m.first
 	switch {
 	case n > m.seq && n <= m.seq+sent:
 		br = seglog.AckNormal
 		m.first, m.cursor = maxU(m.first, m.cursor), m.cursor+(n-m.seq)
+		if m.keep > 0 {
+			// The window: the last keep acknowledged records.
+			m.first = maxU(first0, m.cursor-min(m.keep, m.cursor))
+		}
 	case n > m.seq:
 		br = seglog.AckTooHigh
 		m.first = maxU(m.first, m.cursor)
@@ -192,6 +198,8 @@ func TestModelGaps(t *testing.T) {
 		{"always/zstd", &seglog.Options{Sync: seglog.SyncAlways, Codec: seglog.CodecZstd}},
 		{"never/s2", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2}},
 		{"always/limit", &seglog.Options{Sync: seglog.SyncAlways, MaxBytes: 3 * seglog.MinSegmentSize, Limit: seglog.LimitDrop}},
+		{"always/keep", &seglog.Options{Sync: seglog.SyncAlways, KeepAcked: 50}},
+		{"always/limit/keep", &seglog.Options{Sync: seglog.SyncAlways, MaxBytes: 4 * seglog.MinSegmentSize, Limit: seglog.LimitDrop, KeepAcked: 150}},
 		{"never/s2/limit", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2, MaxBytes: 4 * seglog.MinSegmentSize, Limit: seglog.LimitDrop}},
 	} {
 		t.Run(c.name, func(t *testing.T) { runModelGaps(t, c.opts) })
@@ -202,7 +210,7 @@ func runModelGaps(t *testing.T, opts *seglog.Options) {
 	seed := dlSeed(t)
 	fsys := crashfs.New()
 	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
-		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}},
+		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}, keep: uint64(opts.KeepAcked)},
 		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
 		stats: map[string]int{}}
 	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet

@@ -116,6 +116,16 @@ type Options struct {
 	// Limit is what an append does at MaxBytes. Default LimitRefuse.
 	Limit LimitPolicy
 
+	// KeepAcked is the window of acknowledged records kept for a resend:
+	// after an Ack that moves the cursor forward (AckNormal), the last
+	// KeepAcked acknowledged records stay readable and a peer that lost
+	// them (restored from a backup) can ask for them again (AckRewind)
+	// instead of getting AckAncient. Default 0: the last batch, as the
+	// protocol keeps it. An Ack that is too high still releases
+	// everything before the cursor. The window is what the size limit
+	// drops first: its records are the oldest.
+	KeepAcked int64
+
 	// Logger receives recovery and error reports. Default slog.Default().
 	Logger *stdlog.Logger
 
@@ -151,6 +161,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.MaxBytes > 0 && opts.MaxBytes < 2*segment.HeaderSize+segment.FrameHeaderSize {
 		return opts, fmt.Errorf("seglog: MaxBytes %d is too small to hold a record", opts.MaxBytes)
+	}
+	if opts.KeepAcked < 0 {
+		return opts, fmt.Errorf("seglog: KeepAcked %d is negative", opts.KeepAcked)
 	}
 	if opts.Limit != LimitRefuse && opts.Limit != LimitDrop {
 		return opts, fmt.Errorf("seglog: unknown limit policy %d", opts.Limit)
