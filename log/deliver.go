@@ -62,14 +62,13 @@ type State struct {
 	// rewind); GapOffsets the offsets they cover.
 	Gaps       uint64
 	GapOffsets uint64
-	// The size limit's counts since Open: unsent records dropped (each
-	// handed out in a GapDropped gap), acknowledged records kept for a
-	// resend dropped, segment files dropped, and appends refused with
-	// ErrFull. DropPending is the range of unsent records the size limit
-	// dropped that the peer has not yet answered past: First - Cursor
-	// when First is above Cursor, handed out by Pending as a GapDropped
-	// gap. It survives a restart (the checkpoint holds it); the counts do
-	// not.
+	// The size limit's counts: unsent records dropped (each handed out
+	// in a GapDropped gap), acknowledged records kept for a resend
+	// dropped, and segment files dropped, since the log was made (saved
+	// with each drop); appends refused with ErrFull since Open.
+	// DropPending is the range of unsent records dropped that the peer
+	// has not yet answered past: First - Cursor when First is above
+	// Cursor, handed out by Pending as a GapDropped gap.
 	DroppedUnsent   uint64
 	DroppedAcked    uint64
 	DroppedSegments uint64

@@ -1,8 +1,10 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/segment"
@@ -37,7 +39,8 @@ func (p LimitPolicy) String() string {
 	return fmt.Sprintf("LimitPolicy(%d)", int(p))
 }
 
-// limitCounts are the size limit's counters since Open (State).
+// limitCounts are the size limit's counters (State): the drops since the
+// log was made, saved with each drop, and the refusals since Open.
 type limitCounts struct {
 	droppedUnsent uint64 // unsent records dropped (each reported as a gap)
 	droppedAcked  uint64 // acknowledged records kept for a resend, dropped
@@ -178,6 +181,21 @@ func (l *Log) dropLocked(grow int64) error {
 	old := l.mu.state
 	st := old
 	st.First = to
+	// The counts are saved with the drop, in the same checkpoint.
+	c := l.mu.limit
+	c.dropSegments += uint64(k)
+	if old.Cursor > old.First {
+		c.droppedAcked += min(to, old.Cursor) - old.First
+	}
+	from := max(old.Cursor, old.First)
+	if to > from {
+		c.droppedUnsent += to - from
+	}
+	st.Meta = maps.Clone(st.Meta)
+	if st.Meta == nil {
+		st.Meta = map[string][]byte{}
+	}
+	st.Meta[DropRecordKey] = DropRecord{MaxBytes: l.opts.MaxBytes, Unsent: c.droppedUnsent, Acked: c.droppedAcked, Segments: c.dropSegments}.marshal()
 	l.mu.Unlock()
 	_, err := l.saveState(st)
 	l.releases.Wait() // the cap holds on the disk, not only in the count
@@ -185,13 +203,8 @@ func (l *Log) dropLocked(grow int64) error {
 	if err != nil {
 		return err
 	}
-	c := &l.mu.limit
-	c.dropSegments += uint64(k)
-	if old.Cursor > old.First {
-		c.droppedAcked += min(to, old.Cursor) - old.First
-	}
-	if from := max(old.Cursor, old.First); to > from {
-		c.droppedUnsent += to - from
+	l.mu.limit = c
+	if to > from {
 		l.logger.Warn("seglog: size limit dropped unsent records; Pending reports them as a gap",
 			"dir", l.dir, "from", from, "to", to, "first_label", old.Sequence+(from-old.Cursor),
 			"labels", to-from, "segments", k, "max_bytes", l.opts.MaxBytes)
@@ -212,4 +225,55 @@ func keepAcked(old, st checkpoint.State, keep uint64) uint64 {
 		from = st.Cursor - keep
 	}
 	return max(old.First, from)
+}
+
+// DropRecordKey is the checkpoint metadata key under which the log keeps
+// the record of its size limit's drops, saved with each drop in the same
+// checkpoint as the dropped range: see DropRecord. Absent until the first
+// drop.
+const DropRecordKey = "seglog.dropped"
+
+// DropRecord is the value under DropRecordKey: the cap in force at the
+// last drop, and the counts of every drop since the log was made. Its
+// encoding is 32 bytes, little-endian, frozen: max bytes u64 | unsent u64
+// | acknowledged u64 | segments u64.
+type DropRecord struct {
+	MaxBytes int64  // Options.MaxBytes at the last drop
+	Unsent   uint64 // unsent records dropped, each reported as a gap
+	Acked    uint64 // acknowledged records kept for a resend, dropped
+	Segments uint64 // segment files dropped
+}
+
+const dropRecordSize = 32
+
+func (r DropRecord) marshal() []byte {
+	b := make([]byte, dropRecordSize)
+	binary.LittleEndian.PutUint64(b[0:], uint64(r.MaxBytes))
+	binary.LittleEndian.PutUint64(b[8:], r.Unsent)
+	binary.LittleEndian.PutUint64(b[16:], r.Acked)
+	binary.LittleEndian.PutUint64(b[24:], r.Segments)
+	return b
+}
+
+// ParseDropRecord decodes the value under DropRecordKey.
+func ParseDropRecord(v []byte) (DropRecord, error) {
+	if len(v) != dropRecordSize {
+		return DropRecord{}, fmt.Errorf("%s: %d bytes, want %d", DropRecordKey, len(v), dropRecordSize)
+	}
+	le := binary.LittleEndian
+	return DropRecord{MaxBytes: int64(le.Uint64(v[0:])), Unsent: le.Uint64(v[8:]), Acked: le.Uint64(v[16:]), Segments: le.Uint64(v[24:])}, nil
+}
+
+// loadDropRecord takes the drop counts from the checkpoint Open loaded.
+func (l *Log) loadDropRecord() error {
+	v, ok := l.mu.state.Meta[DropRecordKey]
+	if !ok {
+		return nil
+	}
+	r, err := ParseDropRecord(v)
+	if err != nil {
+		return &CorruptError{File: l.path("checkpoint"), Offset: 0, Reason: err.Error()}
+	}
+	l.mu.limit.droppedUnsent, l.mu.limit.droppedAcked, l.mu.limit.dropSegments = r.Unsent, r.Acked, r.Segments
+	return nil
 }

@@ -165,8 +165,9 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 		t.Fatal(err)
 	}
 	l = dlOpen(t, opts)
-	if got := l.State().DropPending; got != st.DropPending {
-		t.Fatalf("after a restart: %d dropped offsets pending, want %d", got, st.DropPending)
+	if got := l.State(); got.DropPending != st.DropPending || got.DroppedUnsent != st.DroppedUnsent ||
+		got.DroppedAcked != st.DroppedAcked || got.DroppedSegments != st.DroppedSegments {
+		t.Fatalf("after a restart: state %+v, want the dropped counts of %+v", got, st)
 	}
 
 	// The server is back: every accepted record arrives, or is reported

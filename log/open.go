@@ -209,7 +209,7 @@ func (l *Log) checkState() error {
 	}
 	// A cursor below first is a range dropped by the size limit, which
 	// the checkpoint encodes on purpose (checkpoint.FlagDropped).
-	return nil
+	return l.loadDropRecord()
 }
 
 // closeFiles releases what a failed Open holds.
