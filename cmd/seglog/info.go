@@ -82,6 +82,8 @@ type jsonInfo struct {
 	OrphanIndexes  []string       `json:"orphan_indexes"`
 	OtherFiles     []string       `json:"other_files"`
 	Backups        []string       `json:"backups"`
+	// SizeLimit is set once the size limit has dropped records.
+	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
 }
 
 func (a *app) info(dir string) error {
@@ -121,7 +123,8 @@ func (a *app) info(dir string) error {
 			j.Delivery.Pending = li.Next - st.Cursor
 		}
 		gaps, gerr := a.pendingGaps(dir)
-		j.Delivery.Gaps = nonNilGaps(gaps)
+		j.Delivery.Gaps = nonNilGaps(append(droppedGap(st), gaps...))
+		j.SizeLimit = sizeLimitInfo(st)
 		if gerr != nil {
 			j.Delivery.GapsError = message(gerr)
 		}
@@ -184,6 +187,9 @@ func (a *app) info(dir string) error {
 			gerr = errors.New(d.GapsError)
 		}
 		fmt.Fprintf(w, "gaps\t%s\n", gapsLine(d.Gaps, gerr))
+		if j.SizeLimit != nil {
+			fmt.Fprintf(w, "size limit\t%s\n", sizeLimitLine(j.SizeLimit, ck.State))
+		}
 		keys := "none"
 		if len(j.MetadataKeys) > 0 {
 			keys = fmt.Sprintf("%s: %s", plural(len(j.MetadataKeys), "key", "keys"), strings.Join(j.MetadataKeys, ", "))
