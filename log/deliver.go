@@ -62,10 +62,12 @@ type State struct {
 	// rewind); GapOffsets the offsets they cover.
 	Gaps       uint64
 	GapOffsets uint64
-	// The size limit's counts: unsent records dropped (each handed out
-	// in a GapDropped gap), acknowledged records kept for a resend
-	// dropped, and segment files dropped, since the log was made (saved
-	// with each drop); appends refused with ErrFull since Open.
+	// The size limit's counts: records dropped before the peer
+	// acknowledged them (those it had not received are handed out in a
+	// GapDropped gap; some may have reached it in a batch whose answer had
+	// not come), acknowledged records kept for a resend dropped, and
+	// segment files dropped, since the log was made (saved with each
+	// drop); appends refused with ErrFull since Open.
 	// DropPending is the range of unsent records dropped that the peer
 	// has not yet answered past: First - Cursor when First is above
 	// Cursor, handed out by Pending as a GapDropped gap.

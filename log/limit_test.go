@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	stdlog "log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
@@ -297,5 +298,113 @@ func TestLimitDropsWindowFirst(t *testing.T) {
 	}
 	if st := l.State(); st.DroppedAcked != 150 {
 		t.Fatalf("dropped %d acknowledged records, want the window of 150: %+v", st.DroppedAcked, st)
+	}
+}
+
+// Concurrent appenders fill a capped log while a peer with outages and
+// lost answers takes batches: every offset reaches the peer exactly once,
+// as its record or inside a dropped gap, and the cap holds.
+func TestLimitConcurrent(t *testing.T) {
+	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			fsys := crashfs.New()
+			opts := dlOpts(fsys, limitSegSize, policy)
+			opts.MaxBytes, opts.Limit, opts.KeepAcked = 4*limitSegSize, seglog.LimitDrop, 30
+			l := dlOpen(t, opts)
+			defer l.Close()
+			const writers, each = 4, 400
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range each {
+						// The data names no offset: appenders race for them.
+						if _, err := l.Append([]byte(strings.Repeat("c", 300))); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			got := map[uint64]string{}
+			var expect uint64
+			deliver := func(lost bool) {
+				b := dlPending(t, l, 1+len(got)%50)
+				for e := range b.Entries() {
+					n, off, kind := uint64(1), uint64(0), "record"
+					if e.Gap != nil {
+						if e.Gap.Reason != seglog.GapDropped {
+							t.Fatalf("gap %+v", *e.Gap)
+						}
+						n, off, kind = e.Gap.Count, e.Gap.Offset, "dropped"
+					} else {
+						off = e.Record.Offset
+					}
+					if e.Label > expect {
+						t.Fatalf("label %d skips %d", e.Label, expect)
+					}
+					for i := expect - e.Label; i < n; i++ {
+						if got[off+i] != "" {
+							t.Fatalf("offset %d twice", off+i)
+						}
+						got[off+i] = kind
+					}
+					expect = max(expect, e.Label+n)
+				}
+				if !lost {
+					dlAck(t, l, expect)
+				}
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+				default:
+					if i%40 < 25 { // an outage
+						continue
+					}
+					deliver(i%7 == 0)
+					continue
+				}
+				break
+			}
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			for range 1000 {
+				if l.State().PendingCount == 0 {
+					break
+				}
+				deliver(false)
+			}
+			st := l.State()
+			if st.PendingCount != 0 || st.Next != writers*each {
+				t.Fatalf("state %+v", st)
+			}
+			dropped := uint64(0)
+			for o := range st.Next {
+				switch got[o] {
+				case "":
+					t.Fatalf("offset %d never reached the peer", o)
+				case "dropped":
+					dropped++
+				}
+			}
+			// Records handed out and dropped before their answer came
+			// reach the peer as records, and their gap as a duplicate.
+			if dropped > st.GapOffsets || st.GapOffsets > st.DroppedUnsent {
+				t.Fatalf("%d offsets reached the peer as dropped, the log counts %d dropped unsent and handed out %d gap offsets",
+					dropped, st.DroppedUnsent, st.GapOffsets)
+			}
+			seglog.WaitReleases(l)
+			if used := limitSegBytes(t, fsys, dlDir); used > opts.MaxBytes {
+				t.Fatalf("segments hold %d bytes, cap %d", used, opts.MaxBytes)
+			}
+			t.Logf("%d records, %d dropped unsent, %d acknowledged dropped", st.Next, st.DroppedUnsent, st.DroppedAcked)
+		})
 	}
 }
