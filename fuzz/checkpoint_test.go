@@ -43,9 +43,9 @@ func FuzzCheckpoint(f *testing.F) {
 				t.Fatalf("Unmarshal error %T %v is neither corrupt nor version", err, err)
 			}
 		} else {
-			if st.Cursor < st.First {
-				t.Fatalf("Unmarshal accepted cursor %d < first %d", st.Cursor, st.First)
-			}
+			// A cursor below first is accepted only with FlagDropped
+			// (a range dropped by the size limit): Marshal sets the flag
+			// exactly then, so the prefix check below covers it.
 			enc, err := checkpoint.Marshal(gen, st)
 			if err != nil {
 				t.Fatalf("Marshal of a decoded state: %v", err)
@@ -60,6 +60,10 @@ func FuzzCheckpoint(f *testing.F) {
 		gen = fz.uint64()
 		in := checkpoint.State{Sequence: fz.uint64(), First: fz.uint64()}
 		in.Cursor = in.First + fz.uint64()%(1<<40)
+		if gen%5 == 0 {
+			// A range dropped by the size limit: cursor below first.
+			in.Cursor, in.First = in.First, in.Cursor
+		}
 		if fz.byte()%2 == 1 {
 			// A log id: format version 2.
 			copy(in.ID[:], fz.bytes(16))
@@ -72,12 +76,6 @@ func FuzzCheckpoint(f *testing.F) {
 			in.Meta[k] = bytes.Clone(fz.bytes(int(fz.byte()) * 3))
 		}
 		enc, err := checkpoint.Marshal(gen, in)
-		if in.Cursor < in.First {
-			if err == nil {
-				t.Fatal("Marshal accepted cursor < first")
-			}
-			return
-		}
 		if err != nil {
 			t.Fatalf("Marshal: %v", err)
 		}
