@@ -24,6 +24,13 @@
 // (ErrSyncFailed); a failed write (a full disk) is undone and reported, and
 // the log works again once the cause is gone.
 //
+// Options.MaxBytes caps the log's segments for long outages of the peer:
+// at the cap, appends are refused (ErrFull) or the oldest whole segments
+// are dropped, acknowledged records first; unsent records dropped are
+// handed out by Pending as a gap of reason GapDropped with their labels,
+// so that the peer learns exactly what was lost (docs/protocol.md, "Size
+// limit").
+//
 // One process writes a log at a time (ErrLocked); any number may open it
 // ReadOnly beside the writer.
 package log
