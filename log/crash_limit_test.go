@@ -70,7 +70,7 @@ func limitCrashBuild(t *testing.T, policy seglog.SyncPolicy) (*crashfs.FS, *segl
 	}
 }
 
-func TestCrashLimitDrop(t *testing.T) {
+func TestCrashSizeLimitDrop(t *testing.T) {
 	seed := dlSeed(t)
 	cases := []limitCrashCase{
 		{"one append drops a segment", seglog.SyncAlways, 1},

@@ -92,7 +92,7 @@ func limitDrain(t testing.TB, l *seglog.Log) (records, dropped []uint64) {
 	return nil, nil
 }
 
-func TestLimitStoppedServer(t *testing.T) {
+func TestSizeLimitStoppedServer(t *testing.T) {
 	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
 		for _, sync := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval} {
 			t.Run(policy.String()+"/"+sync.String(), func(t *testing.T) {
@@ -197,7 +197,7 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 
 // A record that cannot fit under the cap even alone is refused with
 // ErrTooLarge, under both policies, and the log goes on.
-func TestLimitRecordLargerThanCap(t *testing.T) {
+func TestSizeLimitRecordLargerThanCap(t *testing.T) {
 	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
 		fsys := crashfs.New()
 		opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
@@ -217,7 +217,7 @@ func TestLimitRecordLargerThanCap(t *testing.T) {
 	}
 }
 
-func TestLimitOptions(t *testing.T) {
+func TestSizeLimitOptions(t *testing.T) {
 	for _, o := range []seglog.Options{{MaxBytes: -1}, {MaxBytes: 10}, {MaxBytes: 1 << 20, Limit: 7}} {
 		o.FS = crashfs.New()
 		if l, err := seglog.Open(dlDir, &o); err == nil {
@@ -271,7 +271,7 @@ func TestKeepAckedRestoredServer(t *testing.T) {
 }
 
 // The size limit drops the KeepAcked window before any unsent record.
-func TestLimitDropsWindowFirst(t *testing.T) {
+func TestSizeLimitDropsWindowFirst(t *testing.T) {
 	fsys := crashfs.New()
 	opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
 	opts.MaxBytes, opts.Limit, opts.KeepAcked = 6*limitSegSize, seglog.LimitDrop, 150
@@ -304,7 +304,7 @@ func TestLimitDropsWindowFirst(t *testing.T) {
 // Concurrent appenders fill a capped log while a peer with outages and
 // lost answers takes batches: every offset reaches the peer exactly once,
 // as its record or inside a dropped gap, and the cap holds.
-func TestLimitConcurrent(t *testing.T) {
+func TestSizeLimitConcurrent(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
