@@ -51,12 +51,30 @@ type limitCounts struct {
 // usedLocked returns the bytes of the log's segment files, the active
 // one's buffered frames and released segments not yet deleted included.
 func (l *Log) usedLocked() int64 {
-	n := l.mu.releasing
-	for _, s := range l.mu.segs[:len(l.mu.segs)-1] {
-		n += l.sealedBytesLocked(s)
+	segs := l.mu.segs
+	c := &l.mu.sealed
+	if c.first != segs[0] || c.n != len(segs) {
+		// The segments changed (a roll, a release): sum the sealed
+		// ones again. Between changes an append costs no walk.
+		*c = sealedSum{first: segs[0], n: len(segs)}
+		for _, s := range segs[:len(segs)-1] {
+			b := l.sealedBytesLocked(s)
+			if b == 0 {
+				c.first = nil // a size unknown for now: sum again next time
+			}
+			c.bytes += b
+		}
 	}
 	w := l.mu.w
-	return n + w.end + int64(w.openSize())
+	return l.mu.releasing + c.bytes + w.end + int64(w.openSize())
+}
+
+// sealedSum caches the bytes of the sealed segments for usedLocked, for
+// the segment list starting at first with n entries.
+type sealedSum struct {
+	first *segFile
+	n     int
+	bytes int64
 }
 
 // sealedBytesLocked returns the size of a sealed segment's file, which

@@ -83,6 +83,7 @@ type Log struct {
 		// releasing is the bytes of released segments not yet deleted.
 		limit     limitCounts
 		releasing int64
+		sealed    sealedSum
 
 		// wake is closed to wake WaitPending (wait.go); nil while none waits.
 		wake chan struct{}
