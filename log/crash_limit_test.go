@@ -253,3 +253,85 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 		t.Fatalf("%s: Append after recovery: %v", what, err)
 	}
 }
+
+// An Ack that answers into or past a dropped range, crashed at each of
+// its steps: the state recovered is the old or the new one, and the range
+// still pending is handed out exactly.
+func TestCrashSizeLimitAck(t *testing.T) {
+	seed := dlSeed(t)
+	build := func(t *testing.T) (*crashfs.FS, *seglog.Log, seglog.Batch) {
+		fsys, l := limitCrashBuild(t, seglog.SyncAlways)
+		dlCrashAppend(t, l, 20) // drops the first segment or two
+		b := dlPending(t, l, 3) // the gap and two records
+		if len(b.Gaps) != 1 || b.Gaps[0].Reason != seglog.GapDropped {
+			t.Fatalf("no dropped gap first: %+v", b)
+		}
+		return fsys, l, b
+	}
+	_, l, b := build(t)
+	g := b.Gaps[0]
+	l.Close()
+	for _, c := range []struct {
+		name string
+		n    uint64
+	}{
+		{"into the range", g.Label + g.Count/2},
+		{"past the range", b.Next()},
+		{"ancient", g.Label - 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys, l, _ := build(t)
+			old := dlCkptOf(l)
+			next := l.NextOffset()
+			before := fsys.Ops()
+			dlAck(t, l, c.n)
+			seglog.WaitReleases(l)
+			steps := fsys.Ops() - before
+			want := dlCkptOf(l)
+			l.Close()
+			// The range is passed only by an answer past it: an answer
+			// into it moves the cursor into it, an ancient one leaves the
+			// cursor on it; first never moves.
+			wantCursor := old.Cursor
+			if c.n > old.Sequence {
+				wantCursor += c.n - old.Sequence
+			}
+			if want.First != old.First || want.Cursor != wantCursor || want.Sequence != c.n {
+				t.Fatalf("Ack(%d) from %+v: %+v, want first %d cursor %d", c.n, old, want, old.First, wantCursor)
+			}
+			rng := rand.New(rand.NewPCG(seed, uint64(len(c.name))))
+			for n := 0; n <= steps; n++ {
+				fsys, l, _ := build(t)
+				fsys.CrashAfter(n)
+				_, err := l.Ack(c.n)
+				seglog.WaitReleases(l)
+				for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashRandom, crashfs.CrashKeepAll, crashfs.CrashTorn} {
+					what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
+					s := fsys.Crash(rng, mode)
+					rl, oerr := seglog.Open(dlDir, limitCrashOpts(s, seglog.SyncAlways))
+					if oerr != nil {
+						t.Fatalf("%s: Open: %v", what, oerr)
+					}
+					got := dlCkptOf(rl)
+					if got != want && (got != old || err == nil) {
+						t.Fatalf("%s: state %+v, old %+v, new %+v (Ack returned %v)", what, got, old, want, err)
+					}
+					if rl.NextOffset() != next {
+						t.Fatalf("%s: next %d, want %d", what, rl.NextOffset(), next)
+					}
+					pb, perr := rl.Pending(1 << 20)
+					if perr != nil {
+						t.Fatalf("%s: Pending: %v", what, perr)
+					}
+					wantGap := got.First > got.Cursor
+					if wantGap != (len(pb.Gaps) == 1) || (wantGap && (pb.Gaps[0].Offset != got.Cursor || pb.Gaps[0].End() != got.First || pb.Gaps[0].Label != got.Sequence)) ||
+						pb.Next() != got.Sequence+(next-got.Cursor) {
+						t.Fatalf("%s: batch gaps %s next %d; state %+v, next offset %d", what, gapsString(pb.Gaps), pb.Next(), got, next)
+					}
+					rl.Close()
+				}
+				l.Close()
+			}
+		})
+	}
+}
