@@ -73,4 +73,9 @@ func TestInfoSizeLimit(t *testing.T) {
 	}
 	r = seglogCmd(t, "verify", dir)
 	r.wantCode(t, exitOK)
+	r = seglogCmd(t, "stats", "--no-progress", dir)
+	r.wantCode(t, exitOK)
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("stats does not say %q:\n%s", want, r.stdout)
+	}
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/inspect"
+	"github.com/seglog/seglog/internal/vfs"
 )
 
 func (a *app) statsCommand() *cobra.Command {
@@ -61,6 +63,8 @@ type jsonStats struct {
 	BySegment        []jsonSegmentStats  `json:"by_segment"`
 	Errors           int                 `json:"errors"`
 	Warnings         int                 `json:"warnings"`
+	// SizeLimit is set once the size limit has dropped records (as in info).
+	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
 }
 
 func (a *app) stats(dir string, progress bool) error {
@@ -89,6 +93,10 @@ func (a *app) stats(dir string, progress bool) error {
 	if j.BySegment == nil {
 		j.BySegment = []jsonSegmentStats{}
 	}
+	ckst, _, ckerr := checkpoint.Read(vfs.Default, dir)
+	if ckerr == nil {
+		j.SizeLimit = sizeLimitInfo(ckst)
+	}
 	if a.json {
 		if err := writeJSON(a.stdout, j); err != nil {
 			return err
@@ -100,6 +108,9 @@ func (a *app) stats(dir string, progress bool) error {
 		fmt.Fprintf(w, "frame bodies\t%s decoded, %s stored: compression ratio %.2f\n", size(t.RawBytes), size(t.StoredBytes), t.Ratio())
 		rs := j.RecordSize
 		fmt.Fprintf(w, "record size\tmin %d, mean %.1f, p50 %d, p90 %d, p99 %d, max %d bytes\n", rs.Min, rs.Mean, rs.P50, rs.P90, rs.P99, rs.Max)
+		if j.SizeLimit != nil {
+			fmt.Fprintf(w, "size limit\t%s\n", sizeLimitLine(j.SizeLimit, ckst))
+		}
 		w.Flush()
 
 		fmt.Fprintf(a.stdout, "\nsize histogram (bytes)\n")
