@@ -10,7 +10,9 @@ import (
 )
 
 // Append appends one record with no type tag and returns its offset.
-// Under SyncAlways it returns once the record is on stable storage.
+// Under SyncAlways it returns once the record is on stable storage. At
+// Options.MaxBytes it fails with ErrFull (LimitRefuse) or first drops the
+// oldest whole segments (LimitDrop).
 func (l *Log) Append(data []byte) (uint64, error) {
 	if err := segment.CheckRecord("", data); err != nil {
 		return 0, fmt.Errorf("seglog: append: %w", err)
