@@ -67,8 +67,10 @@
 // within [56, MaxSize] and present; the checksum; flags; the meta count
 // against the bytes available; each entry's lengths against the bytes left
 // and its key against the previous one; that no bytes are left over; and
-// that FlagDropped is set exactly when cursor < first. Any other failure is a *CorruptError (matching
-// ErrCorrupt) giving the file and the byte offset of the problem, e.g.
+// that FlagDropped is set exactly when cursor < first (records [cursor,
+// first) dropped by a size limit before they were sent). Any other failure
+// is a *CorruptError (matching ErrCorrupt) giving the file and the byte
+// offset of the problem, e.g.
 //
 //	checkpoint: dir/checkpoint.1: offset 48: bad checksum ...
 //
