@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
+	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -28,7 +29,7 @@ func limitRecord(o uint64) []byte {
 }
 
 // limitSegBytes sums the sizes of the segment files in dir.
-func limitSegBytes(t testing.TB, fsys *crashfs.FS, dir string) int64 {
+func limitSegBytes(t testing.TB, fsys vfs.FS, dir string) int64 {
 	t.Helper()
 	names, err := fsys.ReadDir(dir)
 	if err != nil {
@@ -96,20 +97,30 @@ func TestSizeLimitStoppedServer(t *testing.T) {
 	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
 		for _, sync := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval} {
 			t.Run(policy.String()+"/"+sync.String(), func(t *testing.T) {
-				testLimitStoppedServer(t, policy, sync)
+				testLimitStoppedServer(t, policy, sync, crashfs.New(), dlDir)
 			})
 		}
+		// On the operating system's filesystem too.
+		t.Run(policy.String()+"/always/os", func(t *testing.T) {
+			testLimitStoppedServer(t, policy, seglog.SyncAlways, vfs.Default, t.TempDir())
+		})
 	}
 }
 
-func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog.SyncPolicy) {
-	fsys := crashfs.New()
+func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog.SyncPolicy, fsys vfs.FS, dir string) {
 	var logs bytes.Buffer
-	opts := dlOpts(fsys, limitSegSize, sync)
+	opts := &seglog.Options{FS: fsys, SegmentSize: limitSegSize, Sync: sync}
 	opts.MaxBytes = 4 * limitSegSize
 	opts.Limit = policy
 	opts.Logger = stdlog.New(stdlog.NewTextHandler(&logs, nil))
-	l := dlOpen(t, opts)
+	open := func() *seglog.Log {
+		l, err := seglog.Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
 	defer func() { l.Close() }()
 
 	// The server is up: 40 records delivered and acknowledged, and kept
@@ -141,7 +152,7 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 		default:
 			t.Fatalf("Append at %d: %v", o, err)
 		}
-		if used := limitSegBytes(t, fsys, dlDir); used > opts.MaxBytes {
+		if used := limitSegBytes(t, fsys, dir); used > opts.MaxBytes {
 			t.Fatalf("after offset %d: segments hold %d bytes, cap %d", o, used, opts.MaxBytes)
 		}
 	}
@@ -165,7 +176,7 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = dlOpen(t, opts)
+	l = open()
 	if got := l.State(); got.DropPending != st.DropPending || got.DroppedUnsent != st.DroppedUnsent ||
 		got.DroppedAcked != st.DroppedAcked || got.DroppedSegments != st.DroppedSegments {
 		t.Fatalf("after a restart: state %+v, want the dropped counts of %+v", got, st)
