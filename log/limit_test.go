@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs/crashfs"
 	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
 )
 
