@@ -279,8 +279,8 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 		sent = uint64(l.mu.sent)
 	}
 	st, branch := applyAck(old, nextExpected, sent)
-	if k := l.opts.KeepAcked; k > 0 && branch == AckNormal {
-		st.First = keepAcked(old, st, uint64(k))
+	if branch == AckNormal && (l.opts.KeepAcked > 0 || l.opts.KeepAckedBytes > 0) {
+		st.First = l.keepWindowLocked(old, st)
 	}
 	// The checkpoint must never point past durable records: under the
 	// weaker sync policies, make what was sent durable first.

@@ -245,6 +245,32 @@ func keepAcked(old, st checkpoint.State, keep uint64) uint64 {
 	return max(old.First, from)
 }
 
+// keepWindowLocked returns the first offset after a normal Ack from old
+// to st under Options.KeepAcked and KeepAckedBytes: the larger window.
+func (l *Log) keepWindowLocked(old, st checkpoint.State) uint64 {
+	first := st.First // the last batch
+	if k := l.opts.KeepAcked; k > 0 {
+		first = keepAcked(old, st, uint64(k))
+	}
+	if k := l.opts.KeepAckedBytes; k > 0 {
+		segs := l.mu.segs
+		i := len(segs) - 1
+		for i > 0 && segs[i].base > st.Cursor {
+			i--
+		}
+		from := min(st.First, segs[i].base) // the cursor's segment is kept anyway
+		var sum int64
+		for j := i - 1; j >= 0; j-- {
+			if sum += l.sealedBytesLocked(segs[j]); sum > k {
+				break
+			}
+			from = segs[j].base
+		}
+		first = min(first, max(old.First, from))
+	}
+	return first
+}
+
 // DropRecordKey is the checkpoint metadata key under which the log keeps
 // the record of its size limit's drops, saved with each drop in the same
 // checkpoint as the dropped range: see DropRecord. Absent until the first

@@ -244,11 +244,12 @@ func TestSizeLimitOptions(t *testing.T) {
 // window of 5,000 it is a rewind, and the same records come again with
 // the same labels.
 func TestKeepAckedRestoredServer(t *testing.T) {
-	for _, keep := range []int64{0, 5000} {
-		t.Run(fmt.Sprintf("keep=%d", keep), func(t *testing.T) {
+	for _, c := range []struct{ keep, keepBytes int64 }{{0, 0}, {5000, 0}, {0, 2 << 20}} {
+		keep := c.keep + c.keepBytes // which window, if any
+		t.Run(fmt.Sprintf("keep=%d/bytes=%d", c.keep, c.keepBytes), func(t *testing.T) {
 			fsys := crashfs.New()
 			opts := dlOpts(fsys, limitSegSize, seglog.SyncNever)
-			opts.KeepAcked = keep
+			opts.KeepAcked, opts.KeepAckedBytes = c.keep, c.keepBytes
 			l := dlOpen(t, opts)
 			defer l.Close()
 			for o := range uint64(10000) {
@@ -260,8 +261,19 @@ func TestKeepAckedRestoredServer(t *testing.T) {
 				t.Fatalf("delivered %d records", len(recs))
 			}
 			st := l.State()
-			if keep > 0 && (st.First != st.Cursor-uint64(keep) || l.FirstOffset() != st.First) {
+			if c.keep > 0 && (st.First != st.Cursor-uint64(keep) || l.FirstOffset() != st.First) {
 				t.Fatalf("window: state %+v, want first %d", st, st.Cursor-uint64(keep))
+			}
+			if c.keepBytes > 0 {
+				// Whole segments of 16 KiB within 2 MiB, and the start
+				// of the cursor's: about 6,000 records of 330 bytes.
+				if kept := st.Cursor - st.First; kept < 5000 || kept > 7000 {
+					t.Fatalf("window in bytes keeps %d records: %+v", kept, st)
+				}
+				seglog.WaitReleases(l)
+				if used := limitSegBytes(t, fsys, dlDir); used > c.keepBytes+2*limitSegSize {
+					t.Fatalf("window in bytes keeps %d bytes of segments", used)
+				}
 			}
 			res := dlAck(t, l, st.Sequence-5000)
 			if keep == 0 {
@@ -321,6 +333,9 @@ func TestSizeLimitConcurrent(t *testing.T) {
 			fsys := crashfs.New()
 			opts := dlOpts(fsys, limitSegSize, policy)
 			opts.MaxBytes, opts.Limit, opts.KeepAcked = 4*limitSegSize, seglog.LimitDrop, 30
+			if policy == seglog.SyncNever {
+				opts.KeepAckedBytes = 2 * limitSegSize
+			}
 			l := dlOpen(t, opts)
 			defer l.Close()
 			const writers, each = 4, 400

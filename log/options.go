@@ -126,6 +126,14 @@ type Options struct {
 	// drops first: its records are the oldest.
 	KeepAcked int64
 
+	// KeepAckedBytes is the window in bytes of segment files: after an
+	// AckNormal, besides the last batch, the log keeps the whole segments
+	// before the new cursor's that fit in KeepAckedBytes, and the start of
+	// the cursor's own segment (which costs no disk: segments are deleted
+	// whole). Default 0: no window in bytes. With KeepAcked also set, the
+	// larger window wins.
+	KeepAckedBytes int64
+
 	// Logger receives recovery and error reports. Default slog.Default().
 	Logger *stdlog.Logger
 
@@ -162,8 +170,8 @@ func (o *Options) withDefaults() (Options, error) {
 	if opts.MaxBytes > 0 && opts.MaxBytes < 2*segment.HeaderSize+segment.FrameHeaderSize {
 		return opts, fmt.Errorf("seglog: MaxBytes %d is too small to hold a record", opts.MaxBytes)
 	}
-	if opts.KeepAcked < 0 {
-		return opts, fmt.Errorf("seglog: KeepAcked %d is negative", opts.KeepAcked)
+	if opts.KeepAcked < 0 || opts.KeepAckedBytes < 0 {
+		return opts, fmt.Errorf("seglog: KeepAcked %d or KeepAckedBytes %d is negative", opts.KeepAcked, opts.KeepAckedBytes)
 	}
 	if opts.Limit != LimitRefuse && opts.Limit != LimitDrop {
 		return opts, fmt.Errorf("seglog: unknown limit policy %d", opts.Limit)
