@@ -229,7 +229,7 @@ func TestSizeLimitRecordLargerThanCap(t *testing.T) {
 }
 
 func TestSizeLimitOptions(t *testing.T) {
-	for _, o := range []seglog.Options{{MaxBytes: -1}, {MaxBytes: 10}, {MaxBytes: 1 << 20, Limit: 7}} {
+	for _, o := range []seglog.Options{{MaxBytes: -1}, {MaxBytes: 10}, {MaxBytes: 1 << 20, Limit: 7}, {KeepAcked: -1}, {KeepAckedBytes: -1}} {
 		o.FS = crashfs.New()
 		if l, err := seglog.Open(dlDir, &o); err == nil {
 			l.Close()
