@@ -175,7 +175,7 @@ func (l *Log) dropLocked(grow int64) error {
 	segs := l.mu.segs
 	k := 0
 	for k < len(segs)-1 && excess > 0 {
-		excess -= segs[k].diskBytes
+		excess -= l.sealedBytesLocked(segs[k])
 		k++
 	}
 	if k == 0 {
