@@ -114,6 +114,9 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	bytes := 0
 	for rec, err := range l.Records(cursor) {
 		if err != nil {
+			if len(b.Records) > 0 && unwritten(err) {
+				break // a full disk: deliver what is in the file
+			}
 			return Batch{}, err
 		}
 		if rec.Offset != cursor+uint64(len(b.Records)) {

@@ -179,6 +179,9 @@ func (l *Log) Close() error {
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
+		if err != nil {
+			err = l.closeUnwrittenLocked(err)
+		}
 		if w := l.mu.w; err == nil && !w.recorded && w.end > segment.HeaderSize {
 			// Every frame of the active segment was cut before the
 			// background fsync of the previous one finished, so the
