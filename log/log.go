@@ -72,6 +72,7 @@ type Log struct {
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		probes    uint64 // segments examined by findSegmentLocked, for tests
 	}
 	cond sync.Cond
 
