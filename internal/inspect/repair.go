@@ -134,6 +134,19 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 // plan works out the repair of the log r describes.
 func plan(r *Report, opts RepairOptions) Plan {
 	var p Plan
+	if io := r.IOProblems(); len(io) > 0 {
+		// A file that could not be read may hold anything: a plan made
+		// without it could rewrite its index, cut the log before it or
+		// reset a checkpoint that is only unreadable. Nothing is planned
+		// until it is fixed.
+		p.Next = r.Next
+		for _, f := range r.Findings {
+			if f.Severity == Error {
+				p.Unresolved = append(p.Unresolved, f)
+			}
+		}
+		return p
+	}
 	var segs []*SegmentScan // read, in order
 	for _, s := range r.Segments {
 		switch {

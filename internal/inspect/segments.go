@@ -50,6 +50,10 @@ func ListSegments(dir string) (*Dir, []SegmentInfo, error) {
 
 func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 	si := SegmentInfo{SegmentFile: sf, Active: active, Next: sf.Base}
+	if sf.NotFile != "" {
+		si.Problem = sf.NotFile + ", not a segment file: none of its records can be read"
+		return si
+	}
 	f, err := os.Open(sf.Path(dir))
 	if err != nil {
 		si.Missing = IsNotExist(err)

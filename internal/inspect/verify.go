@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -220,6 +221,11 @@ func (r *Report) readCheckpoint(emit func(Finding)) {
 	}
 	ck.Present = true
 	ck.State, ck.Info, ck.Err = checkpoint.Read(vfs.Default, r.Dir.Path)
+	if ck.Err != nil && CheckpointIOError(ck.Err) {
+		emit(Finding{Severity: Error, Code: CodeReadError, File: "checkpoint",
+			Message: stripDir(ck.Err.Error(), r.Dir.Path) + ": an I/O problem, not damage; the delivery state is not known to be lost: fix the access (permissions, a failing disk) and verify again; repair changes nothing before"})
+		return
+	}
 	if ck.Err != nil {
 		emit(Finding{Severity: Error, Code: CodeCheckpoint, File: "checkpoint",
 			Message: stripDir(ck.Err.Error(), r.Dir.Path) + "; the delivery state is lost (repair --reset-checkpoint rebuilds one)"})
@@ -264,7 +270,15 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 	r.Records += s.Records
 	liveActive := r.Live && s.Active
 	if s.Err != nil {
-		emit(Finding{Severity: Error, Code: CodeReadError, File: s.Name, Message: stripDir(s.Err.Error(), r.Dir.Path)})
+		f := Finding{Severity: Error, Code: CodeReadError, File: s.Name,
+			Message: stripDir(s.Err.Error(), r.Dir.Path) + ": an I/O problem, not damage; its records cannot be read until it is fixed (permissions, something else in the file's place, a failing disk), and repair changes nothing before"}
+		if !s.NextKnown {
+			f.Offsets = rangePtr(OpenRange(s.Base))
+			if s.Next > s.Base {
+				f.Offsets = rangePtr(MakeRange(s.Base, s.Next))
+			}
+		}
+		emit(f)
 	}
 	if s.HeaderErr != nil {
 		switch {
@@ -381,4 +395,23 @@ func (r *Report) Summary() string {
 	return fmt.Sprintf("%d segments, %s records, %s: %d errors, %d warnings, %d infos",
 		len(r.Segments), humanize.Comma(int64(r.Records)), humanize.IBytes(uint64(r.TotalBytes)),
 		r.Counts.Errors, r.Counts.Warnings, r.Counts.Infos)
+}
+
+// CheckpointIOError reports whether err, from reading the checkpoint, is a
+// failure to read it (permissions, a failing disk) rather than slots
+// found invalid: the state is then unknown, not lost.
+func CheckpointIOError(err error) bool {
+	return err != nil && !errors.Is(err, checkpoint.ErrCorrupt) && !errors.Is(err, checkpoint.ErrVersion)
+}
+
+// IOProblems returns the findings of files that could not be read: a plan
+// made without their contents could destroy them.
+func (r *Report) IOProblems() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Code == CodeReadError {
+			out = append(out, f)
+		}
+	}
+	return out
 }
