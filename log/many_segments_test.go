@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io/fs"
 	"math/bits"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -148,13 +149,24 @@ func TestManySegmentsLinear(t *testing.T) {
 // BenchmarkManySegments opens and reads a log of -scale.segments
 // one-record segments on the operating system's filesystem: Open, Records
 // over the whole log, and a Read in every segment (one op is one pass).
+// Writing the files takes minutes for 200,000 segments: a log left by an
+// earlier run can be named with $SEGLOG_MANY_SEGMENTS_DIR.
 func BenchmarkManySegments(b *testing.B) {
 	n := *scaleSegments
-	dir := b.TempDir()
-	if err := testlog.WriteTinySegments(vfs.Default, dir, n, 1, 0); err != nil {
-		b.Fatal(err)
+	dir := os.Getenv("SEGLOG_MANY_SEGMENTS_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+		if err := testlog.WriteTinySegments(vfs.Default, dir, n, 1, 0); err != nil {
+			b.Fatal(err)
+		}
 	}
 	opts := &seglog.Options{Logger: relQuiet}
+	if l, err := seglog.Open(dir, opts); err != nil {
+		b.Fatal(err)
+	} else {
+		n = int(l.NextOffset())
+		l.Close()
+	}
 	b.Run("Open", func(b *testing.B) {
 		for b.Loop() {
 			l, err := seglog.Open(dir, opts)
