@@ -161,3 +161,27 @@ func sameFiles(a, b map[string][]byte) bool {
 	}
 	return true
 }
+
+// TestOpenKeepsIndexOfMissingSegment: the index of a segment that is gone
+// from the middle of the log names offsets the checkpoint keeps; whatever
+// Open makes of the missing segment, it must not delete that evidence.
+func TestOpenKeepsIndexOfMissingSegment(t *testing.T) {
+	dir, _, _ := lastSegmentLog(t, -2)
+	segs := coreSegments(t, dir)
+	mid := segs[len(segs)-2]
+	if err := os.Remove(mid); err != nil {
+		t.Fatal(err)
+	}
+	idx := strings.TrimSuffix(mid, segment.Suffix) + index.Suffix
+	before, err := os.ReadFile(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := seglog.Open(dir, coreQuietOpts(nil)); err == nil {
+		l.Close()
+	}
+	after, err := os.ReadFile(idx)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("Open removed or changed the index of the missing segment %s: %v", mid, err)
+	}
+}

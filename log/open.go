@@ -136,7 +136,8 @@ func (l *Log) open() error {
 }
 
 // segmentBases returns the base offsets of the segment files among names,
-// in order, and removes index files whose segment is gone.
+// in order, and removes index files whose segment is gone, unless they
+// name offsets the checkpoint keeps.
 func (l *Log) segmentBases(names []string) []uint64 {
 	var bases []uint64
 	for _, n := range names {
@@ -148,9 +149,16 @@ func (l *Log) segmentBases(names []string) []uint64 {
 	if !l.opts.ReadOnly {
 		for _, n := range names {
 			if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
-				if _, found := slices.BinarySearch(bases, b); !found {
-					l.fs.Remove(l.path(n))
+				if _, found := slices.BinarySearch(bases, b); found {
+					continue
 				}
+				// Left by a release a crash interrupted, or by a roll
+				// that failed. An index naming kept offsets is evidence
+				// of a missing segment: it stays.
+				if e, ok := l.firstIndexEntry(l.path(n), b); ok && e.Offset >= l.mu.state.First {
+					continue
+				}
+				l.fs.Remove(l.path(n))
 			}
 		}
 	}
