@@ -238,6 +238,16 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 			segs = kept
 		}
 	}
+	if ck := li.Checkpoint; !live && ck.Present && ck.Err == nil && len(segs) > 0 {
+		// A "torn tail" holding offsets the checkpoint names is damage:
+		// they were acknowledged, so durable (Verify does the same). With
+		// a live writer the checkpoint, read last, may be newer.
+		last := &segs[len(segs)-1]
+		if claim := max(ck.State.Cursor, ck.State.First); last.Torn && last.Next < claim && last.Size > segment.HeaderSize {
+			last.Torn = false
+			last.Problem = fmt.Sprintf("damage at %d where offset %d starts: the checkpoint (cursor %d) says it was durable, so no torn write", last.Size-last.TailBytes, last.Next, ck.State.Cursor)
+		}
+	}
 	for _, s := range segs {
 		li.Bytes += s.Size
 	}

@@ -266,6 +266,7 @@ func (r *Report) between(prev, s *SegmentScan) *Finding {
 
 // segmentFindings reports what the read of one segment found.
 func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
+	r.checkpointProves(s)
 	r.Frames += s.NumFrames
 	r.Records += s.Records
 	liveActive := r.Live && s.Active
@@ -414,4 +415,23 @@ func (r *Report) IOProblems() []Finding {
 		}
 	}
 	return out
+}
+
+// checkpointProves makes damage of what looked like a torn tail when the
+// checkpoint names offsets in it: they were acknowledged, so durable, and
+// no crash tears durable data. (The checkpoint is read before the segments,
+// so a live writer's frame in progress lies past what it names.)
+func (r *Report) checkpointProves(s *SegmentScan) {
+	ck := r.Checkpoint
+	if !ck.Present || ck.Err != nil {
+		return
+	}
+	claim := max(ck.State.Cursor, ck.State.First)
+	for i := range s.Damage {
+		d := &s.Damage[i]
+		if d.Torn && claim > d.Offsets.From {
+			d.Torn = false
+			d.Reason += fmt.Sprintf("; the checkpoint (first %d, cursor %d) says offsets up to %d were durable: damage, not a torn write", ck.State.First, ck.State.Cursor, claim-1)
+		}
+	}
 }
