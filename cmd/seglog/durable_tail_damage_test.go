@@ -61,3 +61,33 @@ func TestDamagedDurableLastFrameCLI(t *testing.T) {
 		t.Fatalf("repair without --cut-corrupt changed the segment (%d bytes, was %d): %v\n%s", len(after), len(data), err, r)
 	}
 }
+
+// TestLastSegmentLossCLI: the last segment cut to 20 bytes, or deleted,
+// while its index names records (the checkpoint before them): verify
+// reports an error, not an interrupted roll or an orphan index, and repair
+// without --cut-corrupt leaves every file as it is.
+func TestLastSegmentLossCLI(t *testing.T) {
+	for _, cut := range []int64{20, -1} {
+		t.Run(map[bool]string{true: "cut to 20 bytes", false: "deleted"}[cut >= 0], func(t *testing.T) {
+			dir := buildHealthy(t, 400, seglog.CodecNone)
+			segs := segmentFiles(t, dir)
+			last := segs[len(segs)-1]
+			if cut >= 0 {
+				if err := os.Truncate(last, cut); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Remove(last); err != nil {
+				t.Fatal(err)
+			}
+			before := fileSnapshot(t, dir)
+			r := seglogCmd(t, "verify", dir)
+			r.wantCode(t, exitProblems)
+			if strings.Contains(r.stdout, "torn_header") || strings.Contains(r.stdout, "orphan_index") || !strings.Contains(r.stdout, "error") {
+				t.Errorf("verify takes the lost end of the log for an interrupted roll or a stray index:\n%s", r)
+			}
+			r = seglogCmd(t, "repair", "--apply", dir)
+			r.wantCode(t, exitProblems)
+			sameSnapshot(t, before, fileSnapshot(t, dir))
+		})
+	}
+}

@@ -231,6 +231,17 @@ func plan(r *Report, opts RepairOptions) Plan {
 		}
 	}
 	for _, n := range r.Dir.Orphans {
+		if f := r.lostTail(n); f != nil {
+			// The evidence of a lost end of the log: kept unless the
+			// log may be cut, and then its offsets are given again.
+			if !opts.CutCorrupt {
+				p.Unresolved = append(p.Unresolved, *f)
+				continue
+			}
+			p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "index of " + f.File + ", missing from the end of the log: the log ends before it, and its offsets are given again"})
+			p.Unreadable = mergeRanges(append(p.Unreadable, *f.Offsets))
+			continue
+		}
 		p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "index file without its segment"})
 	}
 	for _, n := range r.Dir.Temps {

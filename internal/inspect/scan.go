@@ -147,6 +147,10 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		s.NextKnown = false
 		if active && size <= segment.HeaderSize {
 			s.TornHeader, s.NextKnown = true, true
+			// Index entries are written only once the header was
+			// synced: a segment they name held records.
+			entries, _, _ := readIndex(c.dir, sf, segment.MaxSegmentSize)
+			s.IndexEntries = len(entries)
 		}
 		return s
 	}

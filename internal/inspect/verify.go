@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,7 +14,9 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
 )
 
 // Options tunes Verify.
@@ -383,6 +387,10 @@ func (r *Report) logChecks(last *SegmentScan, emit func(Finding)) {
 		emit(Finding{Severity: Warning, Code: CodeTempFile, File: n, Message: "stale temporary file; repair removes it"})
 	}
 	for _, n := range r.Dir.Orphans {
+		if f := r.lostTail(n); f != nil {
+			emit(*f)
+			continue
+		}
 		sev := Warning
 		if r.Live {
 			sev = Info
@@ -427,6 +435,12 @@ func (r *Report) checkpointProves(s *SegmentScan) {
 		return
 	}
 	claim := max(ck.State.Cursor, ck.State.First)
+	if s.TornHeader && (claim > s.Base || s.IndexEntries > 0) {
+		// Not an interrupted roll: the checkpoint or the index names
+		// records in the segment, so its header had been synced.
+		s.TornHeader = false
+		s.HeaderErr = fmt.Errorf("%v; the segment is cut to %d bytes but the checkpoint (cursor %d) or its index (%d entries) names records in it: damage, not an interrupted roll", s.HeaderErr, s.Size, ck.State.Cursor, s.IndexEntries)
+	}
 	for i := range s.Damage {
 		d := &s.Damage[i]
 		if d.Torn && claim > d.Offsets.From {
@@ -434,4 +448,30 @@ func (r *Report) checkpointProves(s *SegmentScan) {
 			d.Reason += fmt.Sprintf("; the checkpoint (first %d, cursor %d) says offsets up to %d were durable: damage, not a torn write", ck.State.First, ck.State.Cursor, claim-1)
 		}
 	}
+}
+
+// lostTail reports an index file without its segment past the last
+// segment that names offsets the checkpoint keeps: the log's end was lost
+// (the writer's Open refuses it rather than give those offsets again).
+// Repair leaves the index, the evidence, where it is.
+func (r *Report) lostTail(name string) *Finding {
+	base, ok := segment.ParseBaseName(name, index.Suffix)
+	if !ok || r.Live {
+		return nil
+	}
+	for _, s := range r.Dir.Segments {
+		if s.Base >= base {
+			return nil // a segment in the middle: reported as a gap
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(r.Dir.Path, name))
+	if err != nil {
+		return nil
+	}
+	entries, _ := index.Decode(b, base, segment.HeaderSize, segment.MaxSegmentSize)
+	if len(entries) == 0 || entries[0].Offset < r.First {
+		return nil
+	}
+	return &Finding{Severity: Error, Code: CodeSegmentMissing, File: segment.FileName(base), Offsets: rangePtr(OpenRange(base)),
+		Message: fmt.Sprintf("segment missing from the end of the log, but its index %s names offset %d and later: records from %d on are lost; a writer refuses to open the log rather than give their offsets again", name, entries[0].Offset, base)}
 }
