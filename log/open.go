@@ -18,7 +18,11 @@ import (
 // Open recovers from a crash: a torn tail of the active segment is cut
 // back to the last valid frame and reported through Recovery and the
 // logger; damage in that tail before the durable end fails with an error
-// matching ErrCorrupt, unless Options.TruncateCorrupt. Only the tail of the
+// matching ErrCorrupt, unless Options.TruncateCorrupt. Nothing the
+// checkpoint or an index says was durable is ever cut or removed: a damaged
+// frame the checkpoint's cursor has passed, or a last segment lost while
+// the checkpoint or its index names offsets in it, fails with ErrCorrupt,
+// so that no offset is given twice. Only the tail of the
 // active segment is read, so Open takes the same time whatever the log's
 // size; damage elsewhere is reported by the read that meets it (and by
 // "seglog verify").
