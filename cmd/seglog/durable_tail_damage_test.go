@@ -85,6 +85,10 @@ func TestLastSegmentLossCLI(t *testing.T) {
 			if strings.Contains(r.stdout, "torn_header") || strings.Contains(r.stdout, "orphan_index") || !strings.Contains(r.stdout, "error") {
 				t.Errorf("verify takes the lost end of the log for an interrupted roll or a stray index:\n%s", r)
 			}
+			r = seglogCmd(t, "info", dir)
+			if !strings.Contains(r.stdout, "attention") {
+				t.Errorf("info sees nothing wrong:\n%s", r)
+			}
 			r = seglogCmd(t, "repair", "--apply", dir)
 			r.wantCode(t, exitProblems)
 			sameSnapshot(t, before, fileSnapshot(t, dir))

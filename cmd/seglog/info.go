@@ -139,6 +139,9 @@ func (a *app) info(dir string) error {
 		}
 	}
 	gaps := offsetGaps(li)
+	if li.LostTail != "" {
+		gaps = append(gaps, li.LostTail)
+	}
 	j.Problems = append(j.Problems, gaps...)
 	j.WriterActive = li.Live
 	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)

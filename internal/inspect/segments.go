@@ -129,6 +129,9 @@ type LogInfo struct {
 	SavedAt     time.Time // modification time of the current checkpoint slot
 	Codecs      [3]int    // frames per codec in the active segment
 	Live        bool
+	// LostTail, when not "", says that segments are missing from the end
+	// of the log while an index still names their records.
+	LostTail string
 	// Note, when not "", says that a live writer kept changing the log
 	// while it was read, so that the figures come from different moments
 	// (and how they were made to agree).
@@ -260,6 +263,17 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 			if s.Index != "" {
 				li.IndexVersion = fileVersion(filepath.Join(dir, s.Index), len(index.Magic))
 				break
+			}
+		}
+	}
+	if !live {
+		first := li.First
+		if ck := li.Checkpoint; ck.Present && ck.Err == nil {
+			first = ck.State.First
+		}
+		for _, n := range d.Orphans {
+			if f := lostTail(d, first, n); f != nil {
+				li.LostTail = f.File + ": " + f.Message
 			}
 		}
 	}

@@ -455,21 +455,28 @@ func (r *Report) checkpointProves(s *SegmentScan) {
 // (the writer's Open refuses it rather than give those offsets again).
 // Repair leaves the index, the evidence, where it is.
 func (r *Report) lostTail(name string) *Finding {
-	base, ok := segment.ParseBaseName(name, index.Suffix)
-	if !ok || r.Live {
+	if r.Live {
 		return nil
 	}
-	for _, s := range r.Dir.Segments {
+	return lostTail(r.Dir, r.First, name)
+}
+
+func lostTail(d *Dir, first uint64, name string) *Finding {
+	base, ok := segment.ParseBaseName(name, index.Suffix)
+	if !ok {
+		return nil
+	}
+	for _, s := range d.Segments {
 		if s.Base >= base {
 			return nil // a segment in the middle: reported as a gap
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(r.Dir.Path, name))
+	b, err := os.ReadFile(filepath.Join(d.Path, name))
 	if err != nil {
 		return nil
 	}
 	entries, _ := index.Decode(b, base, segment.HeaderSize, segment.MaxSegmentSize)
-	if len(entries) == 0 || entries[0].Offset < r.First {
+	if len(entries) == 0 || entries[0].Offset < first {
 		return nil
 	}
 	return &Finding{Severity: Error, Code: CodeSegmentMissing, File: segment.FileName(base), Offsets: rangePtr(OpenRange(base)),
