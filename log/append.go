@@ -26,7 +26,7 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	off, epoch := l.mu.next, l.mu.epoch
 	l.mu.w.add("", data, off)
 	l.mu.next++
-	if l.mu.w.openSize() >= frameTarget {
+	if l.mu.w.openSize() >= frameTargetFor(l.opts.Codec) {
 		l.mu.w.cut()
 	}
 	return off, l.commitLocked(off, epoch)

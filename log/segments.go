@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
@@ -13,8 +14,10 @@ import (
 )
 
 // segFile is one segment as the log tracks it. Sealed segments open their
-// file and load their index on first read; a few stay loaded (see
-// maxLoaded), so memory and descriptors do not grow with the log.
+// file and load their index on first read, and stay loaded within bounds
+// on open files and index memory (see maxLoaded and maxLoadedIndex), so
+// that reads at random over a warm log open nothing, while memory and
+// descriptors do not grow with the log.
 type segFile struct {
 	base    uint64
 	path    string
@@ -28,6 +31,9 @@ type segFile struct {
 	retired  bool          // evicted or removed: close f when refs drops to 0
 	removed  bool          // released from the log: never load again
 	lastUsed atomic.Uint64 // clock for eviction
+	// indexBytes is the memory of entries when evictLoaded counted it;
+	// guarded by Log.loadedMu.
+	indexBytes int64
 }
 
 func newSegFile(dir string, base uint64) *segFile {
@@ -39,8 +45,18 @@ func newSegFile(dir string, base uint64) *segFile {
 }
 
 // maxLoaded bounds the sealed segments holding an open file and a loaded
-// index at once.
-const maxLoaded = 16
+// index at once, and maxLoadedIndex the memory of their indexes: with the
+// default 64 MiB segments and uncompressed frames of 16 KiB (16 bytes of
+// index each), a log of 12 GiB stays loaded whole, in 192 descriptors
+// and 12 MiB of index.
+// Tests lower them.
+var (
+	maxLoaded            = 256
+	maxLoadedIndex int64 = 12 << 20
+)
+
+// entryBytes is the memory of one loaded index entry.
+const entryBytes = int64(unsafe.Sizeof(index.Entry{}))
 
 // acquireSealed returns the segment's read handle and index, loading them
 // if needed. The caller must release.
@@ -232,12 +248,16 @@ func (l *Log) writeIndex(s *segFile, entries []index.Entry) error {
 }
 
 // evictLoaded records that s was loaded and retires the least recently
-// used sealed segments beyond maxLoaded.
+// used sealed segments beyond maxLoaded and maxLoadedIndex.
 func (l *Log) evictLoaded(s *segFile) {
 	l.loadedMu.Lock()
 	defer l.loadedMu.Unlock()
+	s.mu.Lock()
+	s.indexBytes = int64(cap(s.entries)) * entryBytes
+	s.mu.Unlock()
 	l.loaded = append(l.loaded, s)
-	for len(l.loaded) > maxLoaded {
+	l.loadedIndex += s.indexBytes
+	for len(l.loaded) > maxLoaded || (len(l.loaded) > 1 && l.loadedIndex > maxLoadedIndex) {
 		oldest := 0
 		for i, c := range l.loaded {
 			if c.lastUsed.Load() < l.loaded[oldest].lastUsed.Load() {
@@ -246,6 +266,7 @@ func (l *Log) evictLoaded(s *segFile) {
 		}
 		victim := l.loaded[oldest]
 		l.loaded = append(l.loaded[:oldest], l.loaded[oldest+1:]...)
+		l.loadedIndex -= victim.indexBytes
 		victim.retire()
 	}
 }

@@ -36,6 +36,10 @@ type BenchOptions struct {
 	Duration time.Duration
 	// Reads is the number of random reads. Default min(records, 10000).
 	Reads int
+	// Against names another log to run the same workload against in the
+	// same run: "tidwall" (github.com/tidwall/wal), or "" for none. With
+	// it, the disk's price of a durable write is measured too.
+	Against string
 }
 
 // Phase is the outcome of one part of a benchmark.
@@ -60,6 +64,13 @@ type BenchResult struct {
 	Scan       Phase // every record, in order, through Log.Records
 	RandomRead Phase // Log.Read at random offsets
 	DiskBytes  int64 // size of the log's files after the appends
+	// PeakRSS is the process's peak resident memory during the run, in
+	// bytes; 0 where the system does not report it.
+	PeakRSS int64
+	// Tidwall is the same workload run against tidwall/wal, and
+	// SyncPrice the disk's price of a durable write, with Against.
+	Tidwall   *BenchResult
+	SyncPrice *SyncPrice
 }
 
 func (o *BenchOptions) defaults() {
@@ -82,6 +93,9 @@ func (o *BenchOptions) defaults() {
 // typical JSON messages.
 func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	opts.defaults()
+	if opts.Against != "" && opts.Against != "tidwall" {
+		return nil, fmt.Errorf("unknown log %q to bench against (want tidwall)", opts.Against)
+	}
 	if opts.RecordSize > seglog.MaxRecordSize {
 		return nil, fmt.Errorf("record size %d over the %d limit", opts.RecordSize, seglog.MaxRecordSize)
 	}
@@ -99,6 +113,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		defer os.RemoveAll(dir)
 	}
 	res := &BenchResult{Options: opts, Dir: dir}
+	ResetPeakRSS()
 	l, err := seglog.Open(dir, &seglog.Options{
 		Sync: opts.Sync, Codec: opts.Codec, SegmentSize: opts.SegmentSize,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -200,7 +215,34 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		res.RandomRead.Bytes += uint64(len(rec.Data))
 	}
 	res.RandomRead.Elapsed = time.Since(start)
-	return res, l.Close()
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	res.PeakRSS, _ = PeakRSS()
+	if err := benchAgainst(ctx, opts, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// benchAgainst runs what opts.Against asks for after seglog's run.
+func benchAgainst(ctx context.Context, opts BenchOptions, res *BenchResult) error {
+	if opts.Against == "" {
+		return nil
+	}
+	tw := &BenchResult{Options: opts}
+	ResetPeakRSS()
+	if err := benchTidwall(ctx, opts, tw); err != nil {
+		return fmt.Errorf("tidwall/wal: %w", err)
+	}
+	tw.PeakRSS, _ = PeakRSS()
+	res.Tidwall = tw
+	p, err := MeasureSyncPrice(opts.Dir, 200)
+	if err != nil {
+		return fmt.Errorf("measuring the sync price: %w", err)
+	}
+	res.SyncPrice = &p
+	return nil
 }
 
 var words = []string{"agent", "server", "message", "queue", "retry", "deliver", "status", "ok",
