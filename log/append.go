@@ -95,7 +95,7 @@ func (l *Log) prepareLocked(need int) error {
 func (l *Log) commitLocked(off, epoch uint64) error {
 	if l.opts.Sync != SyncAlways {
 		switch n := len(l.mu.w.buf); {
-		case n >= 4*flushThreshold:
+		case n >= 2*flushThreshold:
 			// The flusher is behind: write here, which also makes
 			// appenders wait for the disk instead of growing the buffer.
 			// The records stay buffered if this fails; the error is

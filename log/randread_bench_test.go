@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/wal"
 
+	"github.com/seglog/seglog/internal/inspect"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -34,11 +35,13 @@ func BenchmarkRandomRead(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			b.SetBytes(recSize)
 			b.ReportAllocs()
+			inspect.ResetPeakRSS()
 			for b.Loop() {
 				if _, err := l.Read(rng.Uint64N(records)); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportRSS(b)
 		})
 		b.Run("seglog/ReadAppend/"+sz, func(b *testing.B) {
 			l := randReadLog(b, sz, records, recSize)
@@ -47,6 +50,7 @@ func BenchmarkRandomRead(b *testing.B) {
 			b.SetBytes(recSize)
 			b.ReportAllocs()
 			var buf []byte
+			inspect.ResetPeakRSS()
 			for b.Loop() {
 				rec, err := l.ReadAppend(buf[:0], rng.Uint64N(records))
 				if err != nil {
@@ -54,6 +58,7 @@ func BenchmarkRandomRead(b *testing.B) {
 				}
 				buf = rec.Data
 			}
+			reportRSS(b)
 		})
 		if os.Getenv("SEGLOG_RANDREAD_TIDWALL") == "1" {
 			b.Run("tidwall/Read/"+sz, func(b *testing.B) {
@@ -68,6 +73,14 @@ func BenchmarkRandomRead(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// reportRSS reports the peak resident memory of the benchmark process
+// since the last inspect.ResetPeakRSS, where the system tells it.
+func reportRSS(b *testing.B) {
+	if n, ok := inspect.PeakRSS(); ok {
+		b.ReportMetric(float64(n)/(1<<20), "peak-RSS-MiB")
 	}
 }
 

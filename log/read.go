@@ -17,12 +17,12 @@ import (
 // view is what a reader holds of one segment while it reads: the file,
 // the index entries and the readable end. It must be released.
 type view struct {
-	s       *segFile
-	f       vfs.File
-	entries []index.Entry
-	end     int64  // bytes of the file that hold complete frames
-	bound   uint64 // offsets below it may be returned
-	next    *segFile
+	s     *segFile
+	f     vfs.File
+	idx   frameIndex
+	end   int64  // bytes of the file that hold complete frames
+	bound uint64 // offsets below it may be returned
+	next  *segFile
 }
 
 // acquire finds the segment holding offset and pins it. It makes buffered
@@ -59,18 +59,18 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	if i+1 < len(segs) {
 		v.next = segs[i+1]
 		l.mu.Unlock()
-		f, entries, err := l.acquireSealed(s)
+		f, idx, err := l.acquireSealed(s)
 		if err != nil {
 			return view{}, err
 		}
-		v.f, v.entries, v.end = f, entries, s.size
+		v.f, v.idx, v.end = f, idx, s.size
 		return v, nil
 	}
 	s.mu.Lock()
 	s.refs++
 	v.f = s.f
 	s.mu.Unlock()
-	v.entries = s.entries
+	v.idx = frameIndex{entries: s.entries}
 	if l.mu.w != nil {
 		v.end = l.mu.w.size
 	} else {
@@ -136,11 +136,11 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	if offset >= v.bound {
 		return Record{}, fmt.Errorf("%w: offset %d not yet durable", ErrOutOfRange, offset)
 	}
-	i := index.Search(v.entries, offset)
+	i := v.idx.Search(offset)
 	if i < 0 {
 		return Record{}, &CorruptError{File: v.s.path, Offset: 0, Reason: fmt.Sprintf("no frame holds offset %d", offset)}
 	}
-	e := v.entries[i]
+	e := v.idx.At(i)
 	if l.walking(offset) {
 		// The reader walks the log: keep the frame decoded for the
 		// reads of its next records.
@@ -351,14 +351,15 @@ func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
 // scanSegment yields the records of one pinned segment from off. It
 // returns the offset to continue from and whether to go on.
 func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off uint64, yield func(Record, error) bool) (uint64, bool) {
-	i := index.Search(v.entries, off)
+	i := v.idx.Search(off)
 	if i < 0 {
 		i = 0
 	}
-	if len(v.entries) == 0 {
+	if v.idx.Len() == 0 {
 		return off, false
 	}
-	sc.Reset(v.f, v.s.path, int64(v.entries[i].Pos), v.end, v.entries[i].Offset)
+	e := v.idx.At(i)
+	sc.Reset(v.f, v.s.path, int64(e.Pos), v.end, e.Offset)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but
@@ -406,9 +407,9 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			return off, false
 		}
 		// Skip to the next frame the index knows past the damage.
-		for j := i; j < len(v.entries); j++ {
-			if int64(v.entries[j].Pos) > sc.Pos() {
-				return v.entries[j].Offset, true
+		for j := i; j < v.idx.Len(); j++ {
+			if e := v.idx.At(j); int64(e.Pos) > sc.Pos() {
+				return e.Offset, true
 			}
 		}
 		if v.next != nil {

@@ -180,8 +180,8 @@ func TestReadInOrderReadsEachFrameOnce(t *testing.T) {
 // keep only as many open as the bound holds, and read every record right.
 func TestLoadedIndexBytesBounded(t *testing.T) {
 	// One frame per append (SyncAlways, one appender): about 100 frames
-	// of 16 bytes of index per 16 KiB segment.
-	defer seglog.SetLoadBounds(1000, 8<<10)()
+	// per 16 KiB segment, of 8 bytes of packed index each.
+	defer seglog.SetLoadBounds(1000, 4<<10)()
 	rng := coreRand(t)
 	var open atomic.Int64
 	fsys := reviewCountFS{FS: crashfs.New(), open: &open}
@@ -201,10 +201,10 @@ func TestLoadedIndexBytesBounded(t *testing.T) {
 		}
 		maxOpen = max(maxOpen, open.Load())
 	}
-	// 8 KiB holds the index of about 5 of these segments; then the active
+	// 4 KiB holds the index of about 5 of these segments; then the active
 	// segment and its index, two checkpoint slots, and some slack.
 	if maxOpen > 6+2+2+2 {
-		t.Errorf("%d files open at once reading 30 segments with indexes bounded to 8 KiB", maxOpen)
+		t.Errorf("%d files open at once reading 30 segments with indexes bounded to 4 KiB", maxOpen)
 	}
 }
 

@@ -145,7 +145,7 @@ func (w *writer) take() ([]byte, []index.Entry) {
 	if w.buf == nil {
 		// Appends go on while b is written: give them a buffer as large
 		// as b at once rather than growing one to that size again.
-		w.buf = make([]byte, 0, min(cap(b), 8*flushThreshold))
+		w.buf = make([]byte, 0, min(cap(b), 4*flushThreshold))
 	}
 	w.spareBuf, w.spareEntries = nil, nil
 	return b, e
@@ -162,7 +162,7 @@ func (w *writer) inherit(old *writer) {
 
 // recycle returns written buffers for reuse, dropping very large ones.
 func (w *writer) recycle(b []byte, e []index.Entry) {
-	if cap(b) <= 8*flushThreshold { // appends write inline past 4 MiB
+	if cap(b) <= 4*flushThreshold { // appends write inline past 2 MiB
 		w.spareBuf = b[:0]
 	}
 	w.spareEntries = e[:0]

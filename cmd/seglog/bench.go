@@ -35,8 +35,10 @@ sync), and bench prints both rows, seglog's speed over tidwall/wal's for
 each phase, and the disk's own price of a durable write: a small write
 into blocks a file already holds followed by fdatasync (the floor under
 any durable append), and a small append that grows a file followed by
-fsync. The peak resident memory of each run is printed where the system
-reports it.`,
+fsync.
+
+Each phase's peak resident memory (rss) is printed where the system
+reports it (Linux: VmHWM, reset at the start of each phase).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -104,10 +106,11 @@ type jsonPhase struct {
 	OpsPerSecond   float64            `json:"ops_per_second"`
 	BytesPerSecond float64            `json:"bytes_per_second"`
 	LatencyNs      *map[string]uint64 `json:"latency_ns,omitempty"`
+	PeakRSSBytes   int64              `json:"peak_rss_bytes,omitempty"`
 }
 
 func phaseJSON(p *inspect.Phase) jsonPhase {
-	j := jsonPhase{Ops: p.Ops, Bytes: p.Bytes, ElapsedSeconds: p.Elapsed.Seconds(), OpsPerSecond: p.OpsPerSec(), BytesPerSecond: p.BytesPerSec()}
+	j := jsonPhase{Ops: p.Ops, Bytes: p.Bytes, ElapsedSeconds: p.Elapsed.Seconds(), OpsPerSecond: p.OpsPerSec(), BytesPerSecond: p.BytesPerSec(), PeakRSSBytes: p.PeakRSS}
 	if p.Latency.Count() > 0 {
 		h := &p.Latency
 		m := map[string]uint64{"min": h.Min(), "p50": h.Quantile(0.5), "p90": h.Quantile(0.9), "p99": h.Quantile(0.99), "p99_9": h.Quantile(0.999), "max": h.Max()}
@@ -191,6 +194,9 @@ func (a *app) bench(o inspect.BenchOptions) error {
 		}
 		fmt.Fprintf(t, "%s\t%s %s in %s\t%s/s\t%s/s", name, comma(p.Ops), unit, p.Elapsed.Round(time.Millisecond),
 			comma(uint64(p.OpsPerSec())), size(int64(p.BytesPerSec())))
+		if p.PeakRSS > 0 {
+			fmt.Fprintf(t, "\trss %s", size(p.PeakRSS))
+		}
 		if h := &p.Latency; h.Count() > 0 {
 			fmt.Fprintf(t, "\tlatency p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", dur(h.Quantile(0.5)), dur(h.Quantile(0.9)),
 				dur(h.Quantile(0.99)), dur(h.Quantile(0.999)), dur(h.Max()))

@@ -49,7 +49,7 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	if opts.Duration > 0 {
 		deadline = time.Now().Add(opts.Duration)
 	}
-	start := time.Now()
+	start := res.Append.begin()
 	for wr := range opts.Writers {
 		wg.Add(1)
 		go func() {
@@ -97,7 +97,7 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	if err := w.Sync(); err != nil {
 		return err
 	}
-	res.Append.Elapsed = time.Since(start)
+	res.Append.end(start)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	if err != nil {
 		return err
 	}
-	start = time.Now()
+	start = res.Scan.begin()
 	for i := uint64(1); i <= last; i++ {
 		data, err := w.Read(i)
 		if err != nil {
@@ -117,14 +117,14 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 		res.Scan.Ops++
 		res.Scan.Bytes += uint64(len(data))
 	}
-	res.Scan.Elapsed = time.Since(start)
+	res.Scan.end(start)
 
 	reads := opts.Reads
 	if reads <= 0 {
 		reads = int(min(last, 10000))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	start = time.Now()
+	start = res.RandomRead.begin()
 	for range reads {
 		if last == 0 {
 			break
@@ -138,6 +138,6 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 		res.RandomRead.Ops++
 		res.RandomRead.Bytes += uint64(len(data))
 	}
-	res.RandomRead.Elapsed = time.Since(start)
+	res.RandomRead.end(start)
 	return w.Close()
 }

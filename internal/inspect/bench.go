@@ -48,6 +48,21 @@ type Phase struct {
 	Bytes   uint64 // payload bytes
 	Elapsed time.Duration
 	Latency Histogram // nanoseconds per operation; empty for the scan
+	// PeakRSS is the process's peak resident memory during the phase,
+	// in bytes; 0 where the system does not report it.
+	PeakRSS int64
+}
+
+// begin starts the phase's clock and its peak memory.
+func (p *Phase) begin() time.Time {
+	ResetPeakRSS()
+	return time.Now()
+}
+
+// end stops the phase's clock and reads its peak memory.
+func (p *Phase) end(start time.Time) {
+	p.Elapsed = time.Since(start)
+	p.PeakRSS, _ = PeakRSS()
 }
 
 // OpsPerSec and BytesPerSec are the phase's throughput.
@@ -64,8 +79,9 @@ type BenchResult struct {
 	Scan       Phase // every record, in order, through Log.Records
 	RandomRead Phase // Log.Read at random offsets
 	DiskBytes  int64 // size of the log's files after the appends
-	// PeakRSS is the process's peak resident memory during the run, in
-	// bytes; 0 where the system does not report it.
+	// PeakRSS is the process's peak resident memory during the run
+	// (from Open to Close), in bytes; 0 where the system does not report
+	// it.
 	PeakRSS int64
 	// Tidwall is the same workload run against tidwall/wal, and
 	// SyncPrice the disk's price of a durable write, with Against.
@@ -113,7 +129,6 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		defer os.RemoveAll(dir)
 	}
 	res := &BenchResult{Options: opts, Dir: dir}
-	ResetPeakRSS()
 	l, err := seglog.Open(dir, &seglog.Options{
 		Sync: opts.Sync, Codec: opts.Codec, SegmentSize: opts.SegmentSize,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -134,7 +149,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	if opts.Duration > 0 {
 		deadline = time.Now().Add(opts.Duration)
 	}
-	start := time.Now()
+	start := res.Append.begin()
 	for w := range opts.Writers {
 		wg.Add(1)
 		go func() {
@@ -178,13 +193,13 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	if err := l.Sync(); err != nil {
 		return nil, err
 	}
-	res.Append.Elapsed = time.Since(start)
+	res.Append.end(start)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res.DiskBytes = dirSize(dir)
 
-	start = time.Now()
+	start = res.Scan.begin()
 	for rec, err := range l.Records(0) {
 		if err != nil {
 			return nil, err
@@ -192,7 +207,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		res.Scan.Ops++
 		res.Scan.Bytes += uint64(len(rec.Data))
 	}
-	res.Scan.Elapsed = time.Since(start)
+	res.Scan.end(start)
 
 	next := l.NextOffset()
 	reads := opts.Reads
@@ -200,7 +215,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		reads = int(min(next, 10000))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	start = time.Now()
+	start = res.RandomRead.begin()
 	for range reads {
 		if next == 0 {
 			break
@@ -214,11 +229,11 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		res.RandomRead.Ops++
 		res.RandomRead.Bytes += uint64(len(rec.Data))
 	}
-	res.RandomRead.Elapsed = time.Since(start)
+	res.RandomRead.end(start)
 	if err := l.Close(); err != nil {
 		return nil, err
 	}
-	res.PeakRSS, _ = PeakRSS()
+	res.PeakRSS = max(res.Append.PeakRSS, res.Scan.PeakRSS, res.RandomRead.PeakRSS)
 	if err := benchAgainst(ctx, opts, res); err != nil {
 		return nil, err
 	}
@@ -231,11 +246,10 @@ func benchAgainst(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 		return nil
 	}
 	tw := &BenchResult{Options: opts}
-	ResetPeakRSS()
 	if err := benchTidwall(ctx, opts, tw); err != nil {
 		return fmt.Errorf("tidwall/wal: %w", err)
 	}
-	tw.PeakRSS, _ = PeakRSS()
+	tw.PeakRSS = max(tw.Append.PeakRSS, tw.Scan.PeakRSS, tw.RandomRead.PeakRSS)
 	res.Tidwall = tw
 	p, err := MeasureSyncPrice(opts.Dir, 200)
 	if err != nil {
