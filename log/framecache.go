@@ -3,6 +3,8 @@ package log
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/seglog/seglog/segment"
 )
 
 // frameCache keeps the last few frames that Read decoded while walking the
@@ -26,13 +28,19 @@ const (
 
 type cachedFrame struct {
 	base  uint64
-	bytes int          // memory the frame holds
-	recs  frameRecords // the records, aliasing the decoded body
+	bytes int    // memory the frame holds
+	raw   []byte // the decoded body
+	// span holds the start and end of record i's data in raw at 2i and
+	// 2i+1: no pointers, so that building it costs no write barriers.
+	span  []uint32
+	types []string // each record's type tag; nil when none has one
 }
+
+func (f *cachedFrame) count() int { return len(f.span) / 2 }
 
 func (c *frameCache) get(offset uint64) *cachedFrame {
 	for i := range c.frames {
-		if f := c.frames[i].Load(); f != nil && offset >= f.base && offset < f.base+uint64(len(f.recs.recs)) {
+		if f := c.frames[i].Load(); f != nil && offset >= f.base && offset < f.base+uint64(f.count()) {
 			return f
 		}
 	}
@@ -42,7 +50,7 @@ func (c *frameCache) get(offset uint64) *cachedFrame {
 // put caches f, which holds size bytes of buffers, dropping the oldest
 // frames beyond the cache's bound.
 func (c *frameCache) put(f *cachedFrame, size int) {
-	f.bytes = size + len(f.recs.recs)*recordRefSize
+	f.bytes = size + cap(f.span)*4 + cap(f.types)*16
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hand = (c.hand + 1) % frameCacheSize
@@ -62,13 +70,22 @@ func (c *frameCache) put(f *cachedFrame, size int) {
 	}
 }
 
-// recordRefSize is the memory of one entry of frameRecords.recs.
-const recordRefSize = 40
-
-// newCachedFrame walks a decoded body once, recording where each record is.
+// newCachedFrame walks a decoded body, which must hold exactly count
+// records, once, recording where each record is.
 func newCachedFrame(base uint64, count uint32, raw []byte) (*cachedFrame, error) {
-	f := &cachedFrame{base: base}
-	if err := f.recs.decode(raw, count); err != nil {
+	f := &cachedFrame{base: base, raw: raw, span: make([]uint32, 0, 2*int(count))}
+	var b segment.Body
+	err := walkFrame(&b, raw, count, func(i uint32, typ string, data []byte) {
+		end := uint32(len(raw) - b.Len()) // data ends where the walk is
+		f.span = append(f.span, end-uint32(len(data)), end)
+		if typ != "" && f.types == nil {
+			f.types = make([]string, count)
+		}
+		if f.types != nil {
+			f.types[i] = typ
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -77,6 +94,10 @@ func newCachedFrame(base uint64, count uint32, raw []byte) (*cachedFrame, error)
 // record returns the record at offset, which the frame holds: its data
 // copied (clone), or appended to dst.
 func (f *cachedFrame) record(dst []byte, offset uint64, clone bool) Record {
-	r := f.recs.recs[offset-f.base]
-	return Record{Offset: offset, Type: r.typ, Data: copyData(dst, r.data, clone)}
+	i := offset - f.base
+	r := Record{Offset: offset, Data: copyData(dst, f.raw[f.span[2*i]:f.span[2*i+1]], clone)}
+	if f.types != nil {
+		r.Type = f.types[i]
+	}
+	return r
 }

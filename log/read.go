@@ -149,7 +149,7 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		l.walk.frameNext.Store(f.base + uint64(len(f.recs.recs)))
+		l.walk.frameNext.Store(f.base + uint64(f.count()))
 		l.frames.put(f, len(fb.frame)+len(fb.raw))
 		return f.record(dst, offset, clone), nil
 	}
