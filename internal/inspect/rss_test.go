@@ -1,0 +1,33 @@
+package inspect
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestPeakRSS: the peak follows memory the process touches, and a reset
+// starts it again from what is resident.
+func TestPeakRSS(t *testing.T) {
+	before, ok := PeakRSS()
+	if !ok {
+		t.Skip("the system does not report peak resident memory")
+	}
+	if before < 1<<20 {
+		t.Fatalf("peak resident memory %d bytes", before)
+	}
+	b := make([]byte, 64<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	after, _ := PeakRSS()
+	if after < before+32<<20 {
+		t.Errorf("peak %d bytes after touching 64 MiB, %d before", after, before)
+	}
+	runtime.KeepAlive(b)
+	if !ResetPeakRSS() {
+		return // not allowed here: nothing more to check
+	}
+	if reset, _ := PeakRSS(); reset > after {
+		t.Errorf("peak %d bytes after a reset, %d before it", reset, after)
+	}
+}
