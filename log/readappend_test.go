@@ -89,7 +89,7 @@ func TestReadAppendAllocs(t *testing.T) {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	rng := coreRand(t)
-	l := coreOpen(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, SegmentSize: 256 << 10})
+	l := coreOpen(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, SegmentSize: 64 << 10})
 	data := make([]byte, 1000)
 	const n = 2000
 	for range n {
@@ -115,10 +115,12 @@ func TestReadAppendAllocs(t *testing.T) {
 	}
 }
 
-// readCountFS counts the ReadAt calls on the files opened through it.
+// readCountFS counts the files opened through it and the ReadAt calls on
+// them.
 type readCountFS struct {
 	*crashfs.FS
 	reads *atomic.Int64
+	opens *atomic.Int64 // may be nil
 }
 
 type readCountFile struct {
@@ -130,6 +132,9 @@ func (c readCountFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File
 	f, err := c.FS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
+	}
+	if c.opens != nil {
+		c.opens.Add(1)
 	}
 	return readCountFile{File: f, reads: c.reads}, nil
 }
@@ -221,4 +226,46 @@ func coreSegmentsFS(t *testing.T, fsys *crashfs.FS, dir string) []string {
 		}
 	}
 	return segs
+}
+
+// TestWarmRandomReadsOpenNothing: once every segment of a log has been
+// read, reads at random open no file, and each reads one frame.
+func TestWarmRandomReadsOpenNothing(t *testing.T) {
+	rng := coreRand(t)
+	var reads, opens atomic.Int64
+	fsys := readCountFS{FS: crashfs.New(), reads: &reads, opens: &opens}
+	l := coreOpen(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
+	var want []seglog.Record
+	for len(want) < 5000 {
+		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 50+rng.IntN(1000), true)})...)
+	}
+	coreClose(t, l)
+	l = coreOpen(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
+	segs := len(coreSegmentsFS(t, fsys.FS, "/log"))
+	if segs < 20 {
+		t.Fatalf("only %d segments", segs)
+	}
+	for o := 0; o < len(want); o += 50 { // warm: every segment once
+		if _, err := l.Read(uint64(o)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opens.Store(0)
+	reads.Store(0)
+	const n = 3000
+	for range n {
+		o := rng.IntN(len(want))
+		r, err := l.Read(uint64(o))
+		if err != nil || !coreSameRecord(r, want[o]) {
+			t.Fatalf("Read(%d) = %s, %v; want %s", o, coreDescribe(r), err, coreDescribe(want[o]))
+		}
+	}
+	if got := opens.Load(); got != 0 {
+		t.Errorf("%d files opened by %d reads at random over %d warm segments", got, n, segs)
+	}
+	// One read of one frame each, bar the few that find their frame
+	// still decoded.
+	if got := reads.Load(); got > n {
+		t.Errorf("%d reads of files for %d reads at random", got, n)
+	}
 }
