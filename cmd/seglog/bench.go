@@ -35,7 +35,9 @@ sync), and bench prints both rows, seglog's speed over tidwall/wal's for
 each phase, and the disk's own price of a durable write: a small write
 into blocks a file already holds followed by fdatasync (the floor under
 any durable append), and a small append that grows a file followed by
-fsync.
+fsync. tidwall/wal holds two segments in memory and loads a whole segment
+(20 MiB by default) to read an entry of another one: with a large log,
+give a small --reads.
 
 Each phase's peak resident memory (rss) is printed where the system
 reports it (Linux: VmHWM, reset at the start of each phase).`,

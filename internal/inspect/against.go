@@ -110,6 +110,9 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	}
 	start = res.Scan.begin()
 	for i := uint64(1); i <= last; i++ {
+		if i&1023 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		data, err := w.Read(i)
 		if err != nil {
 			return err
@@ -128,6 +131,10 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	for range reads {
 		if last == 0 {
 			break
+		}
+		// A read at random may load a whole segment: look at ctx each time.
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		t := time.Now()
 		data, err := w.Read(rng.Uint64N(last) + 1)
