@@ -93,6 +93,7 @@ func (l *Log) prepareLocked(need int) error {
 
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
+	l.wakeLocked() // a record was appended: wake WaitPending
 	if l.opts.Sync != SyncAlways {
 		switch n := len(l.mu.w.buf); {
 		case n >= 2*flushThreshold:
