@@ -2,11 +2,17 @@ package inspect
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
 // TestPeakRSS: the peak follows memory the process touches.
 func TestPeakRSS(t *testing.T) {
+	// Start from what is resident now, with freed memory given back.
+	debug.FreeOSMemory()
+	if !ResetPeakRSS() {
+		t.Skip("the system does not let the peak be reset")
+	}
 	before, ok := PeakRSS()
 	if !ok {
 		t.Skip("the system does not report peak resident memory")
