@@ -2,8 +2,11 @@ package log_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -267,5 +270,98 @@ func TestWarmRandomReadsOpenNothing(t *testing.T) {
 	// still decoded.
 	if got := reads.Load(); got > n {
 		t.Errorf("%d reads of files for %d reads at random", got, n)
+	}
+}
+
+// readPayload is the record a test appends at offset o: its content and
+// length follow from o, so a reader can check any record it gets.
+func readPayload(o uint64) []byte {
+	return fmt.Appendf(nil, "record %d %0*d", o, int(o%700), o)
+}
+
+// TestConcurrentReadsUnderEviction: readers at random and readers walking
+// the log, through Read and ReadAppend, beside an appender, with the
+// loaded segments bounded so tightly that segments are evicted, reloaded
+// and packed all the time. Every record read must be the one appended.
+func TestConcurrentReadsUnderEviction(t *testing.T) {
+	defer seglog.SetLoadBounds(3, 2<<10)()
+	rng := coreRand(t)
+	seed := rng.Uint64()
+	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			// fsync turned off: what is under test is reading, and 3000
+			// durable appends would take long under the race detector.
+			l := coreOpen(t, t.TempDir(), &seglog.Options{FS: coreNoSyncFS{vfs.Default}, Sync: policy, SegmentSize: seglog.MinSegmentSize})
+			const n = 3000
+			var done atomic.Bool
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			check := func(o uint64, rec seglog.Record, err error, prefix []byte) bool {
+				if errors.Is(err, seglog.ErrOutOfRange) {
+					return true // not appended, or not yet durable
+				}
+				want := append(bytes.Clone(prefix), readPayload(o)...)
+				if err != nil || rec.Offset != o || !bytes.Equal(rec.Data, want) {
+					errs <- fmt.Errorf("offset %d: %q, %v", o, rec.Data, err)
+					return false
+				}
+				return true
+			}
+			for r := range 4 {
+				wg.Go(func() {
+					rr := rand.New(rand.NewPCG(seed, uint64(r)))
+					buf := []byte("dst:")
+					for o := uint64(0); ; {
+						next := l.NextOffset()
+						if done.Load() && o >= next {
+							return
+						}
+						var q uint64
+						if r%2 == 0 { // at random
+							if next == 0 {
+								continue
+							}
+							q = rr.Uint64N(next)
+						} else { // walking
+							q = o
+							if o < next {
+								o++
+							}
+						}
+						if r < 2 {
+							rec, err := l.Read(q)
+							if !check(q, rec, err, nil) {
+								return
+							}
+						} else {
+							rec, err := l.ReadAppend(buf[:4], q)
+							if !check(q, rec, err, buf[:4]) {
+								return
+							}
+							if err == nil {
+								buf = rec.Data
+							}
+						}
+						if r%2 == 0 && done.Load() {
+							o++ // bounded: as many reads again as records
+						}
+					}
+				})
+			}
+			for o := range uint64(n) {
+				if off, err := l.Append(readPayload(o)); err != nil || off != o {
+					t.Fatalf("Append %d: offset %d, %v", o, off, err)
+				}
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			done.Store(true)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
 	}
 }
