@@ -25,3 +25,11 @@ func CachedFrameBytes(l *Log) int {
 
 // FrameCacheBytes is the bound on CachedFrameBytes, bar one larger frame.
 const FrameCacheBytes = frameCacheBytes
+
+// SegmentProbes returns how many segments the log has examined to find
+// the segment holding an offset, since it was opened.
+func SegmentProbes(l *Log) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.probes
+}
