@@ -142,7 +142,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	next := cursor // offset of the next entry
 	entries, bytes := 0, 0
 	var failed error
-	l.walk(cursor, func(rec Record, d *damage, err error) bool {
+	l.scanFrom(cursor, func(rec Record, d *damage, err error) bool {
 		switch {
 		case err != nil:
 			if next > cursor && unwritten(err) {
