@@ -79,6 +79,7 @@ type Log struct {
 		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
 		gapReported, gaps, gapOffsets uint64
 		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		probes                        uint64 // segments examined by findSegmentLocked, for tests
 		// limit counts what Options.MaxBytes dropped and refused;
 		// releasing is the bytes of released segments not yet deleted.
 		limit     limitCounts
@@ -96,12 +97,14 @@ type Log struct {
 	// releases tracks background deletions of released segments.
 	releases sync.WaitGroup
 
-	loadedMu sync.Mutex
-	loaded   []*segFile
-	clock    atomic.Uint64
+	loadedMu    sync.Mutex
+	loaded      []*segFile
+	loadedIndex int64 // memory of the loaded segments' indexes
+	clock       atomic.Uint64
 
 	roEnd  int64 // read-only: end of the last segment scanned
 	frames frameCache
+	walk   readWalk
 	// readFirst and readClosed copy mu.state.First and mu.closed for the
 	// frame-cache path of Read, which takes no lock.
 	readFirst  atomic.Uint64
@@ -194,6 +197,9 @@ func (l *Log) Close() error {
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
+		if err != nil {
+			err = l.closeUnwrittenLocked(err)
+		}
 		if w := l.mu.w; err == nil && !w.recorded && w.end > segment.HeaderSize {
 			// Every frame of the active segment was cut before the
 			// background fsync of the previous one finished, so the
