@@ -16,16 +16,21 @@ import (
 )
 
 // Gaps end to end: an agent's log with a damaged frame, and one with a
-// middle segment deleted, ships through the HTTP exchange. The server's
+// middle segment deleted, and one whose size limit dropped its oldest
+// unsent records while the server was away, ships through the HTTP
+// exchange. The server's
 // inbox holds every good record at its label and a marker record for each
 // label of the gap; the agent's log counts the gap once and is left with
 // nothing pending.
 func TestGapsShippedOverHTTP(t *testing.T) {
-	for _, damage := range []string{"flipped byte", "missing segment"} {
+	for _, damage := range []string{"flipped byte", "missing segment", "size limit"} {
 		t.Run(damage, func(t *testing.T) {
 			srv, hs, dir := newServer(t, nil)
 			agentDir := t.TempDir()
 			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Logger: stdlog.New(stdlog.DiscardHandler)}
+			if damage == "size limit" {
+				opts.MaxBytes, opts.Limit = 3*seglog.MinSegmentSize, seglog.LimitDrop
+			}
 			l, err := seglog.Open(agentDir, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -37,6 +42,7 @@ func TestGapsShippedOverHTTP(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			dropped := l.State().First
 			l.Close()
 			from, to := uint64(0), uint64(0)
 			segs, _ := filepath.Glob(filepath.Join(agentDir, "*"+segment.Suffix))
@@ -50,6 +56,11 @@ func TestGapsShippedOverHTTP(t *testing.T) {
 				b[i+20] ^= 1
 				os.WriteFile(segs[0], b, 0o640)
 				from, to = 20, 21
+			case "size limit":
+				if dropped == 0 {
+					t.Fatal("the size limit dropped nothing")
+				}
+				from, to = 0, dropped
 			default:
 				from, _ = segment.ParseFileName(filepath.Base(segs[1]))
 				to, _ = segment.ParseFileName(filepath.Base(segs[2]))
