@@ -175,8 +175,16 @@ func (l *Log) syncLocked(target uint64) error {
 // doSync, fsyncs. It releases l.mu during the I/O; only one goroutine does
 // writer I/O at a time (ioBusy).
 func (l *Log) flushLocked(doSync bool) error {
-	for l.mu.ioBusy {
-		l.cond.Wait()
+	for {
+		for l.mu.ioBusy {
+			l.cond.Wait()
+		}
+		if w := l.mu.w; w != nil && w.filling && w.size+int64(len(w.buf)) > w.fillFrom {
+			// Rare: the writes caught up with the background fill.
+			l.waitFillLocked(w, w.size+int64(len(w.buf)))
+			continue
+		}
+		break
 	}
 	if l.mu.closed { // Close ran while this waited: the files are gone
 		return ErrClosed
@@ -228,6 +236,7 @@ func (l *Log) flushLocked(doSync bool) error {
 	if doSync {
 		w.durable = w.size
 		l.mu.synced = target
+		l.fillLocked()
 	}
 	return nil
 }
@@ -242,7 +251,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 	if l.mu.failErr == nil { // once per run of failures: a full disk is retried every SyncEvery
 		l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
 	}
-	if terr := w.f.Truncate(pos); terr != nil {
+	if terr := l.undoWrite(w, pos, int64(len(b))); terr != nil {
 		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
 		return l.mu.err
 	}

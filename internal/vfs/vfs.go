@@ -39,7 +39,8 @@ type File interface {
 	io.ReaderAt
 	io.WriterAt
 	io.Closer
-	// Sync makes the file's written data and size durable.
+	// Sync makes the file's written data and size durable (fdatasync(2)
+	// where the system has it: timestamps are not part of it).
 	Sync() error
 	// Truncate changes the file's size. Durable after Sync.
 	Truncate(size int64) error
