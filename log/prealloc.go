@@ -14,20 +14,21 @@ import (
 // the log, and group commits write into it: the file's size is no longer
 // the end of the log, its frames are (segment.Tail.Zero). The zeros cost
 // disk bandwidth, not latency: they are written and synced in the
-// background, fillChunk at a time, while group commits go on below them.
+// background, a chunk at a time (fillChunk), while group commits go on
+// below them.
 //
 // Sealing a segment and closing the log cut the zeros off again, so that
 // a sealed segment, or a log closed cleanly, ends at its last frame. Only
 // a crash leaves zeros after the last frame, which recovery keeps as the
 // preallocated space they are.
 
-const (
-	// fillChunk is how much one background fill adds.
-	fillChunk = 2 << 20
-	// fillLowWater starts a fill when less than this is preallocated
-	// ahead of what is written and buffered.
-	fillLowWater = 1 << 20
-)
+// maxFillChunk bounds what one fill adds: an eighth of the segment size,
+// at most 2 MiB. A fill starts when less than half a chunk is left ahead
+// of what is written and buffered.
+const maxFillChunk = 2 << 20
+
+// fillChunk is how much one fill adds to the active segment.
+func (l *Log) fillChunk() int64 { return min(maxFillChunk, l.opts.SegmentSize/8) }
 
 // zeroChunk is the source of every zero write.
 var zeroChunk [256 << 10]byte
@@ -55,10 +56,10 @@ func (l *Log) fillTarget(w *writer) (from, to int64) {
 		return 0, 0
 	}
 	from = max(w.alloc, w.size+int64(len(w.buf)))
-	if from-(w.size+int64(len(w.buf))) >= fillLowWater {
+	if from-(w.size+int64(len(w.buf))) >= l.fillChunk()/2 {
 		return 0, 0
 	}
-	to = min(from+fillChunk, l.opts.SegmentSize)
+	to = min(from+l.fillChunk(), l.opts.SegmentSize)
 	if to <= from {
 		return 0, 0
 	}
@@ -149,7 +150,7 @@ func (l *Log) preallocNew(w *writer) {
 	if !l.preallocates() {
 		return
 	}
-	to := min(int64(segment.HeaderSize)+fillChunk, l.opts.SegmentSize)
+	to := min(int64(segment.HeaderSize)+l.fillChunk(), l.opts.SegmentSize)
 	if err := writeZeros(w, segment.HeaderSize, to); err != nil {
 		w.f.Truncate(segment.HeaderSize)
 		return
