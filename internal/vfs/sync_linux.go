@@ -3,6 +3,8 @@ package vfs
 import (
 	"io/fs"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Sync uses fdatasync(2): it writes the file's data and the metadata
@@ -19,4 +21,10 @@ func (f osFile) Sync() error {
 			return nil
 		}
 	}
+}
+
+// StartWriteback starts the write-out of the range's dirty pages and
+// returns without waiting for it (see Writeback).
+func (f osFile) StartWriteback(off, n int64) error {
+	return unix.SyncFileRange(int(f.File.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }

@@ -49,3 +49,11 @@ type File interface {
 	// Name reports the name the file was opened with.
 	Name() string
 }
+
+// Writeback is implemented by files that can start writing a range of
+// their written data to the disk without waiting for it (Linux's
+// sync_file_range(2) with SYNC_FILE_RANGE_WRITE), so that a later Sync
+// finds less left to do. It makes nothing durable: only Sync does.
+type Writeback interface {
+	StartWriteback(off, n int64) error
+}
