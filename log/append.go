@@ -91,6 +91,11 @@ func (l *Log) prepareLocked(need int) error {
 	}
 }
 
+// maxGroupYields bounds how many times a group commit's leader yields to
+// appenders still adding records before it writes: each yield costs about
+// a microsecond, an fsync a hundred or more.
+const maxGroupYields = 16
+
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
 	if l.opts.Sync != SyncAlways {
@@ -111,7 +116,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 	}
 	l.mu.waiting[epoch]++
 	defer func() { l.doneWaitingLocked(epoch) }()
-	yielded := false
+	yields, seen := 0, uint64(0)
 	for {
 		if l.mu.epoch != epoch {
 			// A failed write discarded the frames not yet written then,
@@ -137,11 +142,12 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 			l.cond.Wait()
 			continue
 		}
-		if !yielded {
+		if yields == 0 || (l.mu.next != seen && yields < maxGroupYields) {
 			// Let appenders just woken by the last group commit add
-			// their records before this one starts: groups grow, and
-			// fsyncs per record fall.
-			yielded = true
+			// their records before this one starts, as long as they
+			// keep coming: groups grow, and fsyncs per record fall.
+			yields++
+			seen = l.mu.next
 			l.mu.Unlock()
 			runtime.Gosched()
 			l.mu.Lock()

@@ -3,15 +3,20 @@ package log_test
 import (
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tidwall/wal"
 
+	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
 )
 
 // groupRecords is the group a commit of 64 appenders writes: what the
@@ -194,4 +199,51 @@ func BenchmarkDurableEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// syncCountFS counts the syncs of segment files, for the records-per-sync
+// figure of the durable append benchmarks.
+type syncCountFS struct {
+	vfs.FS
+	syncs *atomic.Int64
+}
+
+type syncCountFile struct {
+	vfs.File
+	syncs *atomic.Int64
+}
+
+func (f syncCountFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+func (c syncCountFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+	f, err := c.FS.OpenFile(name, flag, perm)
+	if err != nil || !strings.HasSuffix(name, segment.Suffix) {
+		return f, err
+	}
+	return syncCountFile{f, c.syncs}, nil
+}
+
+// BenchmarkGroupCommit is BenchmarkAppend's SyncAlways case for 128 B
+// records, reporting the records each segment sync covered on average
+// (records/sync) beside the time per append.
+func BenchmarkGroupCommit(b *testing.B) {
+	data := payload(128)
+	for _, writers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("seglog/SyncAlways/128B/writers=%d", writers), func(b *testing.B) {
+			var syncs atomic.Int64
+			l, err := seglog.Open(b.TempDir(), &seglog.Options{FS: syncCountFS{vfs.Default, &syncs}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			b.SetBytes(128)
+			b.ResetTimer()
+			syncs.Store(0)
+			parallelAppend(b, writers, func() error { _, err := l.Append(data); return err })
+			b.ReportMetric(float64(b.N)/float64(max(syncs.Load(), 1)), "records/sync")
+		})
+	}
 }
