@@ -12,14 +12,15 @@ type FrameHeader struct {
 	RawLen  uint32 // body bytes after decompression
 	Base    uint64 // offset of the frame's first record
 	Count   uint32 // records in the frame
-	// Durable is the segment size the writer knew to be on stable storage
-	// when it wrote this frame. A valid frame with Durable > p proves that
+	// Durable is the end of the frames the writer knew to be on stable
+	// storage when it wrote this frame (the segment size, but for
+	// preallocated zeros). A valid frame with Durable > p proves that
 	// the bytes before p were synced, so damage there is corruption and
 	// not a torn write.
 	Durable uint32
 	Codec   Codec
 	Flags   uint8  // FrameFlagPrevSynced or 0
-	Sum     uint64 // xxhash64 of header bytes [0,32) and the stored body
+	Sum     uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
 }
 
 // FrameFlagPrevSynced marks a frame written after the previous segment was
