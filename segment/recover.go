@@ -139,6 +139,10 @@ func FindFrame(f io.ReaderAt, file string, salt Salt, from, size int64, accept f
 	return 0, FrameHeader{}, false
 }
 
+// AllZero reports whether the bytes of f from pos to size are all zero:
+// preallocated space, after the last frame of a segment.
+func AllZero(f io.ReaderAt, pos, size int64) (bool, error) { return allZero(f, pos, size) }
+
 // allZero reports whether the bytes of f from pos to size are all zero.
 func allZero(f io.ReaderAt, pos, size int64) (bool, error) {
 	buf := make([]byte, min(size-pos, 256<<10))

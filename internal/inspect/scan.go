@@ -262,6 +262,15 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 	} else if errors.Is(cause, segment.ErrIncomplete) {
 		reason = "frame cut short by the end of the file"
 	}
+	if zero, err := segment.AllZero(f, p, size); err == nil && zero {
+		// Zeros only: space preallocated for frames to come (a crash
+		// may leave it after the last frame of a sealed segment too,
+		// before the cut at its seal was synced). Whether the frames
+		// reach the next segment's base is checked with the listing.
+		s.Next, s.NextKnown = next, true
+		c.add(size - p)
+		return 0, 0, false
+	}
 	if s.Active {
 		// A live writer may have been writing the frame at p when it was
 		// read, and have written more since (a preallocated segment's
@@ -275,12 +284,6 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 		t := segment.ScanTail(f, s.Name, s.salt, p, size, next, nil)
 		if t.Err != nil {
 			s.Err = t.Err
-			return 0, 0, false
-		}
-		if t.Corrupt == nil && t.Zero > 0 {
-			// Zeros only: space preallocated for frames to come.
-			s.Next, s.NextKnown = next, true
-			c.add(size - p)
 			return 0, 0, false
 		}
 		if t.Corrupt == nil {
