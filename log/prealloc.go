@@ -23,8 +23,8 @@ import (
 // preallocated space they are.
 
 // maxFillChunk bounds what one fill adds: an eighth of the segment size,
-// at most 2 MiB. A fill starts when less than half a chunk is left ahead
-// of what is written and buffered.
+// at most 2 MiB. A fill starts when less than a chunk is left ahead of
+// what is written and buffered, so that appends rarely catch up with it.
 const maxFillChunk = 2 << 20
 
 // fillChunk is how much one fill adds to the active segment.
@@ -56,7 +56,7 @@ func (l *Log) fillTarget(w *writer) (from, to int64) {
 		return 0, 0
 	}
 	from = max(w.alloc, w.size+int64(len(w.buf)))
-	if from-(w.size+int64(len(w.buf))) >= l.fillChunk()/2 {
+	if from-(w.size+int64(len(w.buf))) >= l.fillChunk() {
 		return 0, 0
 	}
 	to = min(from+l.fillChunk(), l.opts.SegmentSize)
