@@ -15,7 +15,8 @@ import (
 // the end of the log, its frames are (segment.Tail.Zero). The zeros cost
 // disk bandwidth, not latency: they are written and synced in the
 // background, a chunk at a time (fillChunk), while group commits go on
-// below them.
+// below them. A small segment (wholeFillMax) is zero-filled whole when it
+// is created, with its header, and no fill runs in the background.
 //
 // Sealing a segment and closing the log cut the zeros off again, so that
 // a sealed segment, or a log closed cleanly, ends at its last frame. Only
@@ -27,8 +28,18 @@ import (
 // what is written and buffered, so that appends rarely catch up with it.
 const maxFillChunk = 2 << 20
 
+// wholeFillMax: a segment no larger is zero-filled whole when it is
+// created, and never in the background (a recovered active segment of
+// that size goes without preallocated space until the next segment).
+const wholeFillMax = 1 << 20
+
 // fillChunk is how much one fill adds to the active segment.
-func (l *Log) fillChunk() int64 { return min(maxFillChunk, l.opts.SegmentSize/8) }
+func (l *Log) fillChunk() int64 {
+	if l.opts.SegmentSize <= wholeFillMax {
+		return l.opts.SegmentSize
+	}
+	return min(maxFillChunk, l.opts.SegmentSize/8)
+}
 
 // zeroChunk is the source of every zero write.
 var zeroChunk [256 << 10]byte
@@ -52,7 +63,7 @@ func writeZeros(w *writer, from, to int64) error {
 // fillTarget is where the preallocated space of w should end, or 0 if it
 // need not grow: it never passes the segment size.
 func (l *Log) fillTarget(w *writer) (from, to int64) {
-	if !w.prealloc || w.filling {
+	if !w.prealloc || w.filling || l.opts.SegmentSize <= wholeFillMax {
 		return 0, 0
 	}
 	from = max(w.alloc, w.size+int64(len(w.buf)))
