@@ -12,10 +12,11 @@ import (
 // (written, not merely reserved) commits only the data. Under SyncAlways
 // the writer therefore keeps zero-filled, synced space ahead of the end of
 // the log, and group commits write into it: the file's size is no longer
-// the end of the log, its frames are (segment.Tail.Zero). The zeros cost
-// disk bandwidth, not latency: they are written and synced in the
-// background, a chunk at a time (fillChunk), while group commits go on
-// below them. A small segment (wholeFillMax) is zero-filled whole when it
+// the end of the log, its frames are (segment.Tail.Zero). The zeros are
+// written and synced in the background, a chunk at a time (fillChunk),
+// while group commits go on below them; they cost disk bandwidth, and
+// the group commit whose fdatasync comes while a fill's zeros are still
+// dirty in the page cache writes them out too (docs/benchmarks.md). A small segment (wholeFillMax) is zero-filled whole when it
 // is created, with its header, and no fill runs in the background.
 //
 // Sealing a segment and closing the log cut the zeros off again, so that
