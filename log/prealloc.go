@@ -155,14 +155,15 @@ func (l *Log) trimLocked(w *writer) (bool, error) {
 	return true, nil
 }
 
-// preallocNew zero-fills the first chunk of a new segment file, whose
-// header is written, before its first sync. Failure (a full disk) only
+// preallocNew zero-fills the first two chunks of a new segment file, whose
+// header is written, before its first sync: no fill runs in the background
+// until a chunk of records has been written. Failure (a full disk) only
 // leaves the segment without preallocated space.
 func (l *Log) preallocNew(w *writer) {
 	if !l.preallocates() {
 		return
 	}
-	to := min(int64(segment.HeaderSize)+l.fillChunk(), l.opts.SegmentSize)
+	to := min(int64(segment.HeaderSize)+2*l.fillChunk(), l.opts.SegmentSize)
 	if err := writeZeros(w, segment.HeaderSize, to); err != nil {
 		w.f.Truncate(segment.HeaderSize)
 		return
