@@ -107,7 +107,8 @@ type Recovery struct {
 	// TornBytes were cut from the end of the log: the tail of a write
 	// interrupted by a crash, never acknowledged under SyncAlways (and,
 	// under the buffered policies, a last segment dropped because the one
-	// before it lost unsynced data).
+	// before it lost unsynced data). Zeros after the last frame,
+	// preallocated space a crash left, are not torn: they are kept.
 	TornBytes int64
 	// TornFrom is the first offset that the cut bytes would have held.
 	TornFrom uint64
