@@ -47,7 +47,7 @@ func ExampleOptions_maxBytes() {
 	//   labels [0, 45): gap, dropped
 	//   label 45: record 45
 	//   label 46: record 46
-	// refuse: 38 refused
+	// refuse: 40 refused
 	//   label 0: record 0
 	//   label 1: record 1
 	//   label 2: record 2

@@ -65,8 +65,37 @@ func (l *Log) usedLocked() int64 {
 			c.bytes += b
 		}
 	}
+	return l.mu.releasing + c.bytes + l.activeBytesLocked(0)
+}
+
+// activeBytesLocked returns the bytes the active segment's file takes,
+// or may take, with extra more bytes of frames: its frames, buffered
+// ones included, or its preallocated space if larger, which may grow to
+// the segment size (prealloc.go), so it counts as the segment size.
+func (l *Log) activeBytesLocked(extra int64) int64 {
 	w := l.mu.w
-	return l.mu.releasing + c.bytes + w.end + int64(w.openSize())
+	n := max(w.end+int64(w.openSize())+extra, w.alloc)
+	if w.prealloc {
+		n = max(n, l.opts.SegmentSize)
+	}
+	return n
+}
+
+// usedAfterLocked returns usedLocked after an append of need bytes,
+// in a new segment if roll. The segment sealed by the roll keeps only its
+// frames; the new one is preallocated to the segment size where the
+// writer preallocates.
+func (l *Log) usedAfterLocked(need int, roll bool) int64 {
+	rec := int64(need) + segment.FrameHeaderSize
+	if !roll {
+		return l.usedLocked() - l.activeBytesLocked(0) + l.activeBytesLocked(rec)
+	}
+	w := l.mu.w
+	newSeg := segment.HeaderSize + rec
+	if l.preallocates() {
+		newSeg = max(newSeg, l.opts.SegmentSize)
+	}
+	return l.usedLocked() - l.activeBytesLocked(0) + w.end + int64(w.openSize()) + newSeg
 }
 
 // sealedSum caches the bytes of the sealed segments for usedLocked, for
@@ -119,14 +148,12 @@ func (l *Log) releasedBytes(n int64) {
 // again. It returns neither when the bytes fit.
 func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
 	max := l.opts.MaxBytes
-	grow := int64(need) + segment.FrameHeaderSize
-	if roll {
-		grow += segment.HeaderSize
+	if int64(need)+segment.FrameHeaderSize+segment.HeaderSize > max-l.opts.SegmentSize {
+		// It would not fit beside one other segment.
+		return false, fmt.Errorf("seglog: append: %w: a record of %d bytes cannot fit under Options.MaxBytes (%d) beside a segment of %d", ErrTooLarge, need, max, l.opts.SegmentSize)
 	}
-	if grow+segment.HeaderSize > max {
-		return false, fmt.Errorf("seglog: append: %w: a record of %d bytes cannot fit under Options.MaxBytes (%d)", ErrTooLarge, need, max)
-	}
-	if l.usedLocked()+grow <= max {
+	after := l.usedAfterLocked(need, roll)
+	if after <= max {
 		return false, nil
 	}
 	if l.opts.Limit != LimitDrop {
@@ -139,19 +166,19 @@ func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
 			return true, nil
 		}
 		l.mu.limit.refused++
-		return false, fmt.Errorf("%w: %d bytes used, %d more needed, limit %d", ErrFull, l.usedLocked(), grow, max)
+		return false, fmt.Errorf("%w: %d bytes used, %d after the append, limit %d", ErrFull, l.usedLocked(), after, max)
 	}
-	return true, l.dropLocked(grow)
+	return true, l.dropLocked(need, roll)
 }
 
-// dropLocked drops the oldest whole segments until grow more bytes fit
-// under MaxBytes. The checkpoint first records the new first offset, and
+// dropLocked drops the oldest whole segments until an append of need
+// bytes (in a new segment if roll) fits under MaxBytes. The checkpoint first records the new first offset, and
 // with it the dropped range of unsent records [Cursor, First) that Pending
 // reports; only then are the segments deleted, so that no durable state
 // ever names bytes that are gone, and a crash at any point leaves either
 // the old state with all its segments or the new one with its gap. l.mu
 // is released and taken again.
-func (l *Log) dropLocked(grow int64) error {
+func (l *Log) dropLocked(need int, roll bool) error {
 	l.mu.Unlock()
 	l.stateMu.Lock()
 	l.releases.Wait() // segments an Ack released are gone first
@@ -168,7 +195,7 @@ func (l *Log) dropLocked(grow int64) error {
 	if err := l.writableLocked(); err != nil {
 		return err
 	}
-	excess := l.usedLocked() + grow - l.opts.MaxBytes
+	excess := l.usedAfterLocked(need, roll) - l.opts.MaxBytes
 	if excess <= 0 {
 		return nil // an Ack or another drop made room meanwhile
 	}

@@ -107,12 +107,12 @@ type Options struct {
 	// and the checkpoint come on top). Default 0: no cap. An append whose
 	// record would take the segments past it is refused or makes room by
 	// dropping the oldest whole segments, as Limit says, so that the cap
-	// holds at every moment; a drop frees whole segments, so the log may
-	// then sit up to one segment below it. A record that cannot fit under
-	// the cap even alone (with a segment header) is refused with
-	// ErrTooLarge. At least two segments' worth is advised: a cap below
-	// SegmentSize seals the active segment early so that it can be dropped.
-	// See docs/protocol.md, "Size limit".
+	// holds at every moment; the active segment counts as a whole segment
+	// where the writer preallocates it (SyncAlways), and a drop frees whole
+	// segments, so the log may sit up to about one segment below the cap.
+	// At least two segments (2*SegmentSize). A record that cannot fit
+	// beside one other segment is refused with ErrTooLarge. See
+	// docs/protocol.md, "Size limit".
 	MaxBytes int64
 
 	// Limit is what an append does at MaxBytes. Default LimitRefuse.
@@ -169,8 +169,8 @@ func (o *Options) withDefaults() (Options, error) {
 	if opts.MaxBytes < 0 {
 		return opts, fmt.Errorf("seglog: MaxBytes %d is negative", opts.MaxBytes)
 	}
-	if opts.MaxBytes > 0 && opts.MaxBytes < 2*segment.HeaderSize+segment.FrameHeaderSize {
-		return opts, fmt.Errorf("seglog: MaxBytes %d is too small to hold a record", opts.MaxBytes)
+	if opts.MaxBytes > 0 && opts.MaxBytes < 2*opts.SegmentSize {
+		return opts, fmt.Errorf("seglog: MaxBytes %d is below two segments of %d", opts.MaxBytes, opts.SegmentSize)
 	}
 	if opts.KeepAcked < 0 || opts.KeepAckedBytes < 0 {
 		return opts, fmt.Errorf("seglog: KeepAcked %d or KeepAckedBytes %d is negative", opts.KeepAcked, opts.KeepAckedBytes)
