@@ -111,6 +111,11 @@ func (l *Log) prepareLocked(need int) error {
 	}
 }
 
+// maxGroupYields bounds how many times a group commit's leader yields to
+// appenders still adding records before it writes: each yield costs about
+// a microsecond, an fsync a hundred or more.
+const maxGroupYields = 16
+
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
 	l.wakeLocked() // a record was appended: wake WaitPending
@@ -132,7 +137,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 	}
 	l.mu.waiting[epoch]++
 	defer func() { l.doneWaitingLocked(epoch) }()
-	yielded := false
+	yields, seen := 0, uint64(0)
 	for {
 		if l.mu.epoch != epoch {
 			// A failed write discarded the frames not yet written then,
@@ -158,11 +163,12 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 			l.cond.Wait()
 			continue
 		}
-		if !yielded {
+		if yields == 0 || (l.mu.next != seen && yields < maxGroupYields) {
 			// Let appenders just woken by the last group commit add
-			// their records before this one starts: groups grow, and
-			// fsyncs per record fall.
-			yielded = true
+			// their records before this one starts, as long as they
+			// keep coming: groups grow, and fsyncs per record fall.
+			yields++
+			seen = l.mu.next
 			l.mu.Unlock()
 			runtime.Gosched()
 			l.mu.Lock()
@@ -214,8 +220,16 @@ func (l *Log) syncLocked(target uint64) error {
 // doSync, fsyncs. It releases l.mu during the I/O; only one goroutine does
 // writer I/O at a time (ioBusy).
 func (l *Log) flushLocked(doSync bool) error {
-	for l.mu.ioBusy {
-		l.cond.Wait()
+	for {
+		for l.mu.ioBusy {
+			l.cond.Wait()
+		}
+		if w := l.mu.w; w != nil && w.filling && w.size+int64(len(w.buf)) > w.fillFrom {
+			// Rare: the writes caught up with the background fill.
+			l.waitFillLocked(w, w.size+int64(len(w.buf)))
+			continue
+		}
+		break
 	}
 	if l.mu.closed { // Close ran while this waited: the files are gone
 		return ErrClosed
@@ -267,6 +281,7 @@ func (l *Log) flushLocked(doSync bool) error {
 	if doSync {
 		w.durable = w.size
 		l.mu.synced = target
+		l.fillLocked()
 	}
 	return nil
 }
@@ -281,7 +296,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 	if l.mu.failErr == nil { // once per run of failures: a full disk is retried every SyncEvery
 		l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
 	}
-	if terr := w.f.Truncate(pos); terr != nil {
+	if terr := l.undoWrite(w, pos, int64(len(b))); terr != nil {
 		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
 		return l.mu.err
 	}

@@ -275,14 +275,14 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 		}
 		return segment.FrameHeader{}, nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
 	}
-	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b)
+	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b, v.s.fileSalt())
 	if err != nil {
 		return h, nil, err
 	}
 	if h.Base != e.Offset || h.Size() != int64(e.Len) {
 		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
 	}
-	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
+	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:], v.s.fileSalt()); err != nil {
 		return h, nil, err
 	}
 	if offset >= h.Next() {
@@ -427,7 +427,7 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 		}
 	}
 	e := v.idx.At(i)
-	sc.Reset(v.f, v.s.path, int64(e.Pos), v.end, e.Offset)
+	sc.Reset(v.f, v.s.path, v.s.fileSalt(), int64(e.Pos), v.end, e.Offset)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but
