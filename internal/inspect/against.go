@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/wal"
@@ -37,62 +36,19 @@ func benchTidwall(ctx context.Context, opts BenchOptions, res *BenchResult) erro
 	}
 	defer w.Close()
 
-	payloads := makePayloads(64, opts.RecordSize)
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex // tidwall/wal's index and our counters
-		next     uint64     = 1
-		firstErr error
-		issued   atomic.Int64
+		mu   sync.Mutex // tidwall/wal's index
+		next uint64     = 1
 	)
-	deadline := time.Time{}
-	if opts.Duration > 0 {
-		deadline = time.Now().Add(opts.Duration)
-	}
-	start := res.Append.begin()
-	for wr := range opts.Writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var h Histogram
-			var n, bytes uint64
-			for i := wr; ; i++ {
-				if opts.Duration > 0 {
-					if time.Now().After(deadline) {
-						break
-					}
-				} else if issued.Add(1) > int64(opts.Count) {
-					break
-				}
-				if n&1023 == 0 && ctx.Err() != nil {
-					break
-				}
-				p := payloads[i%len(payloads)]
-				t := time.Now()
-				mu.Lock()
-				err := w.Write(next, p)
-				next++
-				mu.Unlock()
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
-				}
-				h.Add(uint64(time.Since(t)))
-				n++
-				bytes += uint64(len(p))
-			}
-			mu.Lock()
-			res.Append.Latency.Merge(&h)
-			res.Append.Ops += n
-			res.Append.Bytes += bytes
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	start, err := runAppenders(ctx, opts, res, func(p []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		err := w.Write(next, p)
+		next++
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if err := w.Sync(); err != nil {
 		return err

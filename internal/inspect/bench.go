@@ -138,57 +138,12 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	}
 	defer l.Close()
 
-	payloads := makePayloads(64, opts.RecordSize)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		issued   atomic.Int64
-	)
-	deadline := time.Time{}
-	if opts.Duration > 0 {
-		deadline = time.Now().Add(opts.Duration)
-	}
-	start := res.Append.begin()
-	for w := range opts.Writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var h Histogram
-			var n, bytes uint64
-			for i := w; ; i++ {
-				if opts.Duration > 0 {
-					if time.Now().After(deadline) {
-						break
-					}
-				} else if issued.Add(1) > int64(opts.Count) {
-					break
-				}
-				if n&1023 == 0 && ctx.Err() != nil {
-					break
-				}
-				p := payloads[i%len(payloads)]
-				t := time.Now()
-				if _, err := l.Append(p); err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
-				}
-				h.Add(uint64(time.Since(t)))
-				n++
-				bytes += uint64(len(p))
-			}
-			mu.Lock()
-			res.Append.Latency.Merge(&h)
-			res.Append.Ops += n
-			res.Append.Bytes += bytes
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	start, err := runAppenders(ctx, opts, res, func(p []byte) error {
+		_, err := l.Append(p)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := l.Sync(); err != nil {
 		return nil, err
@@ -295,4 +250,64 @@ func dirSize(dir string) int64 {
 		}
 	}
 	return n
+}
+
+// runAppenders runs the append phase of a benchmark: opts.Writers
+// goroutines append payloads through appendOne until opts.Count appends
+// were issued or opts.Duration passed, adding their counts and latencies to
+// res.Append. It returns the phase's start, for the caller to end once it
+// has made the appends durable, and the first append error.
+func runAppenders(ctx context.Context, opts BenchOptions, res *BenchResult, appendOne func(p []byte) error) (time.Time, error) {
+	payloads := makePayloads(64, opts.RecordSize)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex // res.Append and firstErr
+		firstErr error
+		issued   atomic.Int64
+	)
+	deadline := time.Time{}
+	if opts.Duration > 0 {
+		deadline = time.Now().Add(opts.Duration)
+	}
+	start := res.Append.begin()
+	for w := range opts.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h Histogram
+			var n, bytes uint64
+			for i := w; ; i++ {
+				if opts.Duration > 0 {
+					if time.Now().After(deadline) {
+						break
+					}
+				} else if issued.Add(1) > int64(opts.Count) {
+					break
+				}
+				if n&1023 == 0 && ctx.Err() != nil {
+					break
+				}
+				p := payloads[i%len(payloads)]
+				t := time.Now()
+				if err := appendOne(p); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				h.Add(uint64(time.Since(t)))
+				n++
+				bytes += uint64(len(p))
+			}
+			mu.Lock()
+			res.Append.Latency.Merge(&h)
+			res.Append.Ops += n
+			res.Append.Bytes += bytes
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return start, firstErr
 }
