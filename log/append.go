@@ -12,7 +12,14 @@ import (
 // Append appends one record with no type tag and returns its offset.
 // Under SyncAlways it returns once the record is on stable storage.
 func (l *Log) Append(data []byte) (uint64, error) {
-	if err := segment.CheckRecord("", data); err != nil {
+	return l.appendOne(data, AppendOptions{})
+}
+
+// appendOne appends one record into the open frame, which concurrent
+// appends share (group commit).
+func (l *Log) appendOne(data []byte, o AppendOptions) (uint64, error) {
+	typ := o.Type
+	if err := segment.CheckRecord(typ, data); err != nil {
 		return 0, fmt.Errorf("seglog: append: %w", err)
 	}
 	l.mu.Lock()
@@ -20,11 +27,17 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}
-	if err := l.prepareLocked(segment.RecordSize("", data)); err != nil {
+	if err := l.sessionLocked(o.Session); err != nil {
+		return 0, err
+	}
+	if err := l.outageLocked(1, o.AlwaysKept); err != nil {
+		return 0, err
+	}
+	if err := l.prepareLocked(segment.RecordSize(typ, data)); err != nil {
 		return 0, err
 	}
 	off, epoch := l.mu.next, l.mu.epoch
-	l.mu.w.add("", data, off)
+	l.mu.w.add(typ, data, off)
 	l.mu.next++
 	if l.mu.w.openSize() >= frameTarget {
 		l.mu.w.cut()
@@ -33,7 +46,10 @@ func (l *Log) Append(data []byte) (uint64, error) {
 }
 
 // AppendRecords appends records as one frame, all or nothing, and returns
-// the offset of the first. Offsets of recs are ignored.
+// the offset of the first. Offsets of recs are ignored. Each call is a
+// frame of its own; AppendTyped tags single records at the cost of Append.
+// While the failure window is exceeded it refuses the records with
+// ErrOutage (AppendWith can exempt a record).
 func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, errors.New("seglog: AppendRecords: no records")
@@ -51,6 +67,9 @@ func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writableLocked(); err != nil {
+		return 0, err
+	}
+	if err := l.outageLocked(len(recs), false); err != nil {
 		return 0, err
 	}
 	if err := l.prepareLocked(total + segment.FrameHeaderSize); err != nil {

@@ -145,6 +145,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	if l.mu.state.Cursor == cursor && l.mu.state.Sequence == seq {
 		l.mu.sent = len(b.Records)
 	}
+	b.Refused = l.refusedNoticeLocked()
 	return b, nil
 }
 
@@ -288,6 +289,9 @@ func (l *Log) SetMeta(key string, value []byte) error {
 	if len(key) == 0 || len(key) > checkpoint.MaxMetaKey {
 		return fmt.Errorf("seglog: meta key of %d bytes (want 1 to %d)", len(key), checkpoint.MaxMetaKey)
 	}
+	if checkpoint.IsReserved(key) {
+		return fmt.Errorf("seglog: meta key %q: the prefix %q is reserved for the log's own state", key, checkpoint.ReservedPrefix)
+	}
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
 	l.mu.Lock()
@@ -315,12 +319,17 @@ func (l *Log) Meta(key string) ([]byte, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v, ok := l.mu.state.Meta[key]
+	if checkpoint.IsReserved(key) {
+		return nil, false
+	}
 	return slices.Clone(v), ok
 }
 
-// MetaKeys returns the metadata keys, sorted.
+// MetaKeys returns the metadata keys stored with SetMeta, sorted (not the
+// log's own, under checkpoint.ReservedPrefix).
 func (l *Log) MetaKeys() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Sorted(maps.Keys(l.mu.state.Meta))
+	keys := slices.Sorted(maps.Keys(l.mu.state.Meta))
+	return slices.DeleteFunc(keys, checkpoint.IsReserved)
 }

@@ -72,6 +72,7 @@ type Log struct {
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		res       reservedState
 	}
 	cond sync.Cond
 
@@ -167,6 +168,7 @@ func (l *Log) Close() error {
 	// finishes, and schedules its deletions, before Close waits for them.
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	l.saveRefusals()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()

@@ -95,6 +95,9 @@ func (l *Log) open() error {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	l.setStateLocked(st)
+	if err := l.loadReservedLocked(); err != nil {
+		return err
+	}
 	for _, b := range l.segmentBases(names) {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
 	}

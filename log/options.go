@@ -107,6 +107,12 @@ type Options struct {
 	// FS is the filesystem the log uses. Default the operating system's.
 	// Tests substitute one that simulates crashes and injects errors.
 	FS vfs.FS
+
+	// FailureWindow, if positive, makes appends fail with ErrOutage once
+	// exchanges with the peer have failed for longer than it (from the
+	// first to the latest failure given to RecordExchangeFailure), until
+	// RecordExchangeSuccess. Default 0: appends are never refused.
+	FailureWindow time.Duration
 }
 
 const (
@@ -130,6 +136,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.Sync < SyncAlways || opts.Sync > SyncNever {
 		return opts, fmt.Errorf("seglog: unknown sync policy %d", opts.Sync)
+	}
+	if opts.FailureWindow < 0 {
+		return opts, fmt.Errorf("seglog: negative FailureWindow %s", opts.FailureWindow)
 	}
 	if opts.SyncEvery <= 0 {
 		opts.SyncEvery = defaultSyncEvery
