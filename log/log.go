@@ -168,7 +168,7 @@ func (l *Log) Close() error {
 	// finishes, and schedules its deletions, before Close waits for them.
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
-	l.saveRefusals()
+	saveErr := l.saveRefusals()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -218,7 +218,7 @@ func (l *Log) Close() error {
 		err = errors.Join(err, s.retire())
 	}
 	if l.ckpt != nil {
-		err = errors.Join(err, l.ckpt.Close())
+		err = errors.Join(err, saveErr, l.ckpt.Close())
 	}
 	if l.lock != nil {
 		err = errors.Join(err, l.lock.Close())

@@ -116,17 +116,18 @@ func (l *Log) updateReservedHeld(change func(r *checkpoint.Reserved) (bool, erro
 }
 
 // saveRefusals saves the records refused since the last save, for Close.
-// l.stateMu is held. A failure is logged: the count is then short by them.
-func (l *Log) saveRefusals() {
+// l.stateMu is held.
+func (l *Log) saveRefusals() error {
 	l.mu.Lock()
 	n := l.mu.res.unsaved
 	done := l.mu.closed || l.mu.closing || l.mu.err != nil
 	l.mu.Unlock()
 	if n == 0 || done {
-		return
+		return nil
 	}
 	err := l.updateReservedHeld(func(*checkpoint.Reserved) (bool, error) { return false, nil })
 	if err != nil {
-		l.logger.Warn("seglog: close: cannot save the count of refused records", "dir", l.dir, "refused", n, "err", err)
+		return fmt.Errorf("cannot save the count of %d refused records: %w", n, err)
 	}
+	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // MaxSessions bounds the sessions open at once.
-const MaxSessions = 1024
+const MaxSessions = 256
 
 // Session is an open session: a random id handed to the producers of one
 // scope, so that their records can be refused once the session has ended.
