@@ -2,6 +2,9 @@ package log_test
 
 import (
 	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,4 +226,118 @@ func TestReservedMeta(t *testing.T) {
 	if f := l.Failures(); !f.First.Equal(outageT0) || len(l.Sessions()) != 1 || len(l.MetaKeys()) != 0 {
 		t.Fatalf("after SetMeta, Ack, Reset and a restart: failures %+v, sessions %v, keys %q", f, l.Sessions(), l.MetaKeys())
 	}
+}
+
+// TestReservedMetaDamaged checks that Open refuses a checkpoint whose
+// failure-window entry does not decode (written by something other than
+// seglog: the checksum covers it), naming the file and the offset.
+func TestReservedMetaDamaged(t *testing.T) {
+	dir := t.TempDir()
+	l := coreOpen(t, dir, nil)
+	if err := l.RecordExchangeFailure(outageT0); err != nil {
+		t.Fatal(err)
+	}
+	coreClose(t, l)
+	s, st, err := checkpoint.Open(vfs.Default, dir, 0o640, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Meta[checkpoint.KeyFailure] = []byte("short")
+	if err := s.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	file := s.Info().File
+	s.Close()
+	_, err = seglog.Open(dir, coreQuietOpts(nil))
+	if !errors.Is(err, seglog.ErrCorrupt) && !errors.Is(err, checkpoint.ErrCorrupt) {
+		t.Fatalf("Open with a damaged %s entry: %v, want a corruption error", checkpoint.KeyFailure, err)
+	}
+	for _, want := range []string{file, checkpoint.KeyFailure, "offset 67"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("Open: %v: does not name %q", err, want)
+		}
+	}
+}
+
+// TestFailureWindowConcurrent runs appenders beside a sender recording
+// failures and successes: every refusal is counted exactly once, in the
+// notices of the exchanges that succeeded and the counts left, and Close
+// saves the last ones.
+func TestFailureWindowConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	opts := &seglog.Options{FailureWindow: time.Minute, Sync: seglog.SyncNever}
+	l := coreOpen(t, dir, opts)
+	// Start in an outage.
+	at := outageT0
+	for range 2 {
+		if err := l.RecordExchangeFailure(at); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Minute + time.Second)
+	}
+	const appenders = 4
+	var wg, ready sync.WaitGroup
+	var refused, kept, appended atomic.Uint64
+	stop := make(chan struct{})
+	for a := range appenders {
+		ready.Add(1)
+		wg.Go(func() {
+			for i := range 5000 {
+				_, err := l.AppendWith([]byte("r"), seglog.AppendOptions{AlwaysKept: i > 0 && (a+i)%7 == 0})
+				appended.Add(1)
+				switch {
+				case errors.Is(err, seglog.ErrOutage):
+					refused.Add(1)
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					kept.Add(1)
+				}
+				if i == 0 {
+					ready.Done()
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	ready.Wait() // each appender was refused once
+	if refused.Load() < appenders {
+		t.Fatalf("%d refused, want at least %d", refused.Load(), appenders)
+	}
+	// The sender: outages of two failures, a minute and a second apart,
+	// each ended by a success; the notices of the batches whose exchange
+	// succeeded add up.
+	var reported uint64
+	for round := 0; round < 200; round++ {
+		b := dlPending(t, l, 50)
+		if round%3 == 2 {
+			reported += b.Refused
+			dlAck(t, l, b.Next())
+			if err := l.RecordExchangeSuccess(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := l.RecordExchangeFailure(at); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Minute + time.Second)
+	}
+	close(stop)
+	wg.Wait()
+	if kept.Load()+refused.Load() != appended.Load() || l.NextOffset() != kept.Load() {
+		t.Fatalf("%d appended: %d kept, %d refused, next offset %d", appended.Load(), kept.Load(), refused.Load(), l.NextOffset())
+	}
+	coreClose(t, l)
+	l = coreOpen(t, dir, opts)
+	f := l.Failures()
+	if got := reported + f.Refused + f.Unreported; got != refused.Load() {
+		t.Fatalf("refused %d: reported %d, left %+v", refused.Load(), reported, f)
+	}
+	t.Logf("%d refused: %d reported in batches, %d in the run, %d unreported", refused.Load(), reported, f.Refused, f.Unreported)
 }
