@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/inspect"
 	"github.com/seglog/seglog/segment"
 )
@@ -72,6 +73,9 @@ type jsonInfo struct {
 	OrphanIndexes  []string       `json:"orphan_indexes"`
 	OtherFiles     []string       `json:"other_files"`
 	Backups        []string       `json:"backups"`
+	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
+	Sessions       []jsonSession  `json:"sessions,omitempty"`
+	reservedErr    string
 }
 
 func (a *app) info(dir string) error {
@@ -107,7 +111,7 @@ func (a *app) info(dir string) error {
 		if li.Next > st.Cursor {
 			j.Delivery.Pending = li.Next - st.Cursor
 		}
-		j.MetadataKeys = slices.Sorted(maps.Keys(st.Meta))
+		j.MetadataKeys = slices.DeleteFunc(slices.Sorted(maps.Keys(st.Meta)), checkpoint.IsReserved)
 		j.Checkpoint.File = baseName(ck.Info.File)
 		j.Checkpoint.Generation = ck.Info.Generation
 		if ck.Info.Torn != nil {
@@ -136,6 +140,9 @@ func (a *app) info(dir string) error {
 	j.Problems = append(j.Problems, gaps...)
 	j.WriterActive = li.Live
 	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)
+	if ck.Present && ck.Err == nil {
+		reservedInfo(&j, ck.State.Meta, ck.Info.File)
+	}
 	if a.json {
 		return writeJSON(a.stdout, j)
 	}
@@ -158,6 +165,7 @@ func (a *app) info(dir string) error {
 			keys = fmt.Sprintf("%s: %s", plural(len(j.MetadataKeys), "key", "keys"), strings.Join(j.MetadataKeys, ", "))
 		}
 		fmt.Fprintf(w, "metadata\t%s\n", keys)
+		printReserved(w, &j)
 		saved := ""
 		if j.Checkpoint.AgeSeconds != nil {
 			saved = fmt.Sprintf(", saved %s ago", time.Duration(*j.Checkpoint.AgeSeconds*1e9).Round(time.Second))
