@@ -110,4 +110,5 @@ func TestInfoFailuresAndSessions(t *testing.T) {
 	if !strings.Contains(r.stdout, "attention") || !strings.Contains(r.stdout, checkpoint.KeySessions) {
 		t.Errorf("info with a damaged %s entry:\n%s", checkpoint.KeySessions, r)
 	}
+	t.Logf("info with a damaged entry:\n%s", r.stdout)
 }
