@@ -110,5 +110,15 @@ func TestInfoFailuresAndSessions(t *testing.T) {
 	if !strings.Contains(r.stdout, "attention") || !strings.Contains(r.stdout, checkpoint.KeySessions) {
 		t.Errorf("info with a damaged %s entry:\n%s", checkpoint.KeySessions, r)
 	}
-	t.Logf("info with a damaged entry:\n%s", r.stdout)
+	// verify calls it an error, and repair leaves it alone.
+	r = seglogCmd(t, "verify", dir)
+	r.wantCode(t, exitProblems)
+	if !strings.Contains(r.stdout, "checkpoint_reserved") {
+		t.Errorf("verify with a damaged %s entry:\n%s", checkpoint.KeySessions, r)
+	}
+	r = seglogCmd(t, "repair", dir)
+	if !strings.Contains(r.stdout, "checkpoint_reserved") {
+		t.Errorf("repair with a damaged %s entry:\n%s", checkpoint.KeySessions, r)
+	}
+	t.Logf("info, verify and repair with a damaged entry:\n%s", r.stdout)
 }
