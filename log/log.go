@@ -42,6 +42,7 @@ type Log struct {
 		next   uint64     // offset the next append gets
 		synced uint64     // offsets below it are on stable storage
 		state  checkpoint.State
+		res    reservedState // the log's own entries of state.Meta, decoded
 		closed bool
 		// closing is set when Close starts: appends and state changes fail
 		// with ErrClosed from then on, so that the sync Close does covers
@@ -72,7 +73,6 @@ type Log struct {
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
-		res       reservedState
 	}
 	cond sync.Cond
 

@@ -95,9 +95,6 @@ func (l *Log) open() error {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	l.setStateLocked(st)
-	if err := l.loadReservedLocked(); err != nil {
-		return err
-	}
 	for _, b := range l.segmentBases(names) {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
 	}
@@ -201,6 +198,9 @@ func (l *Log) removeSegment(s *segFile) error {
 
 // checkState checks the checkpoint against the recovered log.
 func (l *Log) checkState() error {
+	if err := l.loadReservedLocked(); err != nil {
+		return err
+	}
 	st := l.mu.state
 	if st.Cursor > l.mu.next || st.First > l.mu.next {
 		return &CorruptError{File: l.path("checkpoint"), Offset: 0,

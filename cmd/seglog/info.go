@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/inspect"
 	"github.com/seglog/seglog/segment"
 )
@@ -68,14 +67,14 @@ type jsonInfo struct {
 	} `json:"checkpoint"`
 	Codecs         map[string]int `json:"codecs"`
 	Problems       []string       `json:"problems"`
+	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
+	Sessions       []jsonSession  `json:"sessions,omitempty"`
+	reservedErr    string         `json:"-"`
 	WriterActive   bool           `json:"writer_active"`
 	TemporaryFiles []string       `json:"temporary_files"`
 	OrphanIndexes  []string       `json:"orphan_indexes"`
 	OtherFiles     []string       `json:"other_files"`
 	Backups        []string       `json:"backups"`
-	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
-	Sessions       []jsonSession  `json:"sessions,omitempty"`
-	reservedErr    string
 }
 
 func (a *app) info(dir string) error {
@@ -111,7 +110,7 @@ func (a *app) info(dir string) error {
 		if li.Next > st.Cursor {
 			j.Delivery.Pending = li.Next - st.Cursor
 		}
-		j.MetadataKeys = slices.DeleteFunc(slices.Sorted(maps.Keys(st.Meta)), checkpoint.IsReserved)
+		j.MetadataKeys = slices.Sorted(maps.Keys(st.Meta))
 		j.Checkpoint.File = baseName(ck.Info.File)
 		j.Checkpoint.Generation = ck.Info.Generation
 		if ck.Info.Torn != nil {
@@ -131,6 +130,9 @@ func (a *app) info(dir string) error {
 		j.Codecs[segment.Codec(c).String()] = n
 	}
 	j.Problems = []string{}
+	if ck.Present && ck.Err == nil {
+		reservedInfo(&j, ck.State.Meta, ck.Info.File)
+	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {
 			j.Problems = append(j.Problems, fmt.Sprintf("%s: %s (%d bytes)", sg.Name, sg.Problem, sg.TailBytes))
@@ -140,9 +142,6 @@ func (a *app) info(dir string) error {
 	j.Problems = append(j.Problems, gaps...)
 	j.WriterActive = li.Live
 	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)
-	if ck.Present && ck.Err == nil {
-		reservedInfo(&j, ck.State.Meta, ck.Info.File)
-	}
 	if a.json {
 		return writeJSON(a.stdout, j)
 	}

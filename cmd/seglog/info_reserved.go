@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ type jsonSession struct {
 	ID    string `json:"id"`
 }
 
-// reservedInfo decodes the log's own metadata entries for info. An entry
-// that does not decode (the writer's Open would refuse it) is a problem.
+// reservedInfo decodes the log's own metadata entries for info, and takes
+// their keys out of the metadata keys. An entry that does not decode (the
+// writer's Open would refuse it) is a problem.
 func reservedInfo(j *jsonInfo, meta map[string][]byte, file string) {
+	j.MetadataKeys = slices.DeleteFunc(j.MetadataKeys, checkpoint.IsReserved)
 	r, err := checkpoint.ParseReserved(meta)
 	if err != nil {
 		if ce, ok := err.(*checkpoint.CorruptError); ok {
