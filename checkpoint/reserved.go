@@ -164,15 +164,16 @@ type Reserved struct {
 	Sessions []Session // open sessions, by scope
 }
 
-// ParseReserved decodes the reserved entries of meta. Unknown reserved
+// ParseReserved decodes the reserved entries of st.Meta. Unknown reserved
 // keys (from a newer seglog) are ignored. A value that does not decode is
-// a *CorruptError whose offset is the byte of the encoding (and of the
+// a *CorruptError whose offset is the byte of st's encoding (and of the
 // slot file) where the problem lies; the caller sets its File.
-func ParseReserved(meta map[string][]byte) (Reserved, error) {
+func ParseReserved(st State) (Reserved, error) {
+	meta := st.Meta
 	var r Reserved
 	fix := func(key string, err error) error {
 		if e, ok := err.(*CorruptError); ok {
-			e.Offset += valueOffset(meta, key)
+			e.Offset += valueOffset(st, key)
 		}
 		return err
 	}
@@ -200,11 +201,11 @@ func ParseReserved(meta map[string][]byte) (Reserved, error) {
 	return r, nil
 }
 
-// valueOffset is where the value of key starts in the encoding of a state
-// whose metadata is meta (see Marshal: entries in key order).
-func valueOffset(meta map[string][]byte, key string) int64 {
+// valueOffset is where the value of key starts in the encoding of st (see
+// Marshal: entries in key order after the fixed header).
+func valueOffset(st State, key string) int64 {
 	off := int64(headerSize)
-	for k, v := range meta {
+	for k, v := range st.Meta {
 		if k < key {
 			off += int64(entryOverhead + len(k) + len(v))
 		}

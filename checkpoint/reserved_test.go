@@ -44,7 +44,7 @@ func TestReservedRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := checkpoint.ParseReserved(st.Meta)
+		got, err := checkpoint.ParseReserved(st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestReservedCorrupt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = checkpoint.ParseReserved(st.Meta)
+		_, err = checkpoint.ParseReserved(st)
 		var ce *checkpoint.CorruptError
 		if !errors.As(err, &ce) || !errors.Is(err, checkpoint.ErrCorrupt) || !strings.Contains(err.Error(), c.key) {
 			t.Fatalf("%s = %x: error %v, want a CorruptError naming the key", c.key, c.value, err)
@@ -129,7 +129,7 @@ func TestReservedCorrupt(t *testing.T) {
 			v[i] = byte(rng.IntN(4)) // small numbers make plausible counts and lengths
 		}
 		for _, k := range []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions} {
-			checkpoint.ParseReserved(map[string][]byte{k: v})
+			checkpoint.ParseReserved(checkpoint.State{Meta: map[string][]byte{k: v}})
 		}
 	}
 }

@@ -35,7 +35,7 @@ func FuzzReserved(f *testing.F) {
 			err error
 		)
 		checkAlloc(t, "ParseReserved", 4*uint64(len(b))+256, func() {
-			got, err = checkpoint.ParseReserved(in)
+			got, err = checkpoint.ParseReserved(checkpoint.State{Meta: in})
 		})
 		if err != nil {
 			var ce *checkpoint.CorruptError

@@ -30,7 +30,7 @@ type reservedState struct {
 // loaded. A value that does not decode fails Open, naming the checkpoint
 // file and the offset.
 func (l *Log) loadReservedLocked() error {
-	r, err := checkpoint.ParseReserved(l.mu.state.Meta)
+	r, err := checkpoint.ParseReserved(l.mu.state)
 	if err != nil {
 		var ce *checkpoint.CorruptError
 		if errors.As(err, &ce) {

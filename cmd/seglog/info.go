@@ -131,7 +131,7 @@ func (a *app) info(dir string) error {
 	}
 	j.Problems = []string{}
 	if ck.Present && ck.Err == nil {
-		reservedInfo(&j, ck.State.Meta, ck.Info.File)
+		reservedInfo(&j, ck.State, ck.Info.File)
 	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {

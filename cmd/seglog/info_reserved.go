@@ -31,9 +31,9 @@ type jsonSession struct {
 // reservedInfo decodes the log's own metadata entries for info, and takes
 // their keys out of the metadata keys. An entry that does not decode (the
 // writer's Open would refuse it) is a problem.
-func reservedInfo(j *jsonInfo, meta map[string][]byte, file string) {
+func reservedInfo(j *jsonInfo, st checkpoint.State, file string) {
 	j.MetadataKeys = slices.DeleteFunc(j.MetadataKeys, checkpoint.IsReserved)
-	r, err := checkpoint.ParseReserved(meta)
+	r, err := checkpoint.ParseReserved(st)
 	if err != nil {
 		if ce, ok := err.(*checkpoint.CorruptError); ok {
 			ce.File = file
