@@ -314,7 +314,10 @@ func (l *Log) SetMeta(key string, value []byte) error {
 	return err
 }
 
-// Meta returns a copy of an application value stored with SetMeta.
+// Meta returns a copy of an application value stored with SetMeta. Keys
+// beginning with checkpoint.ReservedPrefix hold the log's own state (the
+// failure window, the sessions): SetMeta refuses them, and Meta reports
+// them absent.
 func (l *Log) Meta(key string) ([]byte, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
