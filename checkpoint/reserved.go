@@ -201,13 +201,18 @@ func ParseReserved(st State) (Reserved, error) {
 	return r, nil
 }
 
-// valueOffset is where the value of key starts in the encoding of st (see
-// Marshal: entries in key order after the fixed header).
+// valueOffset is where the value of key starts in the encoding of st.
+// Entries are in key order and end where the checksum starts, so it is
+// counted back from the end of the encoding, whatever the header's size.
 func valueOffset(st State, key string) int64 {
-	off := int64(headerSize)
+	b, err := Marshal(0, st)
+	if err != nil {
+		return 0 // st did not come from Unmarshal: no encoding to point into
+	}
+	off := int64(len(b) - checksumSize)
 	for k, v := range st.Meta {
-		if k < key {
-			off += int64(entryOverhead + len(k) + len(v))
+		if k >= key {
+			off -= int64(entryOverhead + len(k) + len(v))
 		}
 	}
 	return off + int64(entryOverhead+len(key))
