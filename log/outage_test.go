@@ -1,7 +1,10 @@
 package log_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,11 +251,17 @@ func TestReservedMetaDamaged(t *testing.T) {
 	}
 	file := s.Info().File
 	s.Close()
+	// The value starts after the key and its u32 length.
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(b, []byte(checkpoint.KeyFailure+"\x05\x00\x00\x00short")) + len(checkpoint.KeyFailure) + 4
 	_, err = seglog.Open(dir, coreQuietOpts(nil))
 	if !errors.Is(err, seglog.ErrCorrupt) && !errors.Is(err, checkpoint.ErrCorrupt) {
 		t.Fatalf("Open with a damaged %s entry: %v, want a corruption error", checkpoint.KeyFailure, err)
 	}
-	for _, want := range []string{file, checkpoint.KeyFailure, "offset 67"} {
+	for _, want := range []string{file, checkpoint.KeyFailure, fmt.Sprintf("offset %d:", at)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("Open: %v: does not name %q", err, want)
 		}
