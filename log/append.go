@@ -112,6 +112,7 @@ func (l *Log) prepareLocked(need int) error {
 
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
+	l.wakeLocked() // a record was appended: wake WaitPending
 	if l.opts.Sync != SyncAlways {
 		switch n := len(l.mu.w.buf); {
 		case n >= 4*flushThreshold:

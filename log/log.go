@@ -73,6 +73,9 @@ type Log struct {
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+
+		// wake is closed to wake WaitPending (wait.go); nil while none waits.
+		wake chan struct{}
 	}
 	cond sync.Cond
 
@@ -198,6 +201,7 @@ func (l *Log) Close() error {
 	l.mu.closed = true
 	l.readClosed.Store(true)
 	l.cond.Broadcast()
+	l.wakeLocked()
 	w, segs := l.mu.w, l.mu.segs
 	l.mu.Unlock()
 
@@ -244,4 +248,5 @@ type discardedGroup struct {
 func (l *Log) setStateLocked(st checkpoint.State) {
 	l.mu.state = st
 	l.readFirst.Store(st.First)
+	l.wakeLocked()
 }

@@ -91,8 +91,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "seglog",
 		Short: "Inspect, follow, verify and repair seglog logs, live or at rest",
 		Long: `seglog looks inside the directory of a seglog log: its records, segments,
-delivery state and health. Every command but "repair --apply" and "import"
-opens the log read-only, holds no lock, and works beside a live writer.
+delivery state and health. Every command but "repair --apply", "import"
+and "ship" opens the log read-only, holds no lock, and works beside a live
+writer. "ship" sends a log to a server and "serve" is that server, which
+keeps one inbox log per agent.
 
 Data goes to stdout, diagnostics to stderr. --json prints JSON Lines for
 streams (dump, export, verify findings) and one JSON document otherwise.
@@ -118,6 +120,8 @@ opened or read, 4 the log is locked by a writer (repair --apply).`,
 		a.exportCommand(),
 		a.versionCommand(),
 		a.demoCommand(),
+		a.shipCommand(),
+		a.serveCommand(),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {

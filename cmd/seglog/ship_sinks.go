@@ -1,0 +1,63 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/seglog/seglog/log/ship"
+	"github.com/seglog/seglog/log/ship/exchange"
+)
+
+// sinkFor returns the Sink that ships to the URL, chosen by its scheme.
+// A transport adds its case here.
+func (a *app) sinkFor(to string, f *shipFlags) (ship.Sink, error) {
+	u, err := url.Parse(to)
+	if err != nil {
+		return nil, fail(exitUsage, "--to %s: %v", to, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		return a.httpSink(to, f)
+	default:
+		return nil, fail(exitUsage, "--to %s: unknown scheme %q (want http or https)", to, u.Scheme)
+	}
+}
+
+// httpSink is the HTTP exchange's client.
+func (a *app) httpSink(to string, f *shipFlags) (ship.Sink, error) {
+	if f.agent == "" || f.tokenFile == "" {
+		return nil, fail(exitUsage, "--to %s: --agent and --token-file are required", to)
+	}
+	tf, err := os.Open(f.tokenFile)
+	if err != nil {
+		return nil, fail(exitUsage, "--token-file: %v", err)
+	}
+	defer tf.Close()
+	secret, err := exchange.ReadSecret(tf, f.tokenFile)
+	if err != nil {
+		return nil, fail(exitUsage, "--token-file: %v", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, fail(exitUsage, "--ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fail(exitUsage, "--ca %s: no PEM certificate in it", f.caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c, err := exchange.NewClient(to, f.agent, secret, &exchange.ClientOptions{
+		HTTPClient: &http.Client{Transport: tr},
+		Timeout:    f.timeout,
+	})
+	if err != nil {
+		return nil, fail(exitUsage, "%v", err)
+	}
+	return c, nil
+}
