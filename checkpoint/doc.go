@@ -17,7 +17,7 @@
 // the previous state; see Open for how each combination of slots is treated.
 // Every file access goes through vfs.FS.
 //
-// # Encoding (format version 1)
+// # Encoding (format versions 1 and 2)
 //
 // All integers are little-endian. The fixed header is 48 bytes:
 //
@@ -47,6 +47,19 @@
 //	length..      anything: a slot is rewritten in place without truncation,
 //	              so bytes after the encoding may be the stale tail of an
 //	              older, longer one. They are ignored.
+//
+// Version 2 inserts the log's identity, State.ID, after first:
+//
+//	offset  size  field
+//	     0    44  as in version 1, with version = 2
+//	    44    16  id, [16]byte, random, not all zero
+//	    60     4  meta count, u32
+//	    64        entries, as in version 1
+//
+// so that its fixed header is 64 bytes and its smallest encoding 72.
+// Marshal writes version 2 for a state with an id and version 1 for one
+// without (the zero id); Unmarshal reads both, and refuses a version 2
+// encoding whose id is zero, so that every state has one encoding.
 //
 // The entries must end exactly where the checksum starts. An encoding with
 // no metadata is 56 bytes. Decoding checks, in order: magic; version (an

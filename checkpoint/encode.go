@@ -14,6 +14,9 @@ type State struct {
 	Cursor   uint64            // log offset of the next record to send
 	First    uint64            // logical first offset: oldest record still kept
 	Meta     map[string][]byte // application metadata
+	// ID is the log's identity, random, given to the log once; zero for
+	// a log made before logs had one (format version 1).
+	ID [16]byte
 }
 
 var le = binary.LittleEndian
@@ -30,8 +33,12 @@ func Marshal(gen uint64, st State) ([]byte, error) {
 	if st.Cursor < st.First {
 		return nil, fmt.Errorf("%w: cursor %d before first %d", ErrInvalid, st.Cursor, st.First)
 	}
+	version, hdr, offCount := formatVersion, headerSize, offMetaCount
+	if st.ID != ([16]byte{}) {
+		version, hdr, offCount = formatVersion2, headerSize2, offMetaCount2
+	}
 	keys := make([]string, 0, len(st.Meta))
-	size := int64(minSize)
+	size := int64(hdr + checksumSize)
 	for k, v := range st.Meta {
 		if len(k) > MaxMetaKey {
 			return nil, fmt.Errorf("%w: metadata key of %d bytes, limit %d", ErrInvalid, len(k), MaxMetaKey)
@@ -46,15 +53,18 @@ func Marshal(gen uint64, st State) ([]byte, error) {
 
 	b := make([]byte, size)
 	copy(b[offMagic:], magic)
-	le.PutUint16(b[offVersion:], formatVersion)
+	le.PutUint16(b[offVersion:], version)
 	le.PutUint16(b[offFlags:], 0)
 	le.PutUint32(b[offLength:], uint32(size))
 	le.PutUint64(b[offGeneration:], gen)
 	le.PutUint64(b[offSequence:], st.Sequence)
 	le.PutUint64(b[offCursor:], st.Cursor)
 	le.PutUint64(b[offFirst:], st.First)
-	le.PutUint32(b[offMetaCount:], uint32(len(keys)))
-	p := headerSize
+	if version == formatVersion2 {
+		copy(b[offID:], st.ID[:])
+	}
+	le.PutUint32(b[offCount:], uint32(len(keys)))
+	p := hdr
 	for _, k := range keys {
 		v := st.Meta[k]
 		b[p] = byte(len(k))
@@ -101,15 +111,21 @@ func Unmarshal(b []byte) (gen uint64, st State, err error) {
 	}
 	// The version decides the meaning of everything after it, so it is
 	// checked before the length and checksum.
-	if v := le.Uint16(b[offVersion:]); v != formatVersion {
+	hdr, offCount := headerSize, offMetaCount
+	switch v := le.Uint16(b[offVersion:]); v {
+	case formatVersion:
+	case formatVersion2:
+		hdr, offCount = headerSize2, offMetaCount2
+	default:
 		return 0, State{}, &VersionError{Version: v}
 	}
-	if len(b) < headerSize {
-		return corrupt(len(b), "truncated: %d bytes, need at least %d", len(b), minSize)
+	least := hdr + checksumSize
+	if len(b) < hdr {
+		return corrupt(len(b), "truncated: %d bytes, need at least %d", len(b), least)
 	}
 	n64 := uint64(le.Uint32(b[offLength:]))
-	if n64 < minSize || n64 > MaxSize {
-		return corrupt(offLength, "length %d outside [%d, %d]", n64, minSize, MaxSize)
+	if n64 < uint64(least) || n64 > MaxSize {
+		return corrupt(offLength, "length %d outside [%d, %d]", n64, least, MaxSize)
 	}
 	n := int(n64)
 	if n > len(b) {
@@ -126,17 +142,25 @@ func Unmarshal(b []byte) (gen uint64, st State, err error) {
 	st.Sequence = le.Uint64(b[offSequence:])
 	st.Cursor = le.Uint64(b[offCursor:])
 	st.First = le.Uint64(b[offFirst:])
-	count := uint64(le.Uint32(b[offMetaCount:]))
-	if count > uint64(end-headerSize)/entryOverhead {
-		return corrupt(offMetaCount, "%d metadata entries cannot fit in %d bytes", count, end-headerSize)
+	if hdr == headerSize2 {
+		copy(st.ID[:], b[offID:offID+idSize])
+		if st.ID == ([16]byte{}) {
+			// Marshal writes version 1 for a zero id: the encoding
+			// stays canonical.
+			return corrupt(offID, "version 2 with a zero log id")
+		}
+	}
+	count := uint64(le.Uint32(b[offCount:]))
+	if count > uint64(end-hdr)/entryOverhead {
+		return corrupt(offCount, "%d metadata entries cannot fit in %d bytes", count, end-hdr)
 	}
 	if count > 0 {
 		st.Meta = make(map[string][]byte, count)
 		// One backing array for all values; each value is capped so that
 		// appending to one cannot overwrite the next.
-		vals := make([]byte, 0, end-headerSize)
+		vals := make([]byte, 0, end-hdr)
 		var prev string
-		p := headerSize
+		p := hdr
 		for i := range count {
 			if end-p < 1 {
 				return corrupt(p, "entry %d: truncated key length", i)
@@ -168,8 +192,8 @@ func Unmarshal(b []byte) (gen uint64, st State, err error) {
 		if p != end {
 			return corrupt(p, "%d unused bytes between the last entry and the checksum", end-p)
 		}
-	} else if end != headerSize {
-		return corrupt(headerSize, "%d unused bytes between the header and the checksum", end-headerSize)
+	} else if end != hdr {
+		return corrupt(hdr, "%d unused bytes between the header and the checksum", end-hdr)
 	}
 	if st.Cursor < st.First {
 		return corrupt(offCursor, "cursor %d before first %d", st.Cursor, st.First)

@@ -320,16 +320,16 @@ func TestUnmarshalRejects(t *testing.T) {
 }
 
 func TestUnmarshalUnknownVersion(t *testing.T) {
-	b := raw{version: 2}.bytes()
+	b := raw{version: 3}.bytes()
 	_, _, err := checkpoint.Unmarshal(b)
 	var ve *checkpoint.VersionError
-	if !errors.As(err, &ve) || !errors.Is(err, checkpoint.ErrVersion) || ve.Version != 2 {
-		t.Fatalf("err = %v, want a *VersionError for version 2", err)
+	if !errors.As(err, &ve) || !errors.Is(err, checkpoint.ErrVersion) || ve.Version != 3 {
+		t.Fatalf("err = %v, want a *VersionError for version 3", err)
 	}
 	if errors.Is(err, checkpoint.ErrCorrupt) {
 		t.Error("an unknown version is reported as corruption")
 	}
-	if !strings.Contains(err.Error(), "version 2") {
+	if !strings.Contains(err.Error(), "version 3") {
 		t.Errorf("message %q does not name the version", err)
 	}
 }

@@ -54,8 +54,8 @@ func (e *VersionError) Error() string {
 	if e.File != "" {
 		prefix += e.File + ": "
 	}
-	return fmt.Sprintf("%sunsupported format version %d (this build reads version %d)",
-		prefix, e.Version, formatVersion)
+	return fmt.Sprintf("%sunsupported format version %d (this build reads versions %d and %d)",
+		prefix, e.Version, formatVersion, formatVersion2)
 }
 
 // Unwrap returns ErrVersion.

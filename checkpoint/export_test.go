@@ -20,4 +20,10 @@ const (
 	Slot0Name     = slot0Name
 	Slot1Name     = slot1Name
 	ReserveSize   = reserveSize
+
+	FormatVersion2 = formatVersion2
+	OffID          = offID
+	OffMetaCount2  = offMetaCount2
+	HeaderSize2    = headerSize2
+	MinSize2       = minSize2
 )

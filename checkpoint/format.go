@@ -8,7 +8,8 @@ package checkpoint
 const (
 	// magic opens every encoding.
 	magic = "SGCK"
-	// formatVersion is the only version this package writes and reads.
+	// formatVersion is version 1: the state without a log id. It is
+	// still written for a state whose ID is zero, and always read.
 	formatVersion uint16 = 1
 
 	// Offsets of the fixed header fields. All integers are little-endian.
@@ -31,6 +32,20 @@ const (
 
 	// minSize is the size of an encoding without metadata.
 	minSize = headerSize + checksumSize
+)
+
+// Format version 2 is version 1 with the log's identity inserted after
+// first: the fixed header grows by idSize bytes, and the meta count and
+// entries follow it. It is written for a state with a non-zero ID. FROZEN
+// like version 1.
+const (
+	formatVersion2 uint16 = 2
+
+	idSize        = 16
+	offID         = offFirst + 8   // [16]byte State.ID, version 2 only
+	offMetaCount2 = offID + idSize // u32 number of metadata entries
+	headerSize2   = offMetaCount2 + 4
+	minSize2      = headerSize2 + checksumSize
 )
 
 // MaxSize bounds an encoded checkpoint, checksum included. Marshal refuses

@@ -421,10 +421,10 @@ func TestUnknownVersionRefusesOpen(t *testing.T) {
 	mustSave(t, s, stateN(2))
 	s.Close()
 	// A newer writer's slot, intact, with a lower generation even.
-	overwrite(t, slotPath(dir, 0), raw{version: 2, gen: 1}.bytes())
+	overwrite(t, slotPath(dir, 0), raw{version: 3, gen: 1}.bytes())
 	_, _, err := checkpoint.Open(vfs.Default, dir, 0o600, false)
 	var ve *checkpoint.VersionError
-	if !errors.As(err, &ve) || ve.Version != 2 || ve.File != slotPath(dir, 0) {
+	if !errors.As(err, &ve) || ve.Version != 3 || ve.File != slotPath(dir, 0) {
 		t.Fatalf("err = %v, want a *VersionError naming slot 0", err)
 	}
 	if !strings.Contains(err.Error(), slotPath(dir, 0)) {

@@ -23,6 +23,10 @@ import (
 func FuzzCheckpoint(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("SGCK\x01\x00"))
+	f.Add([]byte("SGCK\x02\x00"))
+	if b, err := checkpoint.Marshal(3, checkpoint.State{Cursor: 2, ID: [16]byte{1}}); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var (
 			gen uint64
@@ -56,6 +60,10 @@ func FuzzCheckpoint(f *testing.F) {
 		gen = fz.uint64()
 		in := checkpoint.State{Sequence: fz.uint64(), First: fz.uint64()}
 		in.Cursor = in.First + fz.uint64()%(1<<40)
+		if fz.byte()%2 == 1 {
+			// A log id: format version 2.
+			copy(in.ID[:], fz.bytes(16))
+		}
 		for n := fz.byte() % 16; n > 0 && fz.len() > 0; n-- {
 			if in.Meta == nil {
 				in.Meta = map[string][]byte{}
@@ -79,7 +87,7 @@ func FuzzCheckpoint(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Unmarshal of Marshal's output: %v", err)
 		}
-		if g2 != gen || out.Sequence != in.Sequence || out.Cursor != in.Cursor || out.First != in.First ||
+		if g2 != gen || out.Sequence != in.Sequence || out.Cursor != in.Cursor || out.First != in.First || out.ID != in.ID ||
 			!maps.EqualFunc(out.Meta, in.Meta, bytes.Equal) {
 			t.Fatalf("round trip: got gen %d %+v, want gen %d %+v", g2, out, gen, in)
 		}

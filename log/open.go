@@ -34,6 +34,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.mu.discarded, l.mu.waiting = map[uint64]discardedGroup{}, map[uint64]int{}
 		l.cond.L = &l.mu.Mutex
 		err := l.open()
+		if err == nil && !o.ReadOnly {
+			err = l.ensureID()
+		}
 		if err == nil {
 			break
 		}

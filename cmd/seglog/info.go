@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seglog/seglog/internal/inspect"
+	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -35,7 +36,10 @@ damage (an "attention" line): its figures then stop at the damage. Use
 }
 
 type jsonInfo struct {
-	Dir    string `json:"dir"`
+	Dir string `json:"dir"`
+	// ID is the log's identity, 32 hex digits; "" for a log made before
+	// logs had one and not opened for writing since.
+	ID     string `json:"id"`
 	Format struct {
 		Segment    uint16 `json:"segment"`
 		Index      uint16 `json:"index"`
@@ -111,6 +115,7 @@ func (a *app) info(dir string) error {
 			j.Delivery.Pending = li.Next - st.Cursor
 		}
 		j.MetadataKeys = slices.Sorted(maps.Keys(st.Meta))
+		j.ID = seglog.ID(st.ID).String()
 		j.Checkpoint.File = baseName(ck.Info.File)
 		j.Checkpoint.Generation = ck.Info.Generation
 		if ck.Info.Torn != nil {
@@ -148,6 +153,13 @@ func (a *app) info(dir string) error {
 
 	w := newTable(a.stdout)
 	fmt.Fprintf(w, "log\t%s\n", dir)
+	if j.Delivery != nil {
+		id := j.ID
+		if id == "" {
+			id = "none yet (a log made before logs had ids; its next writable open gives it one)"
+		}
+		fmt.Fprintf(w, "id\t%s\n", id)
+	}
 	fmt.Fprintf(w, "format\tsegment v%d, index v%d, checkpoint v%d\n", j.Format.Segment, j.Format.Index, j.Format.Checkpoint)
 	fmt.Fprintf(w, "segments\t%d (%d sealed, %d active), %s\n", j.Segments.Count, j.Segments.Sealed, j.Segments.Active, size(li.Bytes))
 	noun := "records"

@@ -51,6 +51,9 @@ var normalisers = []struct {
 	with string
 }{
 	{regexp.MustCompile(`saved \S+ ago`), "saved AGE ago"},
+	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "LOGID"},
+	// A checkpoint's checksum covers its random log id.
+	{regexp.MustCompile(`(checkpoint\.[01]:\d+\s+checkpoint_slot_invalid\s+slot invalid: bad checksum |checkpoint_slot_invalid","file":"checkpoint\.[01]","position":\d+,"message":"slot invalid: bad checksum )0x[0-9a-f]{16}, computed 0x[0-9a-f]{16}`), "${1}CHECKSUM, computed CHECKSUM"},
 	{regexp.MustCompile(`"saved_at":"[^"]*"`), `"saved_at":"TIME"`},
 	{regexp.MustCompile(`"(age_seconds|elapsed_seconds)":[0-9.e+-]+`), `"$1":0`},
 	{regexp.MustCompile(` in [0-9.]+[µnm]?s \([^)]*/s\)`), " in DURATION (SPEED/s)"},

@@ -32,6 +32,7 @@ type shipFlags struct {
 	statusEvery time.Duration
 	metrics     string
 	drain       bool
+	nats        natsFlags
 }
 
 func (a *app) shipCommand() *cobra.Command {
@@ -49,6 +50,13 @@ http:// and https:// URLs use the HTTP exchange (docs/shipping.md): the
 agent's name (--agent) and the file holding just its secret (--token-file)
 are required; --ca trusts a private certificate authority for https.
 
+nats://HOST:PORT/SUBJECT (tls://... for TLS) appends the records to the
+NATS JetStream stream bound to SUBJECT, exactly once and in order
+(docs/shipping.md); "{agent}" in SUBJECT is replaced by --agent.
+--create-stream creates the stream (--stream, --replicas) if it is
+missing; --creds, --ca, --tls-cert and --tls-key authenticate;
+--shared-stream when other agents publish to the same stream.
+
 Progress and errors go to stderr, a status line every --status-every and
 at exit; with --json the status lines are JSON Lines on stdout instead.
 --metrics ADDR serves Prometheus metrics on http://ADDR/metrics (the
@@ -63,10 +71,10 @@ opened, 4 another writer holds the log, 1 the log failed while shipping.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.to, "to", "", "server URL (http:// or https://)")
+	fl.StringVar(&f.to, "to", "", "server URL (http://, https://, nats:// or tls://)")
 	fl.StringVar(&f.agent, "agent", "", "this agent's name on the server")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the agent's secret, alone")
-	fl.StringVar(&f.caFile, "ca", "", "PEM file of the certificate authorities to trust for https (default the system's)")
+	fl.StringVar(&f.caFile, "ca", "", "PEM file of the certificate authorities to trust for https and tls:// (default the system's)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "bound on one exchange")
 	fl.IntVar(&f.maxRecords, "max-records", 4096, "records per batch at most")
 	fl.StringVar(&f.maxBytes, "max-bytes", "4MiB", "payload bytes per batch at most (a larger record goes alone)")
@@ -75,6 +83,7 @@ opened, 4 another writer holds the log, 1 the log failed while shipping.`,
 	fl.DurationVar(&f.statusEvery, "status-every", 10*time.Second, "period of the status lines (0: only at exit)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (host:port)")
 	fl.BoolVar(&f.drain, "drain", false, "exit once nothing is pending")
+	f.nats.register(fl)
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
@@ -104,11 +113,10 @@ func (a *app) ship(dir string, f *shipFlags) error {
 	if f.maxRecords <= 0 || f.retryMin <= 0 || f.retryMax < f.retryMin || f.statusEvery < 0 || f.timeout <= 0 {
 		return fail(exitUsage, "--max-records, --retry-min, --timeout must be positive, --retry-max at least --retry-min")
 	}
-	sink, err := a.sinkFor(f.to, f)
+	newSink, err := a.sinkFor(f.to, f)
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
 	if _, err := inspect.ReadDir(dir); err != nil {
 		return openErr(dir, err)
 	}
@@ -120,6 +128,11 @@ func (a *app) ship(dir string, f *shipFlags) error {
 		return fail(exitOpen, "%v", err)
 	}
 	defer l.Close()
+	sink, err := newSink(l)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()

@@ -7,22 +7,34 @@ import (
 	"net/url"
 	"os"
 
+	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/ship"
 	"github.com/seglog/seglog/log/ship/exchange"
 )
 
-// sinkFor returns the Sink that ships to the URL, chosen by its scheme.
-// A transport adds its case here.
-func (a *app) sinkFor(to string, f *shipFlags) (ship.Sink, error) {
+// newSinkFunc makes the Sink once the log is open (a sink may need the
+// log's identity).
+type newSinkFunc func(*seglog.Log) (ship.Sink, error)
+
+// sinkFor checks the URL and the flags of its transport, chosen by the
+// URL's scheme, and returns how to make the Sink that ships to it. A
+// transport adds its case here.
+func (a *app) sinkFor(to string, f *shipFlags) (newSinkFunc, error) {
 	u, err := url.Parse(to)
 	if err != nil {
 		return nil, fail(exitUsage, "--to %s: %v", to, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return a.httpSink(to, f)
+		s, err := a.httpSink(to, f)
+		if err != nil {
+			return nil, err
+		}
+		return func(*seglog.Log) (ship.Sink, error) { return s, nil }, nil
+	case "nats", "tls":
+		return a.natsSink(u, f)
 	default:
-		return nil, fail(exitUsage, "--to %s: unknown scheme %q (want http or https)", to, u.Scheme)
+		return nil, fail(exitUsage, "--to %s: unknown scheme %q (want http, https, nats or tls)", to, u.Scheme)
 	}
 }
 
