@@ -172,8 +172,17 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 }
 
 // syncLocked makes offsets below target durable.
+// Only a target of l.mu.next waits for every buffered frame: records up to
+// a smaller target that are already in the file are synced without writing
+// the buffer behind them, so that a full disk does not stop the delivery
+// of what is on it.
 func (l *Log) syncLocked(target uint64) error {
-	for l.mu.synced < min(target, l.mu.next) || (l.mu.w != nil && l.mu.w.durable < l.mu.w.end) {
+	for {
+		t := min(target, l.mu.next)
+		whole := t == l.mu.next && l.mu.w != nil && l.mu.w.durable < l.mu.w.end
+		if l.mu.synced >= t && !whole {
+			return l.mu.err
+		}
 		if l.mu.err != nil {
 			return l.mu.err
 		}
@@ -184,11 +193,20 @@ func (l *Log) syncLocked(target uint64) error {
 			l.cond.Wait()
 			continue
 		}
+		lazy := l.opts.Sync != SyncAlways
+		if lazy && l.mu.failErr != nil && t <= l.mu.written {
+			if err := l.syncWrittenLocked(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := l.flushLocked(true); err != nil {
+			if lazy && unwritten(err) && l.mu.err == nil && t <= l.mu.written {
+				continue // the records wanted are in the file: sync them alone
+			}
 			return err
 		}
 	}
-	return l.mu.err
 }
 
 // flushLocked writes the buffered frames (cutting the open one) and, if
@@ -279,7 +297,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 		return err
 	}
 	w.requeue(b, entries)
-	return err
+	return &writeFailedError{err}
 }
 
 // Flush writes buffered records to the operating system without waiting

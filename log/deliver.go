@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -114,6 +115,9 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	bytes := 0
 	for rec, err := range l.Records(cursor) {
 		if err != nil {
+			if len(b.Records) > 0 && unwritten(err) {
+				break // a full disk: deliver what is in the file
+			}
 			return Batch{}, err
 		}
 		if rec.Offset != cursor+uint64(len(b.Records)) {
@@ -284,9 +288,15 @@ func (l *Log) Reset() error {
 }
 
 // SetMeta stores an application value with the delivery state, durably
-// when it returns. A nil value deletes the key.
+// when it returns. A nil value deletes the key. A key over 255 bytes, or a
+// value that would take the delivery state over checkpoint.MaxSize (1 MiB
+// with every key and value), fails with an error matching ErrTooLarge and
+// changes nothing.
 func (l *Log) SetMeta(key string, value []byte) error {
-	if len(key) == 0 || len(key) > checkpoint.MaxMetaKey {
+	if len(key) > checkpoint.MaxMetaKey {
+		return fmt.Errorf("seglog: %w: meta key of %d bytes (want 1 to %d)", ErrTooLarge, len(key), checkpoint.MaxMetaKey)
+	}
+	if len(key) == 0 {
 		return fmt.Errorf("seglog: meta key of %d bytes (want 1 to %d)", len(key), checkpoint.MaxMetaKey)
 	}
 	if checkpoint.IsReserved(key) {
@@ -311,6 +321,9 @@ func (l *Log) SetMeta(key string, value []byte) error {
 	}
 	l.mu.Unlock()
 	_, err := l.saveState(st)
+	if errors.Is(err, checkpoint.ErrTooLarge) {
+		return fmt.Errorf("seglog: set meta %q: %w: %v", key, ErrTooLarge, err)
+	}
 	return err
 }
 

@@ -26,7 +26,8 @@ var (
 	ErrReadOnly = errors.New("seglog: log is read-only")
 
 	// ErrTooLarge is returned for a record over MaxRecordSize or a type tag
-	// over MaxTypeLen, or a batch over MaxBatchSize.
+	// over MaxTypeLen, or a batch over MaxBatchSize, and by SetMeta for a
+	// key or value that does not fit in the delivery state.
 	ErrTooLarge = segment.ErrTooLarge
 
 	// ErrSyncFailed is returned by every write after an fsync failed. The

@@ -73,6 +73,7 @@ type Log struct {
 		failErr   error
 		sent      int    // records handed out by Pending since the last Ack; -1 if none
 		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		probes    uint64 // segments examined by findSegmentLocked, for tests
 
 		// wake is closed to wake WaitPending (wait.go); nil while none waits.
 		wake chan struct{}
@@ -184,6 +185,9 @@ func (l *Log) Close() error {
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
+		if err != nil {
+			err = l.closeUnwrittenLocked(err)
+		}
 		if w := l.mu.w; err == nil && !w.recorded && w.end > segment.HeaderSize {
 			// Every frame of the active segment was cut before the
 			// background fsync of the previous one finished, so the

@@ -18,7 +18,11 @@ import (
 // Open recovers from a crash: a torn tail of the active segment is cut
 // back to the last valid frame and reported through Recovery and the
 // logger; damage in that tail before the durable end fails with an error
-// matching ErrCorrupt, unless Options.TruncateCorrupt. Only the tail of the
+// matching ErrCorrupt, unless Options.TruncateCorrupt. Nothing the
+// checkpoint or an index says was durable is ever cut or removed: a damaged
+// frame the checkpoint's cursor has passed, or a last segment lost while
+// the checkpoint or its index names offsets in it, fails with ErrCorrupt,
+// so that no offset is given twice. Only the tail of the
 // active segment is read, so Open takes the same time whatever the log's
 // size; damage elsewhere is reported by the read that meets it (and by
 // "seglog verify").
@@ -98,6 +102,13 @@ func (l *Log) open() error {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	l.setStateLocked(st)
+	if !ro {
+		// A writer would give the missing offsets again. (A reader
+		// racing a writer's roll may list an index before its segment.)
+		if err := l.checkMissingTail(names); err != nil {
+			return err
+		}
+	}
 	for _, b := range l.segmentBases(names) {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
 	}
@@ -136,7 +147,8 @@ func (l *Log) open() error {
 }
 
 // segmentBases returns the base offsets of the segment files among names,
-// in order, and removes index files whose segment is gone.
+// in order, and removes index files whose segment is gone, unless they
+// name offsets the checkpoint keeps.
 func (l *Log) segmentBases(names []string) []uint64 {
 	var bases []uint64
 	for _, n := range names {
@@ -148,9 +160,16 @@ func (l *Log) segmentBases(names []string) []uint64 {
 	if !l.opts.ReadOnly {
 		for _, n := range names {
 			if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
-				if _, found := slices.BinarySearch(bases, b); !found {
-					l.fs.Remove(l.path(n))
+				if _, found := slices.BinarySearch(bases, b); found {
+					continue
 				}
+				// Left by a release a crash interrupted, or by a roll
+				// that failed. An index naming kept offsets is evidence
+				// of a missing segment: it stays.
+				if e, ok := l.firstIndexEntry(l.path(n), b); ok && e.Offset >= l.mu.state.First {
+					continue
+				}
+				l.fs.Remove(l.path(n))
 			}
 		}
 	}

@@ -98,7 +98,9 @@ type Options struct {
 	// TruncateCorrupt makes Open cut the log at damage it finds in the
 	// active segment before the durable end, instead of failing with
 	// ErrCorrupt. Records after the damage are lost and reported through
-	// Recovery. It weakens durability: use it only to salvage a log.
+	// Recovery. It weakens durability: use it only to salvage a log. It
+	// never cuts records the checkpoint names (acknowledged, so durable):
+	// Open still fails then ("seglog repair --cut-corrupt" cuts them).
 	TruncateCorrupt bool
 
 	// Logger receives recovery and error reports. Default slog.Default().

@@ -44,10 +44,7 @@ func (l *Log) acquire(offset uint64) (view, error) {
 		return view{}, fmt.Errorf("%w: offset %d not in [%d, %d)", ErrOutOfRange, offset, first, next)
 	}
 	segs := l.mu.segs
-	i := len(segs) - 1
-	for i > 0 && segs[i].base > offset {
-		i-- // segments are few next to records; most reads hit the last ones
-	}
+	i := l.findSegmentLocked(offset)
 	s := segs[i]
 	v := view{s: s, bound: l.mu.next}
 	if l.opts.Sync == SyncAlways && !l.opts.ReadOnly {
@@ -215,10 +212,11 @@ func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, s := range l.mu.segs {
-		if s.base > offset {
-			return s.base, true
-		}
+	if i := l.findSegmentLocked(offset) + 1; i < len(l.mu.segs) && l.mu.segs[i].base > offset {
+		return l.mu.segs[i].base, true
+	}
+	if len(l.mu.segs) > 0 && l.mu.segs[0].base > offset {
+		return l.mu.segs[0].base, true
 	}
 	return 0, false
 }

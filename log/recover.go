@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 
@@ -36,8 +37,12 @@ func (l *Log) recoverActive() error {
 			return herr
 		}
 		// The header of a new segment was never synced: a roll
-		// interrupted by a crash. No record can be in it.
+		// interrupted by a crash. No record can be in it, unless
+		// something durable says otherwise.
 		f.Close()
+		if err := l.checkNoRecords(s, herr); err != nil {
+			return err
+		}
 		return l.dropTornSegment(s)
 	}
 
@@ -69,6 +74,12 @@ func (l *Log) recoverActive() error {
 		}
 	}
 	end := tail.End
+	if tail.Torn > 0 || tail.Corrupt != nil {
+		if err := l.checkCut(s, end, tail.Next, tail.Corrupt); err != nil {
+			f.Close()
+			return err
+		}
+	}
 	switch {
 	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
 		f.Close()
@@ -99,6 +110,13 @@ func (l *Log) recoverActive() error {
 			f.Close()
 			return fmt.Errorf("seglog: open: sync %s: %w", s.path, err)
 		}
+	}
+	if st := l.mu.state; !ro && max(st.Cursor, st.First) > tail.Next {
+		// Refused before the index is rewritten: it may be the only
+		// record left of what the checkpoint names.
+		f.Close()
+		return &CorruptError{File: l.path("checkpoint"), Offset: 0,
+			Reason: fmt.Sprintf("checkpoint (first %d, cursor %d) points past the end of the log (%d): the last segment %s ends there", st.First, st.Cursor, tail.Next, s.path)}
 	}
 	s.f, s.entries = f, entries
 	l.mu.next = tail.Next
@@ -208,6 +226,14 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 		return false, tail.Corrupt
 	}
 	complete := tail.Corrupt == nil && tail.End == size && tail.Next == last.base
+	if !complete {
+		// Recovery would drop the last segment and cut this one at
+		// tail.End: not if the checkpoint says records past it were
+		// durable.
+		if err := l.checkCut(prev, tail.End, tail.Next, tail.Corrupt); err != nil {
+			return false, err
+		}
+	}
 	if complete && !l.opts.ReadOnly {
 		// Complete, perhaps only in the page cache of a process that
 		// died before its background fsync: make it durable.
@@ -227,6 +253,14 @@ func (l *Log) dropUnsyncedSegment(s *segFile, size int64) error {
 	l.logger.Warn("seglog: the segment before the last lost unsynced data; dropping the last", "file", s.path, "bytes", size)
 	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
 	if !l.opts.ReadOnly {
+		// The index goes first, durably: an index naming offsets of a
+		// missing segment is taken for damage (checkMissingTail).
+		if err := l.fs.Remove(s.idxPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("seglog: open: remove %s: %w", s.idxPath, err)
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("seglog: open: %w", err)
+		}
 		if err := l.removeSegment(s); err != nil {
 			return err
 		}

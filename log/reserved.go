@@ -105,6 +105,10 @@ func (l *Log) updateReservedHeld(change func(r *checkpoint.Reserved) (bool, erro
 	}
 	l.mu.Unlock()
 	if _, err := l.saveState(st); err != nil {
+		if errors.Is(err, checkpoint.ErrTooLarge) {
+			// Sessions and metadata together over checkpoint.MaxSize.
+			return fmt.Errorf("seglog: %w: %v", ErrTooLarge, err)
+		}
 		return err
 	}
 	l.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"time"
@@ -69,8 +70,11 @@ prefix), or as --payload says.
 
 --follow keeps printing records as they are appended, across segment rolls
 and releases, until interrupted, --follow-timeout passes without a new
-record, or --to or --count is reached. Damaged records are reported on
-stderr, skipped, and make the exit status 1.`,
+record, or --to or --count is reached. Records that the writer releases
+before they are read get one line in their place: "released", the range
+and a note (with --json, {"released":{"from":F,"to":T,"count":N}}); the
+exit status stays 0. Damaged records are reported on stderr, skipped, and
+make the exit status 1.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(cmd); err != nil {
@@ -147,6 +151,9 @@ func (a *app) dump(dir string, o dumpOptions) error {
 				break
 			}
 			if rec.Offset > off && started && !afterErr {
+				if err := a.writeReleased(w, off, rec.Offset); err != nil {
+					return fail(exitProblems, "%s: %v", o.name, err)
+				}
 				w.Flush()
 				fmt.Fprintf(a.stderr, "seglog: %s: records [%d, %d) were released before they could be read\n", o.name, off, rec.Offset)
 			}
@@ -167,6 +174,10 @@ func (a *app) dump(dir string, o dumpOptions) error {
 				break
 			}
 		}
+		if first := l.FirstOffset(); !started && off < first {
+			off = first // released before the follow began: not fallen behind
+		}
+		started = true // from now on, a release that skips offsets is noted
 		if restart {
 			continue
 		}
@@ -249,4 +260,28 @@ func (a *app) get(dir string, off uint64, mode string) error {
 		fmt.Fprintf(w, "encoding\t%s\n", enc)
 	}
 	return w.Flush()
+}
+
+// jsonReleased is the --json line that stands for records a live writer
+// released before a follower could read them.
+type jsonReleased struct {
+	Released struct {
+		From  uint64 `json:"from"`
+		To    uint64 `json:"to"`
+		Count uint64 `json:"count"`
+	} `json:"released"`
+}
+
+// writeReleased writes, in place of records [from, to) that a live writer
+// acknowledged and released before this reader reached them, a line that
+// says so: "released", the range and a note (with --json,
+// {"released":{"from":F,"to":T,"count":N}}).
+func (a *app) writeReleased(w io.Writer, from, to uint64) error {
+	if a.json {
+		var j jsonReleased
+		j.Released.From, j.Released.To, j.Released.Count = from, to, to-from
+		return writeJSON(w, j)
+	}
+	_, err := fmt.Fprintf(w, "released\t[%d, %d)\t%d records acknowledged and released by the writer before they could be read\n", from, to, to-from)
+	return err
 }

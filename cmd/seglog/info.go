@@ -79,6 +79,7 @@ type jsonInfo struct {
 	OrphanIndexes  []string       `json:"orphan_indexes"`
 	OtherFiles     []string       `json:"other_files"`
 	Backups        []string       `json:"backups"`
+	Note           string         `json:"note,omitempty"`
 }
 
 func (a *app) info(dir string) error {
@@ -144,9 +145,13 @@ func (a *app) info(dir string) error {
 		}
 	}
 	gaps := offsetGaps(li)
+	if li.LostTail != "" {
+		gaps = append(gaps, li.LostTail)
+	}
 	j.Problems = append(j.Problems, gaps...)
 	j.WriterActive = li.Live
 	j.TemporaryFiles, j.OrphanIndexes, j.OtherFiles, j.Backups = nonNil(li.Dir.Temps), nonNil(li.Dir.Orphans), nonNil(li.Dir.Other), nonNil(li.Dir.Backups)
+	j.Note = li.Note
 	if a.json {
 		return writeJSON(a.stdout, j)
 	}
@@ -217,6 +222,9 @@ func (a *app) info(dir string) error {
 		writer = "a process holds the lock and may be appending"
 	}
 	fmt.Fprintf(w, "writer\t%s\n", writer)
+	if li.Note != "" {
+		fmt.Fprintf(w, "note\t%s\n", li.Note)
+	}
 	var stray []string
 	for _, n := range li.Dir.Temps {
 		stray = append(stray, n+" (temporary)")

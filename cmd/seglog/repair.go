@@ -30,6 +30,11 @@ asks for a resynchronisation. A checkpoint neither of whose slots is valid
 is only replaced with --reset-checkpoint. The plan lists exactly which
 offsets are lost: those unreadable already, and those dropped by the cut.
 
+A file that cannot be read (no permission, a directory in a segment's
+place, a failing disk) is an I/O problem, not damage: while there is one,
+nothing is planned, since a plan made without its contents could rewrite
+or cut what it holds.
+
 --apply takes the writer's lock (exit status 4 while a writer holds it),
 verifies and plans again under it, copies every file it changes or removes
 into DIR/repair-<UTC time>/ first, applies the plan and verifies the
@@ -122,7 +127,10 @@ func (a *app) repair(dir string, o inspect.RepairOptions) error {
 func (a *app) printRepair(dir string, res *inspect.RepairResult, remaining []inspect.Finding) {
 	w := a.stdout
 	p := res.Plan
+	unreadable := len(res.Report.IOProblems()) > 0
 	switch {
+	case unreadable:
+		fmt.Fprintf(w, "nothing in %s is repaired while a file in it cannot be read: fix the access and run repair again\n", dir)
 	case len(p.Actions) == 0 && len(p.Unresolved) > 0:
 		fmt.Fprintf(w, "nothing in %s can be repaired without losing records or delivery state\n", dir)
 	case len(p.Actions) == 0:
@@ -148,7 +156,11 @@ func (a *app) printRepair(dir string, res *inspect.RepairResult, remaining []ins
 		fmt.Fprintf(w, "offsets lost: %s; the next append gets offset %d\n", lost, p.Next)
 	}
 	if len(p.Unresolved) > 0 {
-		fmt.Fprintf(w, "left as it is (needs --cut-corrupt or --reset-checkpoint):\n")
+		if unreadable {
+			fmt.Fprintf(w, "left as it is:\n")
+		} else {
+			fmt.Fprintf(w, "left as it is (needs --cut-corrupt or --reset-checkpoint):\n")
+		}
 		for _, f := range p.Unresolved {
 			fmt.Fprintf(w, "  ")
 			a.printFinding(w, f)

@@ -40,6 +40,9 @@ type SegmentFile struct {
 	Name  string // the segment file's name
 	Size  int64  // its size when listed
 	Index string // its index file's name, "" when there is none
+	// NotFile, when not "", says what stands under the segment's name
+	// instead of a file ("a directory", ...): nothing in it can be read.
+	NotFile string
 }
 
 // Path returns the segment file's path in dir.
@@ -70,6 +73,12 @@ func ReadDir(dir string) (*Dir, error) {
 		switch {
 		case e.IsDir() && strings.HasPrefix(n, BackupPrefix):
 			d.Backups = append(d.Backups, n)
+		case !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 && strings.HasSuffix(n, segment.Suffix) && parses(n):
+			// Something else under a segment's name: the segment's
+			// records cannot be read, which verify and repair must say,
+			// not pass over as a stray file.
+			b, _ := segment.ParseFileName(n)
+			d.Segments = append(d.Segments, SegmentFile{Base: b, Name: n, NotFile: notFile(e.Type())})
 		case e.IsDir():
 			d.Other = append(d.Other, n)
 		case strings.HasSuffix(n, segment.Suffix):
@@ -118,3 +127,23 @@ func ReadDir(dir string) (*Dir, error) {
 
 // IsNotExist reports whether err says a file or directory does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+func parses(name string) bool {
+	_, ok := segment.ParseFileName(name)
+	return ok
+}
+
+// notFile names a file type that is not a regular file.
+func notFile(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
+}

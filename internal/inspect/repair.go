@@ -134,6 +134,19 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 // plan works out the repair of the log r describes.
 func plan(r *Report, opts RepairOptions) Plan {
 	var p Plan
+	if io := r.IOProblems(); len(io) > 0 {
+		// A file that could not be read may hold anything: a plan made
+		// without it could rewrite its index, cut the log before it or
+		// reset a checkpoint that is only unreadable. Nothing is planned
+		// until it is fixed.
+		p.Next = r.Next
+		for _, f := range r.Findings {
+			if f.Severity == Error {
+				p.Unresolved = append(p.Unresolved, f)
+			}
+		}
+		return p
+	}
 	var segs []*SegmentScan // read, in order
 	for _, s := range r.Segments {
 		switch {
@@ -218,6 +231,17 @@ func plan(r *Report, opts RepairOptions) Plan {
 		}
 	}
 	for _, n := range r.Dir.Orphans {
+		if f := r.lostTail(n); f != nil {
+			// The evidence of a lost end of the log: kept unless the
+			// log may be cut, and then its offsets are given again.
+			if !opts.CutCorrupt {
+				p.Unresolved = append(p.Unresolved, *f)
+				continue
+			}
+			p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "index of " + f.File + ", missing from the end of the log: the log ends before it, and its offsets are given again"})
+			p.Unreadable = mergeRanges(append(p.Unreadable, *f.Offsets))
+			continue
+		}
 		p.Actions = append(p.Actions, Action{Kind: ActRemove, File: n, Detail: "index file without its segment"})
 	}
 	for _, n := range r.Dir.Temps {

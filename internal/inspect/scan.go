@@ -120,6 +120,10 @@ func (c *scanner) add(n int64) {
 // and its index.
 func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 	s := &SegmentScan{SegmentFile: sf, Active: active, Next: sf.Base, NextKnown: true}
+	if sf.NotFile != "" {
+		s.Err, s.NextKnown = fmt.Errorf("%s is %s, not a segment file", sf.Name, sf.NotFile), false
+		return s
+	}
 	f, err := os.Open(sf.Path(c.dir))
 	if IsNotExist(err) {
 		s.Missing = true
@@ -127,13 +131,13 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		return s
 	}
 	if err != nil {
-		s.Err = err
+		s.Err, s.NextKnown = err, false
 		return s
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		s.Err = err
+		s.Err, s.NextKnown = err, false
 		return s
 	}
 	size := fi.Size()
@@ -143,6 +147,10 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		s.NextKnown = false
 		if active && size <= segment.HeaderSize {
 			s.TornHeader, s.NextKnown = true, true
+			// Index entries are written only once the header was
+			// synced: a segment they name held records.
+			entries, _, _ := readIndex(c.dir, sf, segment.MaxSegmentSize)
+			s.IndexEntries = len(entries)
 		}
 		return s
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,7 +14,9 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/segment"
 )
 
 // Options tunes Verify.
@@ -221,6 +225,11 @@ func (r *Report) readCheckpoint(emit func(Finding)) {
 	}
 	ck.Present = true
 	ck.State, ck.Info, ck.Err = checkpoint.Read(vfs.Default, r.Dir.Path)
+	if ck.Err != nil && CheckpointIOError(ck.Err) {
+		emit(Finding{Severity: Error, Code: CodeReadError, File: "checkpoint",
+			Message: stripDir(ck.Err.Error(), r.Dir.Path) + ": an I/O problem, not damage; the delivery state is not known to be lost: fix the access (permissions, a failing disk) and verify again; repair changes nothing before"})
+		return
+	}
 	if ck.Err != nil {
 		emit(Finding{Severity: Error, Code: CodeCheckpoint, File: "checkpoint",
 			Message: stripDir(ck.Err.Error(), r.Dir.Path) + "; the delivery state is lost (repair --reset-checkpoint rebuilds one)"})
@@ -267,11 +276,20 @@ func (r *Report) between(prev, s *SegmentScan) *Finding {
 
 // segmentFindings reports what the read of one segment found.
 func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
+	r.checkpointProves(s)
 	r.Frames += s.NumFrames
 	r.Records += s.Records
 	liveActive := r.Live && s.Active
 	if s.Err != nil {
-		emit(Finding{Severity: Error, Code: CodeReadError, File: s.Name, Message: stripDir(s.Err.Error(), r.Dir.Path)})
+		f := Finding{Severity: Error, Code: CodeReadError, File: s.Name,
+			Message: stripDir(s.Err.Error(), r.Dir.Path) + ": an I/O problem, not damage; its records cannot be read until it is fixed (permissions, something else in the file's place, a failing disk), and repair changes nothing before"}
+		if !s.NextKnown {
+			f.Offsets = rangePtr(OpenRange(s.Base))
+			if s.Next > s.Base {
+				f.Offsets = rangePtr(MakeRange(s.Base, s.Next))
+			}
+		}
+		emit(f)
 	}
 	if s.HeaderErr != nil {
 		switch {
@@ -375,6 +393,10 @@ func (r *Report) logChecks(last *SegmentScan, emit func(Finding)) {
 		emit(Finding{Severity: Warning, Code: CodeTempFile, File: n, Message: "stale temporary file; repair removes it"})
 	}
 	for _, n := range r.Dir.Orphans {
+		if f := r.lostTail(n); f != nil {
+			emit(*f)
+			continue
+		}
 		sev := Warning
 		if r.Live {
 			sev = Info
@@ -388,4 +410,81 @@ func (r *Report) Summary() string {
 	return fmt.Sprintf("%d segments, %s records, %s: %d errors, %d warnings, %d infos",
 		len(r.Segments), humanize.Comma(int64(r.Records)), humanize.IBytes(uint64(r.TotalBytes)),
 		r.Counts.Errors, r.Counts.Warnings, r.Counts.Infos)
+}
+
+// CheckpointIOError reports whether err, from reading the checkpoint, is a
+// failure to read it (permissions, a failing disk) rather than slots
+// found invalid: the state is then unknown, not lost.
+func CheckpointIOError(err error) bool {
+	return err != nil && !errors.Is(err, checkpoint.ErrCorrupt) && !errors.Is(err, checkpoint.ErrVersion)
+}
+
+// IOProblems returns the findings of files that could not be read: a plan
+// made without their contents could destroy them.
+func (r *Report) IOProblems() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Code == CodeReadError {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkpointProves makes damage of what looked like a torn tail when the
+// checkpoint names offsets in it: they were acknowledged, so durable, and
+// no crash tears durable data. (The checkpoint is read before the segments,
+// so a live writer's frame in progress lies past what it names.)
+func (r *Report) checkpointProves(s *SegmentScan) {
+	ck := r.Checkpoint
+	if !ck.Present || ck.Err != nil {
+		return
+	}
+	claim := max(ck.State.Cursor, ck.State.First)
+	if s.TornHeader && (claim > s.Base || s.IndexEntries > 0) {
+		// Not an interrupted roll: the checkpoint or the index names
+		// records in the segment, so its header had been synced.
+		s.TornHeader = false
+		s.HeaderErr = fmt.Errorf("%v; the segment is cut to %d bytes but the checkpoint (cursor %d) or its index (%d entries) names records in it: damage, not an interrupted roll", s.HeaderErr, s.Size, ck.State.Cursor, s.IndexEntries)
+	}
+	for i := range s.Damage {
+		d := &s.Damage[i]
+		if d.Torn && claim > d.Offsets.From {
+			d.Torn = false
+			d.Reason += fmt.Sprintf("; the checkpoint (first %d, cursor %d) says offsets up to %d were durable: damage, not a torn write", ck.State.First, ck.State.Cursor, claim-1)
+		}
+	}
+}
+
+// lostTail reports an index file without its segment past the last
+// segment that names offsets the checkpoint keeps: the log's end was lost
+// (the writer's Open refuses it rather than give those offsets again).
+// Repair leaves the index, the evidence, where it is.
+func (r *Report) lostTail(name string) *Finding {
+	if r.Live {
+		return nil
+	}
+	return lostTail(r.Dir, r.First, name)
+}
+
+func lostTail(d *Dir, first uint64, name string) *Finding {
+	base, ok := segment.ParseBaseName(name, index.Suffix)
+	if !ok {
+		return nil
+	}
+	for _, s := range d.Segments {
+		if s.Base >= base {
+			return nil // a segment in the middle: reported as a gap
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(d.Path, name))
+	if err != nil {
+		return nil
+	}
+	entries, _ := index.Decode(b, base, segment.HeaderSize, segment.MaxSegmentSize)
+	if len(entries) == 0 || entries[0].Offset < first {
+		return nil
+	}
+	return &Finding{Severity: Error, Code: CodeSegmentMissing, File: segment.FileName(base), Offsets: rangePtr(OpenRange(base)),
+		Message: fmt.Sprintf("segment missing from the end of the log, but its index %s names offset %d and later: records from %d on are lost; a writer refuses to open the log rather than give their offsets again", name, entries[0].Offset, base)}
 }
