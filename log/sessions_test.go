@@ -2,9 +2,11 @@ package log_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/seglog/seglog/checkpoint"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -125,5 +127,28 @@ func TestSessionLimit(t *testing.T) {
 	}
 	if _, err := l.OpenSession(string(rune(0x4e00))); err != nil {
 		t.Fatalf("OpenSession of an open scope at the limit: %v", err)
+	}
+}
+
+// TestSessionOverCheckpointSize checks that a session that would take the
+// checkpoint over its size is refused with ErrTooLarge, and nothing
+// changes.
+func TestSessionOverCheckpointSize(t *testing.T) {
+	l := coreOpen(t, t.TempDir(), nil)
+	if err := l.SetMeta("big", make([]byte, checkpoint.MaxSize-200)); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := 0; err == nil && i < 20; i++ {
+		_, err = l.OpenSession(fmt.Sprint("scope-", i))
+	}
+	if !errors.Is(err, seglog.ErrTooLarge) {
+		t.Fatalf("OpenSession past the checkpoint's size: %v, want ErrTooLarge", err)
+	}
+	n := len(l.Sessions())
+	coreClose(t, l)
+	l = coreOpen(t, l.Dir(), nil)
+	if len(l.Sessions()) != n {
+		t.Fatalf("%d sessions after a reopen, %d before", len(l.Sessions()), n)
 	}
 }
