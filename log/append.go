@@ -39,7 +39,7 @@ func (l *Log) appendOne(data []byte, o AppendOptions) (uint64, error) {
 	off, epoch := l.mu.next, l.mu.epoch
 	l.mu.w.add(typ, data, off)
 	l.mu.next++
-	if l.mu.w.openSize() >= frameTarget {
+	if l.mu.w.openSize() >= frameTargetFor(l.opts.Codec) {
 		l.mu.w.cut()
 	}
 	return off, l.commitLocked(off, epoch)
@@ -115,7 +115,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 	l.wakeLocked() // a record was appended: wake WaitPending
 	if l.opts.Sync != SyncAlways {
 		switch n := len(l.mu.w.buf); {
-		case n >= 4*flushThreshold:
+		case n >= 2*flushThreshold:
 			// The flusher is behind: write here, which also makes
 			// appenders wait for the disk instead of growing the buffer.
 			// The records stay buffered if this fails; the error is

@@ -86,12 +86,14 @@ type Log struct {
 	// releases tracks background deletions of released segments.
 	releases sync.WaitGroup
 
-	loadedMu sync.Mutex
-	loaded   []*segFile
-	clock    atomic.Uint64
+	loadedMu    sync.Mutex
+	loaded      []*segFile
+	loadedIndex int64 // memory of the loaded segments' indexes
+	clock       atomic.Uint64
 
 	roEnd  int64 // read-only: end of the last segment scanned
 	frames frameCache
+	walk   readWalk
 	// readFirst and readClosed copy mu.state.First and mu.closed for the
 	// frame-cache path of Read, which takes no lock.
 	readFirst  atomic.Uint64

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
@@ -14,12 +17,12 @@ import (
 // view is what a reader holds of one segment while it reads: the file,
 // the index entries and the readable end. It must be released.
 type view struct {
-	s       *segFile
-	f       vfs.File
-	entries []index.Entry
-	end     int64  // bytes of the file that hold complete frames
-	bound   uint64 // offsets below it may be returned
-	next    *segFile
+	s     *segFile
+	f     vfs.File
+	idx   frameIndex
+	end   int64  // bytes of the file that hold complete frames
+	bound uint64 // offsets below it may be returned
+	next  *segFile
 }
 
 // acquire finds the segment holding offset and pins it. It makes buffered
@@ -53,18 +56,18 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	if i+1 < len(segs) {
 		v.next = segs[i+1]
 		l.mu.Unlock()
-		f, entries, err := l.acquireSealed(s)
+		f, idx, err := l.acquireSealed(s)
 		if err != nil {
 			return view{}, err
 		}
-		v.f, v.entries, v.end = f, entries, s.size
+		v.f, v.idx, v.end = f, idx, s.size
 		return v, nil
 	}
 	s.mu.Lock()
 	s.refs++
 	v.f = s.f
 	s.mu.Unlock()
-	v.entries = s.entries
+	v.idx = frameIndex{entries: s.entries}
 	if l.mu.w != nil {
 		v.end = l.mu.w.size
 	} else {
@@ -99,13 +102,27 @@ func (l *Log) readableLocked(offset uint64) error {
 }
 
 // Read returns the record at offset. Data is the caller's to keep.
-// Reads of neighbouring offsets share the work of decoding their frame.
+// A read costs one index lookup and one read of the frame that holds the
+// record, whose checksum it verifies; reads of neighbouring offsets share
+// the work of decoding their frame.
 func (l *Log) Read(offset uint64) (Record, error) {
+	return l.read(nil, offset, true)
+}
+
+// ReadAppend is Read for callers that reuse buffers: it appends the
+// record's data to dst and returns the record with Data set to the
+// extended slice, as append does. With room in dst, it allocates nothing
+// (for records of few distinct type tags).
+func (l *Log) ReadAppend(dst []byte, offset uint64) (Record, error) {
+	return l.read(dst, offset, false)
+}
+
+func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	// A frame in the cache was read from the file, so it was readable;
 	// only a release since, or Close, can have put offset out of reach.
 	if !l.readClosed.Load() && offset >= l.readFirst.Load() {
 		if f := l.frames.get(offset); f != nil {
-			return f.record(offset), nil
+			return f.record(dst, offset, clone), nil
 		}
 	}
 	v, err := l.acquire(offset)
@@ -116,51 +133,159 @@ func (l *Log) Read(offset uint64) (Record, error) {
 	if offset >= v.bound {
 		return Record{}, fmt.Errorf("%w: offset %d not yet durable", ErrOutOfRange, offset)
 	}
-	i := index.Search(v.entries, offset)
+	i := v.idx.Search(offset)
 	if i < 0 {
 		return Record{}, &CorruptError{File: v.s.path, Offset: 0, Reason: fmt.Sprintf("no frame holds offset %d", offset)}
 	}
-	f, err := l.loadFrame(&v, v.entries[i], offset)
+	e := v.idx.At(i)
+	if l.walking(offset) {
+		// The reader walks the log: keep the frame decoded for the
+		// reads of its next records.
+		var fb frameBuf
+		f, err := l.loadFrame(&v, e, offset, &fb)
+		if err != nil {
+			return Record{}, err
+		}
+		l.walk.frameNext.Store(f.base + uint64(f.count()))
+		l.frames.put(f, len(fb.frame)+len(fb.raw))
+		return f.record(dst, offset, clone), nil
+	}
+	// A read at random: decode into a reused buffer and keep nothing.
+	rb := readBufs.Get().(*readBuf)
+	defer rb.put()
+	h, raw, err := l.readFrame(&v, e, offset, &rb.frameBuf)
 	if err != nil {
 		return Record{}, err
 	}
-	l.frames.put(f)
-	return f.record(offset), nil
+	l.walk.frameNext.Store(h.Next())
+	var rec Record
+	if err := walkFrame(&rb.body, raw, h.Count, func(i uint32, typ string, data []byte) {
+		if o := h.Base + uint64(i); o == offset {
+			rec = Record{Offset: o, Type: typ, Data: copyData(dst, data, clone)}
+		}
+	}); err != nil {
+		return Record{}, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame at offset %d: %v", h.Base, err)}
+	}
+	return rec, nil
+}
+
+// readWalk tells a walk through the log from reads at random. Concurrent
+// readers may blur it; it only chooses whether a frame is kept decoded.
+type readWalk struct {
+	next      atomic.Uint64 // 1 + the offset of the last read from a file
+	frameNext atomic.Uint64 // the offset after that read's frame
+}
+
+// walking reports whether a read of offset, which missed the frame
+// cache, follows on from the last read from a file: the next offset, or
+// the start of the next frame.
+func (l *Log) walking(offset uint64) bool {
+	w := offset == l.walk.next.Load() || offset == l.walk.frameNext.Load()
+	l.walk.next.Store(offset + 1)
+	return w
+}
+
+// copyData returns data as Read (clone) or ReadAppend returns it.
+func copyData(dst, data []byte, clone bool) []byte {
+	if clone {
+		return slices.Clone(data)
+	}
+	return append(dst, data...)
+}
+
+// frameBuf holds one frame read from a file: the stored frame, header
+// included, and its decompressed body when it is compressed. Its slices
+// are reused from read to read when it is.
+type frameBuf struct {
+	frame []byte
+	raw   []byte
+}
+
+// readBuf is the scratch of a read at random, reused through readBufs.
+type readBuf struct {
+	frameBuf
+	body segment.Body
+}
+
+var readBufs = sync.Pool{New: func() any { return new(readBuf) }}
+
+// maxPooledRead bounds the buffers kept for reuse, so that a read of an
+// exceptionally large frame does not pin its memory.
+const maxPooledRead = 1 << 20
+
+func (rb *readBuf) put() {
+	if cap(rb.frame)+cap(rb.raw) <= maxPooledRead {
+		readBufs.Put(rb)
+	}
+}
+
+// walkFrame walks a decoded body, which must hold exactly count records,
+// calling fn for each.
+func walkFrame(b *segment.Body, raw []byte, count uint32, fn func(i uint32, typ string, data []byte)) error {
+	b.Reset(raw)
+	for i := uint32(0); i < count; i++ {
+		typ, data, err := b.Next()
+		if err != nil {
+			return fmt.Errorf("record %d of %d: %w", i, count, err)
+		}
+		fn(i, typ, data)
+	}
+	if b.Len() != 0 {
+		return fmt.Errorf("%d bytes after the last record", b.Len())
+	}
+	return nil
 }
 
 // loadFrame reads, checks and decodes the frame an index entry points at,
-// which must hold offset.
-func (l *Log) loadFrame(v *view, e index.Entry, offset uint64) (*cachedFrame, error) {
-	path := v.s.path
-	b := make([]byte, e.Len)
-	if _, err := v.f.ReadAt(b, int64(e.Pos)); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: "frame extends past the end of the file"}
-		}
-		return nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
-	}
-	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b)
+// which must hold offset, into a frame for the cache.
+func (l *Log) loadFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (*cachedFrame, error) {
+	h, raw, err := l.readFrame(v, e, offset, fb)
 	if err != nil {
 		return nil, err
-	}
-	if h.Base != e.Offset || h.Size() != int64(e.Len) {
-		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
-	}
-	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
-		return nil, err
-	}
-	if offset >= h.Next() {
-		return nil, &CorruptError{File: path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
-	}
-	raw, err := segment.Decompress(h.Codec, nil, b[segment.FrameHeaderSize:], h.RawLen)
-	if err != nil {
-		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: err.Error()}
 	}
 	f, err := newCachedFrame(h.Base, h.Count, raw)
 	if err != nil {
-		return nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame at offset %d: %v", h.Base, err)}
+		return nil, &CorruptError{File: v.s.path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame at offset %d: %v", h.Base, err)}
 	}
 	return f, nil
+}
+
+// readFrame reads and checks the frame an index entry points at, which
+// must hold offset, into fb, and returns its header and decoded body.
+func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (segment.FrameHeader, []byte, error) {
+	path := v.s.path
+	if cap(fb.frame) < int(e.Len) {
+		fb.frame = make([]byte, e.Len)
+	}
+	b := fb.frame[:e.Len]
+	fb.frame = b
+	if _, err := v.f.ReadAt(b, int64(e.Pos)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return segment.FrameHeader{}, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: "frame extends past the end of the file"}
+		}
+		return segment.FrameHeader{}, nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
+	}
+	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b)
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Base != e.Offset || h.Size() != int64(e.Len) {
+		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
+	}
+	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
+		return h, nil, err
+	}
+	if offset >= h.Next() {
+		return h, nil, &CorruptError{File: path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
+	}
+	raw, err := segment.Decompress(h.Codec, fb.raw[:0], b[segment.FrameHeaderSize:], h.RawLen)
+	if err != nil {
+		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: err.Error()}
+	}
+	if h.Codec != segment.CodecNone {
+		fb.raw = raw
+	}
+	return h, raw, nil
 }
 
 // Records iterates over the records from offset from (or the first
@@ -224,14 +349,15 @@ func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
 // scanSegment yields the records of one pinned segment from off. It
 // returns the offset to continue from and whether to go on.
 func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off uint64, yield func(Record, error) bool) (uint64, bool) {
-	i := index.Search(v.entries, off)
+	i := v.idx.Search(off)
 	if i < 0 {
 		i = 0
 	}
-	if len(v.entries) == 0 {
+	if v.idx.Len() == 0 {
 		return off, false
 	}
-	sc.Reset(v.f, v.s.path, int64(v.entries[i].Pos), v.end, v.entries[i].Offset)
+	e := v.idx.At(i)
+	sc.Reset(v.f, v.s.path, int64(e.Pos), v.end, e.Offset)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but
@@ -279,9 +405,9 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			return off, false
 		}
 		// Skip to the next frame the index knows past the damage.
-		for j := i; j < len(v.entries); j++ {
-			if int64(v.entries[j].Pos) > sc.Pos() {
-				return v.entries[j].Offset, true
+		for j := i; j < v.idx.Len(); j++ {
+			if e := v.idx.At(j); int64(e.Pos) > sc.Pos() {
+				return e.Offset, true
 			}
 		}
 		if v.next != nil {

@@ -40,9 +40,10 @@ func (f *reviewCountFile) Close() error {
 
 // TestReviewOpenFilesBounded: a log that is never acknowledged (an agent
 // offline for long) keeps growing. The sealed segments hold open files only
-// up to a bound (maxLoaded), whether they were loaded by a read or sealed by
-// this process's own rolls.
+// up to a bound (maxLoaded, lowered to 16 here), whether they were loaded
+// by a read or sealed by this process's own rolls.
 func TestReviewOpenFilesBounded(t *testing.T) {
+	defer seglog.SetLoadBounds(16, 12<<20)()
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
 			var open atomic.Int64
@@ -82,6 +83,7 @@ func TestReviewOpenFilesBounded(t *testing.T) {
 // TestReviewOpenFilesBoundedReadOnly: the same for a read-only reader
 // following a writer with Refresh.
 func TestReviewOpenFilesBoundedReadOnly(t *testing.T) {
+	defer seglog.SetLoadBounds(16, 12<<20)()
 	cfs := crashfs.New()
 	w, err := seglog.Open(reviewDir, &seglog.Options{FS: cfs, Logger: reviewQuiet, SegmentSize: seglog.MinSegmentSize})
 	if err != nil {

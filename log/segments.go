@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
@@ -13,8 +14,10 @@ import (
 )
 
 // segFile is one segment as the log tracks it. Sealed segments open their
-// file and load their index on first read; a few stay loaded (see
-// maxLoaded), so memory and descriptors do not grow with the log.
+// file and load their index on first read, and stay loaded within bounds
+// on open files and index memory (see maxLoaded and maxLoadedIndex), so
+// that reads at random over a warm log open nothing, while memory and
+// descriptors do not grow with the log.
 type segFile struct {
 	base    uint64
 	path    string
@@ -22,12 +25,16 @@ type segFile struct {
 
 	mu       sync.Mutex
 	f        vfs.File      // read handle; for the active segment, the writer's
-	entries  []index.Entry // sealed: loaded index; active: guarded by Log.mu
+	entries  []index.Entry // sealed: loaded index, unless packed; active: guarded by Log.mu
+	packed   *packedIndex  // sealed: the loaded index, packed
 	size     int64         // sealed: file size when loaded
 	refs     int           // readers using f
 	retired  bool          // evicted or removed: close f when refs drops to 0
 	removed  bool          // released from the log: never load again
 	lastUsed atomic.Uint64 // clock for eviction
+	// indexBytes is the memory of entries when evictLoaded counted it;
+	// guarded by Log.loadedMu.
+	indexBytes int64
 }
 
 func newSegFile(dir string, base uint64) *segFile {
@@ -39,38 +46,48 @@ func newSegFile(dir string, base uint64) *segFile {
 }
 
 // maxLoaded bounds the sealed segments holding an open file and a loaded
-// index at once.
-const maxLoaded = 16
+// index at once, and maxLoadedIndex the memory of their indexes: with the
+// default 64 MiB segments and uncompressed frames of 16 KiB (8 bytes of
+// packed index each), a log of 12 GiB stays loaded whole, in 192
+// descriptors and 6 MiB of index.
+// Tests lower them.
+var (
+	maxLoaded            = 256
+	maxLoadedIndex int64 = 6 << 20
+)
+
+// entryBytes is the memory of one loaded index entry.
+const entryBytes = int64(unsafe.Sizeof(index.Entry{}))
 
 // acquireSealed returns the segment's read handle and index, loading them
 // if needed. The caller must release.
-func (l *Log) acquireSealed(s *segFile) (vfs.File, []index.Entry, error) {
+func (l *Log) acquireSealed(s *segFile) (vfs.File, frameIndex, error) {
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
 		if l.readClosed.Load() {
-			return nil, nil, ErrClosed
+			return nil, frameIndex{}, ErrClosed
 		}
-		return nil, nil, ErrOutOfRange
+		return nil, frameIndex{}, ErrOutOfRange
 	}
 	// An evicted segment still open for another reader is tracked again.
 	loadedNow := s.retired && s.f != nil
 	if s.f == nil {
 		if err := l.loadSealed(s); err != nil {
 			s.mu.Unlock()
-			return nil, nil, err
+			return nil, frameIndex{}, err
 		}
 		loadedNow = true
 	}
 	s.retired = false
 	s.refs++
 	s.lastUsed.Store(l.clock.Add(1))
-	f, entries := s.f, s.entries
+	f, idx := s.f, s.frameIndex()
 	s.mu.Unlock()
 	if loadedNow {
 		l.evictLoaded(s)
 	}
-	return f, entries, nil
+	return f, idx, nil
 }
 
 func (s *segFile) release() {
@@ -78,9 +95,23 @@ func (s *segFile) release() {
 	s.refs--
 	if s.refs == 0 && s.retired && s.f != nil {
 		s.f.Close()
-		s.f, s.entries = nil, nil
+		s.f, s.entries, s.packed = nil, nil, nil
 	}
 	s.mu.Unlock()
+}
+
+// frameIndex returns the segment's index for reads. s.mu is held.
+func (s *segFile) frameIndex() frameIndex {
+	return frameIndex{entries: s.entries, packed: s.packed}
+}
+
+// pack packs the index of a sealed segment. s.mu is held.
+func (s *segFile) pack() {
+	if s.packed == nil && s.entries != nil {
+		if p := packIndex(s.base, s.entries); p != nil {
+			s.packed, s.entries = p, nil
+		}
+	}
 }
 
 // retire drops the segment's handle and index once no reader uses them.
@@ -92,7 +123,7 @@ func (s *segFile) retire() error {
 	var err error
 	if s.refs == 0 && s.f != nil {
 		err = s.f.Close()
-		s.f, s.entries = nil, nil
+		s.f, s.entries, s.packed = nil, nil, nil
 	}
 	return err
 }
@@ -123,6 +154,7 @@ func (l *Log) loadSealed(s *segFile) error {
 		}
 	}
 	s.f, s.entries, s.size = f, entries, size
+	s.pack()
 	return nil
 }
 
@@ -232,12 +264,17 @@ func (l *Log) writeIndex(s *segFile, entries []index.Entry) error {
 }
 
 // evictLoaded records that s was loaded and retires the least recently
-// used sealed segments beyond maxLoaded.
+// used sealed segments beyond maxLoaded and maxLoadedIndex.
 func (l *Log) evictLoaded(s *segFile) {
 	l.loadedMu.Lock()
 	defer l.loadedMu.Unlock()
+	s.mu.Lock()
+	s.pack() // sealed by a roll: its entries are final
+	s.indexBytes = s.frameIndex().bytes()
+	s.mu.Unlock()
 	l.loaded = append(l.loaded, s)
-	for len(l.loaded) > maxLoaded {
+	l.loadedIndex += s.indexBytes
+	for len(l.loaded) > maxLoaded || (len(l.loaded) > 1 && l.loadedIndex > maxLoadedIndex) {
 		oldest := 0
 		for i, c := range l.loaded {
 			if c.lastUsed.Load() < l.loaded[oldest].lastUsed.Load() {
@@ -246,6 +283,7 @@ func (l *Log) evictLoaded(s *segFile) {
 		}
 		victim := l.loaded[oldest]
 		l.loaded = append(l.loaded[:oldest], l.loaded[oldest+1:]...)
+		l.loadedIndex -= victim.indexBytes
 		victim.retire()
 	}
 }

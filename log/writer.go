@@ -11,8 +11,22 @@ import (
 // frameTarget is the size, header and uncompressed body, at which the open
 // frame is cut.
 // Larger frames compress better and cost less per record; smaller ones
-// make a random Read decode less.
-const frameTarget = 32 << 10
+// make a random Read decode less: a Read at random copies and checks a
+// whole frame, and does so for a 16 KiB frame in well under half the time
+// of a 32 KiB one (docs/benchmarks.md). Uncompressed frames are cut at
+// 16 KiB; compressed ones, which the codec shrinks, at 32 KiB.
+const (
+	frameTarget           = 16 << 10
+	frameTargetCompressed = 32 << 10
+)
+
+// frameTargetFor returns the frame target of a codec.
+func frameTargetFor(c segment.Codec) int {
+	if c == segment.CodecNone {
+		return frameTarget
+	}
+	return frameTargetCompressed
+}
 
 // flushThreshold is the buffered size at which an appender writes the
 // buffer out under SyncInterval and SyncNever.
@@ -131,7 +145,7 @@ func (w *writer) take() ([]byte, []index.Entry) {
 	if w.buf == nil {
 		// Appends go on while b is written: give them a buffer as large
 		// as b at once rather than growing one to that size again.
-		w.buf = make([]byte, 0, min(cap(b), 8*flushThreshold))
+		w.buf = make([]byte, 0, min(cap(b), 4*flushThreshold))
 	}
 	w.spareBuf, w.spareEntries = nil, nil
 	return b, e
@@ -148,7 +162,7 @@ func (w *writer) inherit(old *writer) {
 
 // recycle returns written buffers for reuse, dropping very large ones.
 func (w *writer) recycle(b []byte, e []index.Entry) {
-	if cap(b) <= 8*flushThreshold { // appends write inline past 4 MiB
+	if cap(b) <= 4*flushThreshold { // appends write inline past 2 MiB
 		w.spareBuf = b[:0]
 	}
 	w.spareEntries = e[:0]

@@ -218,6 +218,45 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchAgainstTidwall runs the same small workload against
+// tidwall/wal and checks that both rows, the ratio and the disk's sync
+// price are reported, in each output form, and that nothing is left behind.
+func TestBenchAgainstTidwall(t *testing.T) {
+	parent := t.TempDir()
+	r := seglogCmd(t, "bench", parent, "--count", "200", "--writers", "2", "--sync", "never", "--record-size", "300", "--against", "tidwall")
+	r.wantCode(t, exitOK)
+	for _, w := range []string{"seglog       append", "tidwall/wal  append", "tidwall/wal  read", "seglog over tidwall/wal: append ", "fdatasync", "tidwall/wal disk:"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("no %q in:\n%s", w, r)
+		}
+	}
+	r = seglogCmd(t, "bench", parent, "--json", "--count", "50", "--sync", "always", "--against", "tidwall")
+	r.wantCode(t, exitOK)
+	var res struct {
+		Append  struct{ Ops uint64 } `json:"append"`
+		Tidwall struct {
+			Append struct{ Ops uint64 } `json:"append"`
+			Scan   struct{ Ops uint64 } `json:"scan"`
+		} `json:"tidwall"`
+		Ratio struct {
+			Append float64 `json:"append"`
+		} `json:"seglog_over_tidwall"`
+		SyncPrice struct {
+			Overwrite int64 `json:"overwrite_fdatasync_ns"`
+			Extend    int64 `json:"extending_append_fsync_ns"`
+		} `json:"sync_price"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Append.Ops != 50 || res.Tidwall.Append.Ops != 50 ||
+		res.Tidwall.Scan.Ops != 50 || res.Ratio.Append <= 0 || res.SyncPrice.Overwrite <= 0 || res.SyncPrice.Extend <= 0 {
+		t.Errorf("%v: %+v\n%s", err, res, r)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("bench left %d files behind", len(ents))
+	}
+	r = seglogCmd(t, "bench", parent, "--count", "10", "--against", "etcd")
+	r.wantCode(t, exitUsage)
+}
+
 func TestVersionAndCompletion(t *testing.T) {
 	r := seglogCmd(t, "version")
 	r.wantCode(t, exitOK)

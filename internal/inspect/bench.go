@@ -36,6 +36,10 @@ type BenchOptions struct {
 	Duration time.Duration
 	// Reads is the number of random reads. Default min(records, 10000).
 	Reads int
+	// Against names another log to run the same workload against in the
+	// same run: "tidwall" (github.com/tidwall/wal), or "" for none. With
+	// it, the disk's price of a durable write is measured too.
+	Against string
 }
 
 // Phase is the outcome of one part of a benchmark.
@@ -44,6 +48,21 @@ type Phase struct {
 	Bytes   uint64 // payload bytes
 	Elapsed time.Duration
 	Latency Histogram // nanoseconds per operation; empty for the scan
+	// PeakRSS is the process's peak resident memory during the phase,
+	// in bytes; 0 where the system does not report it.
+	PeakRSS int64
+}
+
+// begin starts the phase's clock and its peak memory.
+func (p *Phase) begin() time.Time {
+	ResetPeakRSS()
+	return time.Now()
+}
+
+// end stops the phase's clock and reads its peak memory.
+func (p *Phase) end(start time.Time) {
+	p.Elapsed = time.Since(start)
+	p.PeakRSS, _ = PeakRSS()
 }
 
 // OpsPerSec and BytesPerSec are the phase's throughput.
@@ -60,6 +79,14 @@ type BenchResult struct {
 	Scan       Phase // every record, in order, through Log.Records
 	RandomRead Phase // Log.Read at random offsets
 	DiskBytes  int64 // size of the log's files after the appends
+	// PeakRSS is the process's peak resident memory during the run
+	// (from Open to Close), in bytes; 0 where the system does not report
+	// it.
+	PeakRSS int64
+	// Tidwall is the same workload run against tidwall/wal, and
+	// SyncPrice the disk's price of a durable write, with Against.
+	Tidwall   *BenchResult
+	SyncPrice *SyncPrice
 }
 
 func (o *BenchOptions) defaults() {
@@ -82,6 +109,9 @@ func (o *BenchOptions) defaults() {
 // typical JSON messages.
 func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	opts.defaults()
+	if opts.Against != "" && opts.Against != "tidwall" {
+		return nil, fmt.Errorf("unknown log %q to bench against (want tidwall)", opts.Against)
+	}
 	if opts.RecordSize > seglog.MaxRecordSize {
 		return nil, fmt.Errorf("record size %d over the %d limit", opts.RecordSize, seglog.MaxRecordSize)
 	}
@@ -119,7 +149,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	if opts.Duration > 0 {
 		deadline = time.Now().Add(opts.Duration)
 	}
-	start := time.Now()
+	start := res.Append.begin()
 	for w := range opts.Writers {
 		wg.Add(1)
 		go func() {
@@ -163,13 +193,13 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	if err := l.Sync(); err != nil {
 		return nil, err
 	}
-	res.Append.Elapsed = time.Since(start)
+	res.Append.end(start)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res.DiskBytes = dirSize(dir)
 
-	start = time.Now()
+	start = res.Scan.begin()
 	for rec, err := range l.Records(0) {
 		if err != nil {
 			return nil, err
@@ -177,7 +207,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		res.Scan.Ops++
 		res.Scan.Bytes += uint64(len(rec.Data))
 	}
-	res.Scan.Elapsed = time.Since(start)
+	res.Scan.end(start)
 
 	next := l.NextOffset()
 	reads := opts.Reads
@@ -185,7 +215,7 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		reads = int(min(next, 10000))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	start = time.Now()
+	start = res.RandomRead.begin()
 	for range reads {
 		if next == 0 {
 			break
@@ -199,8 +229,34 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 		res.RandomRead.Ops++
 		res.RandomRead.Bytes += uint64(len(rec.Data))
 	}
-	res.RandomRead.Elapsed = time.Since(start)
-	return res, l.Close()
+	res.RandomRead.end(start)
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	res.PeakRSS = max(res.Append.PeakRSS, res.Scan.PeakRSS, res.RandomRead.PeakRSS)
+	if err := benchAgainst(ctx, opts, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// benchAgainst runs what opts.Against asks for after seglog's run.
+func benchAgainst(ctx context.Context, opts BenchOptions, res *BenchResult) error {
+	if opts.Against == "" {
+		return nil
+	}
+	tw := &BenchResult{Options: opts}
+	if err := benchTidwall(ctx, opts, tw); err != nil {
+		return fmt.Errorf("tidwall/wal: %w", err)
+	}
+	tw.PeakRSS = max(tw.Append.PeakRSS, tw.Scan.PeakRSS, tw.RandomRead.PeakRSS)
+	res.Tidwall = tw
+	p, err := MeasureSyncPrice(opts.Dir, 200)
+	if err != nil {
+		return fmt.Errorf("measuring the sync price: %w", err)
+	}
+	res.SyncPrice = &p
+	return nil
 }
 
 var words = []string{"agent", "server", "message", "queue", "retry", "deliver", "status", "ok",
