@@ -243,7 +243,7 @@ func openDirSeeds(t testing.TB) [][]any {
 	seeds = append(seeds,
 		with(openSegAlone, first),
 		with(openSegAlone, first[:len(first)-9]),
-		with(openSegAlone, segment.AppendFileHeader(nil, 0)),
+		with(openSegAlone, segment.AppendFileHeader(nil, 0, 0, fuzzSalt)),
 		with(openCkptAlone, ckpt),
 		with(openActiveIdx, sealedIdx),
 		with(openSealedIdx, sealedIdx[:len(sealedIdx)-16]),
@@ -251,7 +251,7 @@ func openDirSeeds(t testing.TB) [][]any {
 		with(openTailGarbage, active[segment.HeaderSize:segment.HeaderSize+60]),
 		with(openActiveSeg, active[:min(len(active), 1200)]),
 		with(openActiveDamage, []byte{0, 40, 0xFF}),
-		with(openStraySeg, segment.AppendFileHeader(nil, base.next)),
+		with(openStraySeg, segment.AppendFileHeader(nil, base.next, 0, fuzzSalt)),
 		with(openSealedSeg, first[:100]),
 	)
 	return seeds

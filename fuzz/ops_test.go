@@ -222,6 +222,7 @@ func (m *opsModel) appendOne(size int) {
 	m.nextID++
 	data := opsPayload(m.nextID, size)
 	m.attempted[m.nextID] = fuzzRecord{data: data}
+	defer m.adoptFullDiskRelease(m.allAcked(), m.next)
 	off, err := m.l.Append(data)
 	if m.opErr("Append", err) {
 		return
@@ -250,6 +251,7 @@ func (m *opsModel) appendRecords(n, size int) {
 		m.attempted[m.nextID] = fuzzRecord{typ, data}
 		recs[i] = seglog.Record{Type: typ, Data: data}
 	}
+	defer m.adoptFullDiskRelease(m.allAcked(), m.next)
 	first, err := m.l.AppendRecords(recs...)
 	if m.opErr("AppendRecords", err) {
 		return
@@ -263,6 +265,28 @@ func (m *opsModel) appendRecords(n, size int) {
 	m.next += uint64(n)
 	if m.opts.Sync == seglog.SyncAlways {
 		m.synced = m.next
+	}
+}
+
+// allAcked reports whether every record is acknowledged under SyncAlways:
+// then an append that finds the disk full makes the log give back the
+// space it holds (see adoptFullDiskRelease).
+func (m *opsModel) allAcked() bool {
+	return m.opts.Sync == seglog.SyncAlways && m.state.cursor == m.next
+}
+
+// adoptFullDiskRelease follows the one change an append makes to the
+// delivery state: when every record was acknowledged and an injected
+// failure made the disk look full, the log releases the kept window
+// (first moves to the cursor, the next offset before the append) to give
+// its space back, and tries the append once more.
+func (m *opsModel) adoptFullDiskRelease(allAcked bool, nextBefore uint64) {
+	fired := m.fault.takeFired() || m.failed
+	if !allAcked || !fired {
+		return
+	}
+	if st := m.l.State(); st.First == nextBefore && st.Cursor == nextBefore {
+		m.state.first = nextBefore
 	}
 }
 

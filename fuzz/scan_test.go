@@ -21,10 +21,12 @@ import (
 // once: torn (safe to cut), corrupt, or an I/O error.
 func FuzzScan(f *testing.F) {
 	warmCodecs()
-	f.Add(segment.AppendFileHeader(nil, 0))
+	f.Add(segment.AppendFileHeader(nil, 0, 0, 0))
+	f.Add(segment.AppendFileHeader(nil, 0, 0, fuzzSalt))
 	f.Add([]byte("SEGLOG\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		base, herr := segment.ParseFileHeader("seg", b)
+		fh, herr := segment.ParseFileHeader("seg", b)
+		base, salt := fh.Base, fh.Salt
 		if herr == nil && len(b) < segment.HeaderSize {
 			t.Fatalf("ParseFileHeader accepted %d bytes", len(b))
 		}
@@ -37,7 +39,7 @@ func FuzzScan(f *testing.F) {
 		var scanned []frame
 		bound := 16*uint64(len(b)) + 2<<20
 		checkAlloc(t, "Scanner", bound, func() {
-			s := segment.NewScanner(r, "seg", segment.HeaderSize, size, base)
+			s := segment.NewScanner(r, "seg", salt, segment.HeaderSize, size, base)
 			next, pos := base, int64(segment.HeaderSize)
 			for s.Next() {
 				h := *s.Header()
@@ -57,7 +59,7 @@ func FuzzScan(f *testing.F) {
 		var accepted []frame
 		var tail segment.Tail
 		checkAlloc(t, "ScanTail", bound+2<<20, func() {
-			tail = segment.ScanTail(r, "seg", segment.HeaderSize, size, base, func(pos int64, h *segment.FrameHeader) {
+			tail = segment.ScanTail(r, "seg", salt, segment.HeaderSize, size, base, func(pos int64, h *segment.FrameHeader) {
 				accepted = append(accepted, frame{pos, *h})
 			})
 		})
@@ -85,8 +87,8 @@ func FuzzScan(f *testing.F) {
 			if !errors.Is(tail.Corrupt, segment.ErrCorrupt) || tail.Torn != 0 {
 				t.Fatalf("corrupt tail: %v, torn %d", tail.Corrupt, tail.Torn)
 			}
-		case tail.End+tail.Torn != size:
-			t.Fatalf("ScanTail: end %d + torn %d != size %d", tail.End, tail.Torn, size)
+		case tail.End+tail.Torn+tail.Zero != size || (tail.Torn > 0 && tail.Zero > 0):
+			t.Fatalf("ScanTail: end %d + torn %d + zero %d != size %d", tail.End, tail.Torn, tail.Zero, size)
 		}
 	})
 }
@@ -123,7 +125,7 @@ func FuzzScanTail(f *testing.F) {
 		var frames []frame
 		pos, durable, synced := int64(segment.HeaderSize), int64(segment.HeaderSize), int64(segment.HeaderSize)
 		base := uint64(1000)
-		if _, err := fh.WriteAt(segment.AppendFileHeader(nil, base), 0); err != nil {
+		if _, err := fh.WriteAt(segment.AppendFileHeader(nil, base, 0, fuzzSalt), 0); err != nil {
 			t.Fatal(err)
 		}
 		fh.Sync()
@@ -139,7 +141,7 @@ func FuzzScanTail(f *testing.F) {
 				}
 				recs = append(recs, fuzzRecord{typ, fz.bytes(int(fz.byte()))})
 			}
-			fb := sealRecords(codec, next, uint32(durable), recs)
+			fb := sealRecords(codec, next, uint32(durable), recs, fuzzSalt)
 			if _, err := fh.WriteAt(fb, pos); err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +174,7 @@ func FuzzScanTail(f *testing.F) {
 		}
 
 		var got []frame
-		tail := segment.ScanTail(bytes.NewReader(file), name, segment.HeaderSize, int64(len(file)), base, func(pos int64, h *segment.FrameHeader) {
+		tail := segment.ScanTail(bytes.NewReader(file), name, fuzzSalt, segment.HeaderSize, int64(len(file)), base, func(pos int64, h *segment.FrameHeader) {
 			got = append(got, frame{pos, file[pos : pos+h.Size()]})
 		})
 		if tail.Err != nil {
@@ -191,8 +193,8 @@ func FuzzScanTail(f *testing.F) {
 			if tail.End < synced {
 				t.Fatalf("ScanTail cut at %d, before the synced end %d", tail.End, synced)
 			}
-			if tail.End+tail.Torn != int64(len(file)) {
-				t.Fatalf("end %d + torn %d != size %d", tail.End, tail.Torn, len(file))
+			if tail.End+tail.Torn+tail.Zero != int64(len(file)) {
+				t.Fatalf("end %d + torn %d + zero %d != size %d", tail.End, tail.Torn, tail.Zero, len(file))
 			}
 			return
 		}
@@ -212,7 +214,7 @@ func FuzzScanTail(f *testing.F) {
 			if end > int64(len(file)) || !bytes.Equal(file[fr.pos:end], fr.bytes) {
 				continue
 			}
-			h, err := segment.ParseFrameHeader("", 0, fr.bytes)
+			h, err := segment.ParseFrameHeader("", 0, fr.bytes, fuzzSalt)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,12 +18,23 @@ func (l *Log) Append(data []byte) (uint64, error) {
 // appendOne appends one record into the open frame, which concurrent
 // appends share (group commit).
 func (l *Log) appendOne(data []byte, o AppendOptions) (uint64, error) {
-	typ := o.Type
-	if err := segment.CheckRecord(typ, data); err != nil {
+	if err := segment.CheckRecord(o.Type, data); err != nil {
 		return 0, fmt.Errorf("seglog: append: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for retried := false; ; retried = true {
+		off, err := l.appendLocked(data, o)
+		// A full disk whose space is all the log's own, acknowledged:
+		// give it back and try once more.
+		if err == nil || retried || l.opts.Sync != SyncAlways || !l.freeSpaceLocked(err) {
+			return off, err
+		}
+	}
+}
+
+func (l *Log) appendLocked(data []byte, o AppendOptions) (uint64, error) {
+	typ := o.Type
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}
@@ -66,6 +77,15 @@ func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for retried := false; ; retried = true {
+		off, err := l.appendRecordsLocked(recs, total)
+		if err == nil || retried || l.opts.Sync != SyncAlways || !l.freeSpaceLocked(err) {
+			return off, err
+		}
+	}
+}
+
+func (l *Log) appendRecordsLocked(recs []Record, total int) (uint64, error) {
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}
@@ -110,6 +130,11 @@ func (l *Log) prepareLocked(need int) error {
 	}
 }
 
+// maxGroupYields bounds how many times a group commit's leader yields to
+// appenders still adding records before it writes: each yield costs about
+// a microsecond, an fsync a hundred or more.
+const maxGroupYields = 16
+
 // commitLocked finishes an append according to the sync policy.
 func (l *Log) commitLocked(off, epoch uint64) error {
 	l.wakeLocked() // a record was appended: wake WaitPending
@@ -131,7 +156,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 	}
 	l.mu.waiting[epoch]++
 	defer func() { l.doneWaitingLocked(epoch) }()
-	yielded := false
+	yields, seen := 0, uint64(0)
 	for {
 		if l.mu.epoch != epoch {
 			// A failed write discarded the frames not yet written then,
@@ -157,11 +182,12 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 			l.cond.Wait()
 			continue
 		}
-		if !yielded {
+		if yields == 0 || (l.mu.next != seen && yields < maxGroupYields) {
 			// Let appenders just woken by the last group commit add
-			// their records before this one starts: groups grow, and
-			// fsyncs per record fall.
-			yielded = true
+			// their records before this one starts, as long as they
+			// keep coming: groups grow, and fsyncs per record fall.
+			yields++
+			seen = l.mu.next
 			l.mu.Unlock()
 			runtime.Gosched()
 			l.mu.Lock()
@@ -213,8 +239,16 @@ func (l *Log) syncLocked(target uint64) error {
 // doSync, fsyncs. It releases l.mu during the I/O; only one goroutine does
 // writer I/O at a time (ioBusy).
 func (l *Log) flushLocked(doSync bool) error {
-	for l.mu.ioBusy {
-		l.cond.Wait()
+	for {
+		for l.mu.ioBusy {
+			l.cond.Wait()
+		}
+		if w := l.mu.w; w != nil && w.filling && w.size+int64(len(w.buf)) > w.fillFrom {
+			// Rare: the writes caught up with the background fill.
+			l.waitFillLocked(w, w.size+int64(len(w.buf)))
+			continue
+		}
+		break
 	}
 	if l.mu.closed { // Close ran while this waited: the files are gone
 		return ErrClosed
@@ -266,6 +300,7 @@ func (l *Log) flushLocked(doSync bool) error {
 	if doSync {
 		w.durable = w.size
 		l.mu.synced = target
+		l.fillLocked()
 	}
 	return nil
 }
@@ -280,7 +315,7 @@ func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err er
 	if l.mu.failErr == nil { // once per run of failures: a full disk is retried every SyncEvery
 		l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
 	}
-	if terr := w.f.Truncate(pos); terr != nil {
+	if terr := l.undoWrite(w, pos, int64(len(b))); terr != nil {
 		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
 		return l.mu.err
 	}

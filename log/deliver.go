@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/seglog/seglog/checkpoint"
@@ -57,6 +58,11 @@ type State struct {
 	First        uint64 // oldest record kept
 	Next         uint64 // offset the next append gets
 	PendingCount uint64 // records from Cursor to Next
+	// Gaps counts the gaps Pending has handed out since Open, each
+	// occurrence once however often it is handed out again (a retry, a
+	// rewind); GapOffsets the offsets they cover.
+	Gaps       uint64
+	GapOffsets uint64
 }
 
 // State returns the current delivery state.
@@ -68,21 +74,32 @@ func (l *Log) State() State {
 
 func (l *Log) stateLocked() State {
 	st := l.mu.state
-	return State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor}
+	return State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor,
+		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets}
 }
 
-// IsPending reports whether the record at offset has yet to be sent:
-// Cursor <= offset < Next.
+// IsPending reports whether the record at offset is not yet acknowledged:
+// Cursor <= offset < Next. It may have been handed out by Pending already.
 func (l *Log) IsPending(offset uint64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.mu.state.Cursor <= offset && offset < l.mu.next
 }
 
-// Pending returns up to max records from the cursor, labelled with the
-// sequence. The records are the caller's to keep. Ack compares the peer's
-// answer with the number of records handed out here. Under SyncInterval
-// and SyncNever, Pending makes the records it returns durable first.
+// Pending returns up to max entries from the cursor, labelled densely
+// from the sequence: records, and gaps for runs of offsets that cannot be
+// delivered (see Gap). A gap counts as one entry whatever its length. The
+// records are the caller's to keep. Ack compares the peer's answer with the
+// largest batch handed out since the last Ack. Under SyncInterval and
+// SyncNever, Pending makes what it returns durable first.
+//
+// Damage inside the range never makes Pending fail: the damaged frames
+// become a gap, with the good records before and after it. Pending fails on
+// errors that are not damage (I/O errors, a closed log), on damage whose
+// extent cannot be proven, on a read-only log (ErrReadOnly: it has no
+// delivery state to move), and with ErrSequenceOverflow when the sequence
+// has reached 2^64-1 with records pending: a batch never holds a label
+// past 2^64-2.
 func (l *Log) Pending(max int) (Batch, error) {
 	if max <= 0 {
 		return Batch{}, fmt.Errorf("seglog: Pending(%d): max must be positive", max)
@@ -90,11 +107,11 @@ func (l *Log) Pending(max int) (Batch, error) {
 	return l.pending(max, 0)
 }
 
-// PendingBytes is Pending bounded by bytes as well as records: the batch
+// PendingBytes is Pending bounded by bytes as well as entries: the batch
 // stops before the record that would take the sum of its records' Data
 // lengths over maxBytes, but always holds at least one record, so that a
 // record larger than maxBytes is still delivered (alone). maxBytes <= 0
-// means no byte bound.
+// means no byte bound. Gaps weigh nothing.
 func (l *Log) PendingBytes(maxRecords, maxBytes int) (Batch, error) {
 	if maxRecords <= 0 {
 		return Batch{}, fmt.Errorf("seglog: PendingBytes(%d, %d): maxRecords must be positive", maxRecords, maxBytes)
@@ -104,53 +121,117 @@ func (l *Log) PendingBytes(maxRecords, maxBytes int) (Batch, error) {
 
 func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	l.mu.Lock()
-	if l.mu.closed || l.mu.closing {
+	switch {
+	case l.mu.closed || l.mu.closing:
 		l.mu.Unlock()
 		return Batch{}, ErrClosed
+	case l.opts.ReadOnly:
+		l.mu.Unlock()
+		return Batch{}, ErrReadOnly
 	}
 	seq, cursor := l.mu.state.Sequence, l.mu.state.Cursor
+	pending := l.mu.next > cursor
 	l.mu.Unlock()
 
 	b := Batch{Sequence: seq}
-	bytes := 0
-	for rec, err := range l.Records(cursor) {
-		if err != nil {
-			if len(b.Records) > 0 && unwritten(err) {
-				break // a full disk: deliver what is in the file
+	// Labels run up to 2^64-1 exclusive, so that Next never wraps.
+	room := math.MaxUint64 - seq
+	if room == 0 && pending {
+		return Batch{}, fmt.Errorf("%w: sequence %d with records pending from offset %d", ErrSequenceOverflow, seq, cursor)
+	}
+	next := cursor // offset of the next entry
+	entries, bytes := 0, 0
+	var failed error
+	l.scanFrom(cursor, func(rec Record, d *damage, err error) bool {
+		switch {
+		case err != nil:
+			if next > cursor && unwritten(err) {
+				return false // a full disk: deliver what is in the file
 			}
-			return Batch{}, err
+			failed = err
+			return false
+		case d != nil:
+			if d.from != next {
+				return false // released meanwhile by a concurrent Reset
+			}
+			n := min(d.to-d.from, room-(next-cursor))
+			if k := len(b.Gaps); k > 0 && b.Gaps[k-1].End() == d.from {
+				b.Gaps[k-1].Count += n // adjacent damage is one gap
+			} else {
+				if entries == max {
+					return false
+				}
+				b.Gaps = append(b.Gaps, Gap{Offset: d.from, Count: n, Label: seq + (d.from - cursor), Reason: GapDamaged, Detail: d.err.Error()})
+				entries++
+			}
+			next += n
+		default:
+			if rec.Offset != next {
+				return false // released meanwhile by a concurrent Reset
+			}
+			if entries == max || (maxBytes > 0 && len(b.Records) > 0 && bytes+len(rec.Data) > maxBytes) {
+				return false
+			}
+			bytes += len(rec.Data)
+			rec.Data = slices.Clone(rec.Data)
+			b.Records = append(b.Records, rec)
+			entries++
+			next++
 		}
-		if rec.Offset != cursor+uint64(len(b.Records)) {
-			break // released meanwhile by a concurrent Reset
-		}
-		if maxBytes > 0 && len(b.Records) > 0 && bytes+len(rec.Data) > maxBytes {
-			break
-		}
-		bytes += len(rec.Data)
-		rec.Data = slices.Clone(rec.Data)
-		b.Records = append(b.Records, rec)
-		if len(b.Records) == max {
-			break
-		}
+		return next-cursor < room
+	})
+	if failed != nil {
+		return Batch{}, failed
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := len(b.Records); n > 0 && l.opts.Sync != SyncAlways && !l.opts.ReadOnly {
+	if next > cursor && l.opts.Sync != SyncAlways {
 		// The peer may get these records: they must survive a crash,
 		// or new records would take their offsets and labels, and the
 		// peer would discard those as duplicates.
 		if err := l.writableLocked(); err != nil {
 			return Batch{}, err
 		}
-		if err := l.syncLocked(b.Records[n-1].Offset + 1); err != nil {
+		if err := l.syncLocked(next); err != nil {
 			return Batch{}, err
 		}
 	}
 	if l.mu.state.Cursor == cursor && l.mu.state.Sequence == seq {
-		l.mu.sent = len(b.Records)
+		// What the peer may hold is the largest batch handed out since
+		// the last Ack, not the last one: a smaller retry after a lost
+		// answer must not make the answer to the larger one look too
+		// high.
+		// After Open, the process before may have handed out as much
+		// as was pending then.
+		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor))
+		for _, g := range b.Gaps {
+			l.reportGapLocked(g)
+		}
 	}
 	b.Refused = l.refusedNoticeLocked()
 	return b, nil
+}
+
+func gmax(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// reportGapLocked logs and counts a gap the first time it is handed out.
+func (l *Log) reportGapLocked(g Gap) {
+	if g.End() <= l.mu.gapReported {
+		return
+	}
+	from := max(g.Offset, l.mu.gapReported)
+	if g.Offset >= l.mu.gapReported {
+		l.mu.gaps++ // else the rest of a gap reported in part
+	}
+	l.mu.gapOffsets += g.End() - from
+	l.mu.gapReported = g.End()
+	l.logger.Error("seglog: records cannot be delivered; handed out as a gap",
+		"dir", l.dir, "from", g.Offset, "to", g.End(), "label", g.Label, "reason", g.Reason.String(), "detail", g.Detail)
 }
 
 // Ack applies the peer's next-expected sequence number nextExpected and
@@ -192,7 +273,7 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 		return AckResult{}, err
 	}
 	l.mu.Lock()
-	l.mu.sent = -1
+	l.mu.sent, l.mu.sentFloor = -1, 0
 	res := AckResult{
 		Resync:          branch == AckTooHigh || branch == AckAncient,
 		Branch:          branch,
@@ -205,8 +286,8 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 }
 
 // applyAck is the protocol's arithmetic, checked in the documented order.
-// P is the kept window (cursor - first); sent is what the last Pending
-// handed out.
+// P is the kept window (cursor - first); sent is the largest batch handed
+// out since the last Ack. No comparison adds two labels, so none wraps.
 func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
 	s, p := st.Sequence, st.Cursor-st.First
 	var branch AckBranch
@@ -218,7 +299,7 @@ func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch)
 		branch = AckNormal
 		st.First = st.Cursor
 		st.Cursor += n - s
-	case n+p < s:
+	case s-n > p: // n <= s here
 		branch = AckAncient
 		st.Cursor = st.First
 	default:
@@ -272,19 +353,35 @@ func (l *Log) Reset() error {
 		l.mu.Unlock()
 		return err
 	}
-	// Start a fresh segment so that every old one can go whole.
+	// Start a fresh segment so that every old one can go whole. On a
+	// full disk there is no room for one: once the state is saved, the
+	// active segment is replaced instead (see freeSpaceLocked).
+	replace := false
 	if l.mu.next > l.mu.w.seg.base {
 		if err := l.rollLocked(); err != nil {
-			l.mu.Unlock()
-			return err
+			if !isNoSpace(err) || l.mu.written != l.mu.next || l.mu.seal != nil {
+				l.mu.Unlock()
+				return err
+			}
+			replace = true
 		}
 	}
 	st := l.mu.state
 	st.First, st.Cursor = l.mu.next, l.mu.next
-	l.mu.sent = -1
+	// Nothing has been handed out from the new cursor: a late answer to a
+	// batch from before the Reset is too high, and passes over nothing.
+	l.mu.sent, l.mu.sentFloor = 0, 0
 	l.mu.Unlock()
-	_, err := l.saveState(st)
-	return err
+	if _, err := l.saveState(st); err != nil || !replace {
+		return err
+	}
+	l.releases.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.allAckedLocked() && l.mu.state.First == l.mu.next && l.mu.w.seg.base < l.mu.next {
+		return l.replaceActiveLocked()
+	}
+	return nil
 }
 
 // SetMeta stores an application value with the delivery state, durably

@@ -2,6 +2,7 @@ package log
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -12,19 +13,29 @@ import (
 // it exhaustively on small states, against the rules as docs/protocol.md
 // states them, and check the invariants the rest of the log relies on.
 
-// dlRule is the rule for an answer n from the sequence s, with p records
-// kept before the cursor and sent records handed out, as the issue and
-// docs/protocol.md state it, in order.
+// dlRule is the protocol as a tiny independent spec, in terms of the
+// labels the log holds rather than of applyAck's comparisons, and in exact
+// arithmetic (math/big), so that it cannot wrap where applyAck might: the
+// kept window holds labels [s-p, s), the batches handed out since the last
+// Ack labels [s, s+sent). An answer n acknowledges the labels below it:
+//   - n in (s, s+sent]: normal;
+//   - n past s+sent: too high (more than was handed out);
+//   - n in [s-p, s]: rewind (still kept);
+//   - n below s-p: ancient (no longer kept).
 func dlRule(s, p, sent, n uint64) AckBranch {
+	b := func(x uint64) *big.Int { return new(big.Int).SetUint64(x) }
+	N, S := b(n), b(s)
+	sentEnd := new(big.Int).Add(S, b(sent))
+	keptStart := new(big.Int).Sub(S, b(p))
 	switch {
-	case n > s && n-s > sent:
-		return AckTooHigh
-	case n > s:
+	case N.Cmp(S) > 0 && N.Cmp(sentEnd) <= 0:
 		return AckNormal
-	case n+p < s: // n < s - p, without going below zero
-		return AckAncient
+	case N.Cmp(sentEnd) > 0:
+		return AckTooHigh
+	case N.Cmp(keptStart) >= 0:
+		return AckRewind
 	}
-	return AckRewind
+	return AckAncient
 }
 
 // dlCheckApply checks one application of applyAck.
@@ -125,26 +136,72 @@ func TestApplyAckBoundaries(t *testing.T) {
 	}
 }
 
-// Large values: no wrap-around near the top of uint64.
+// Large values, up to the very top of uint64: no comparison wraps. Pending
+// never hands out a label past 2^64-2, so s+sent <= 2^64-1.
 func TestApplyAckLarge(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for range 20000 {
-		first := rng.Uint64N(math.MaxUint64 / 2)
-		p := rng.Uint64N(1 << 20)
-		s := p + rng.Uint64N(math.MaxUint64/2)
-		sent := rng.Uint64N(1 << 20)
+	near := func(top uint64) uint64 { return top - rng.Uint64N(1<<10) }
+	counts := map[AckBranch]int{}
+	for range 50000 {
+		var s uint64
+		switch rng.IntN(3) {
+		case 0:
+			s = near(math.MaxUint64)
+		case 1:
+			s = near(math.MaxUint64/2 + 1<<10)
+		default:
+			s = rng.Uint64()
+		}
+		p := rng.Uint64N(min(s, 1<<20) + 1)
+		if rng.IntN(8) == 0 {
+			p = s // the whole label space below s is kept
+		}
+		sent := rng.Uint64N(min(math.MaxUint64-s, 1<<20) + 1)
 		var n uint64
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
 		case 0:
 			n = rng.Uint64()
 		case 1:
-			n = s - p + rng.Uint64N(p+1) // rewind window
+			n = s - p + rng.Uint64N(p/2+1) // rewind window
 		case 2:
-			n = s + rng.Uint64N(sent+2)
+			n = s + rng.Uint64N(sent+1) // normal, or N=S
+		case 3:
+			n = near(math.MaxUint64) // answers at the top
 		default:
-			n = rng.Uint64N(s + 1)
+			n = s - min(s, p+1+rng.Uint64N(3)) // just below the window
 		}
-		dlCheckApply(t, checkpoint.State{Sequence: s, Cursor: first + p, First: first}, n, sent)
+		var first uint64 // offsets stay below 2^64 too
+		if room := math.MaxUint64 - p - sent; room > 0 {
+			first = rng.Uint64N(room)
+		}
+		old := checkpoint.State{Sequence: s, Cursor: first + p, First: first}
+		dlCheckApply(t, old, n, sent)
+		_, b := applyAck(old, n, sent)
+		counts[b]++
+	}
+	for _, b := range []AckBranch{AckNormal, AckRewind, AckTooHigh, AckAncient} {
+		if counts[b] == 0 {
+			t.Errorf("branch %v never taken", b)
+		}
+	}
+	// Exactly at the boundary: S = 2^64-1, P = 3, first 0, cursor 3.
+	const max = math.MaxUint64
+	old := checkpoint.State{Sequence: max, Cursor: 3, First: 0}
+	for _, c := range []struct {
+		n      uint64
+		branch AckBranch
+		cursor uint64
+	}{
+		{max, AckRewind, 3},
+		{max - 1, AckRewind, 2},
+		{max - 3, AckRewind, 0},
+		{max - 4, AckAncient, 0},
+		{0, AckAncient, 0},
+	} {
+		st, b := applyAck(old, c.n, 0)
+		if b != c.branch || st.Cursor != c.cursor {
+			t.Errorf("applyAck(S=max P=3, N=%d) = %v cursor %d, want %v cursor %d", c.n, b, st.Cursor, c.branch, c.cursor)
+		}
 	}
 }
 

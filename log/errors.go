@@ -30,6 +30,12 @@ var (
 	// key or value that does not fit in the delivery state.
 	ErrTooLarge = segment.ErrTooLarge
 
+	// ErrSequenceOverflow is returned by Pending when the sequence has
+	// reached 2^64-1 and records are pending: a label past it would wrap.
+	// Only an answer below the sequence (a rewind) or a Reset and a
+	// lower answer from the peer lets delivery go on.
+	ErrSequenceOverflow = errors.New("seglog: sequence at 2^64-1: no label left for a batch")
+
 	// ErrSyncFailed is returned by every write after an fsync failed. The
 	// kernel may have dropped the unsynced data and a retried fsync could
 	// report success for it, so the log refuses to claim anything more is

@@ -26,13 +26,15 @@ import (
 // starts a new child on the same directory.
 
 var (
-	relKills      = flag.Int("reliab.kills", 500, "SIGKILLs TestKill9 aims for (20 with -short)")
-	relKillBudget = flag.Duration("reliab.killtime", 60*time.Second, "time TestKill9 may take at most")
+	relKills       = flag.Int("reliab.kills", 500, "SIGKILLs TestKill9 aims for (20 with -short)")
+	relKillBudget  = flag.Duration("reliab.killtime", 60*time.Second, "time TestKill9 may take at most")
+	relKillSegment = flag.Int64("reliab.killsegment", seglog.MinSegmentSize, "segment size of TestKill9's log (above 1 MiB, the preallocated space is filled in the background)")
 )
 
 const (
 	relKillDirEnv  = "SEGLOG_RELIAB_KILL_DIR"
 	relKillSeedEnv = "SEGLOG_RELIAB_KILL_SEED"
+	relKillSegEnv  = "SEGLOG_RELIAB_KILL_SEGMENT"
 	relKillPrefix  = "seglog-kill "
 )
 
@@ -65,7 +67,8 @@ func TestKill9(t *testing.T) {
 	)
 	for kills < *relKills && time.Since(start) < *relKillBudget {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), relKillDirEnv+"="+dir, relKillSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10))
+		cmd.Env = append(os.Environ(), relKillDirEnv+"="+dir, relKillSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10),
+			relKillSegEnv+"="+strconv.FormatInt(*relKillSegment, 10))
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
@@ -151,7 +154,7 @@ func TestKill9(t *testing.T) {
 // torn bytes recovery cut.
 func relKillVerify(t *testing.T, dir string, kill int, reported map[uint64]bool, last relKillState, lastMeta int) (uint64, int64) {
 	t.Helper()
-	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})
+	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: *relKillSegment})
 	if err != nil {
 		t.Fatalf("kill %d: open: %v", kill, err)
 	}
@@ -208,7 +211,8 @@ func TestKillHelper(t *testing.T) {
 		// One write per report, made after the call returned.
 		os.Stdout.WriteString(relKillPrefix + fmt.Sprintf(format, args...) + "\n")
 	}
-	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})
+	segSize, _ := strconv.ParseInt(os.Getenv(relKillSegEnv), 10, 64)
+	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: segSize})
 	if err != nil {
 		fail("open: %v", err)
 	}

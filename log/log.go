@@ -71,9 +71,16 @@ type Log struct {
 		discarded map[uint64]discardedGroup
 		waiting   map[uint64]int
 		failErr   error
-		sent      int    // records handed out by Pending since the last Ack; -1 if none
-		written   uint64 // offsets below it are in the file (SyncInterval, SyncNever)
-		probes    uint64 // segments examined by findSegmentLocked, for tests
+		// sent is the largest batch (in labels) handed out since the last
+		// Ack, -1 if none; sentFloor what a process before Open may have
+		// handed out (the pending count at Open), until the first Ack.
+		sent      int
+		sentFloor int
+		// gapReported is the end of the last gap logged and counted;
+		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
+		gapReported, gaps, gapOffsets uint64
+		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
+		probes                        uint64 // segments examined by findSegmentLocked, for tests
 
 		// wake is closed to wake WaitPending (wait.go); nil while none waits.
 		wake chan struct{}
@@ -85,6 +92,8 @@ type Log struct {
 	stateMu sync.Mutex
 	// releases tracks background deletions of released segments.
 	releases sync.WaitGroup
+	// fills tracks background zero fills of the active segment.
+	fills sync.WaitGroup
 
 	loadedMu    sync.Mutex
 	loaded      []*segFile
@@ -109,7 +118,8 @@ type Recovery struct {
 	// TornBytes were cut from the end of the log: the tail of a write
 	// interrupted by a crash, never acknowledged under SyncAlways (and,
 	// under the buffered policies, a last segment dropped because the one
-	// before it lost unsynced data).
+	// before it lost unsynced data). Zeros after the last frame,
+	// preallocated space a crash left, are not torn: they are kept.
 	TornBytes int64
 	// TornFrom is the first offset that the cut bytes would have held.
 	TornFrom uint64
@@ -201,8 +211,19 @@ func (l *Log) Close() error {
 			}
 		}
 	}
-	for l.mu.ioBusy || l.mu.rolling {
+	for l.mu.ioBusy || l.mu.rolling || (l.mu.w != nil && l.mu.w.filling) {
 		l.cond.Wait()
+	}
+	if w := l.mu.w; w != nil && !l.opts.ReadOnly {
+		// A log closed cleanly ends at its last frame: the preallocated
+		// space goes (the next Open preallocates again).
+		trimmed, terr := l.trimLocked(w)
+		if terr == nil && trimmed && l.mu.err == nil {
+			terr = w.f.Sync()
+		}
+		if terr != nil {
+			l.logger.Warn("seglog: close: cannot trim the preallocated space", "file", w.seg.path, "err", terr)
+		}
 	}
 	l.mu.closed = true
 	l.readClosed.Store(true)
@@ -216,6 +237,7 @@ func (l *Log) Close() error {
 		<-l.done
 	}
 	l.releases.Wait()
+	l.fills.Wait()
 	if w != nil && w.idx != nil {
 		err = errors.Join(err, w.idx.Close())
 	}

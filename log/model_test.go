@@ -43,9 +43,12 @@ func dlSeed(t *testing.T) uint64 {
 // at the implementation: plain integers and a map of records.
 type model struct {
 	seq, cursor, first, next int64
-	sent                     int64 // records handed out by the last Pending since the last Ack; -1: none
-	recs                     map[int64]seglog.Record
-	meta                     map[string][]byte
+	sent                     int64 // largest batch handed out since the last Ack (0 after Reset); -1: none
+	// sentFloor is the pending count when the log was opened, until the
+	// first Ack: what the process before may have handed out.
+	sentFloor int64
+	recs      map[int64]seglog.Record
+	meta      map[string][]byte
 	// durable is the offset below which every record is known to be on
 	// stable storage under SyncNever (Sync, Close, Pending, Ack, Reset).
 	durable int64
@@ -76,8 +79,8 @@ func (m *model) pending(limit int) seglog.Batch {
 	for o := m.cursor; o < m.next && len(b.Records) < limit; o++ {
 		b.Records = append(b.Records, m.recs[o])
 	}
-	m.sent = int64(len(b.Records))
-	m.durable = max(m.durable, m.cursor+m.sent)
+	m.sent = max(m.sent, m.sentFloor, int64(len(b.Records)))
+	m.durable = max(m.durable, m.cursor+int64(len(b.Records)))
 	return b
 }
 
@@ -113,7 +116,7 @@ func (m *model) ack(n int64) (seglog.AckBranch, int64) {
 		m.cursor -= s - n
 	}
 	m.seq = n
-	m.sent = -1
+	m.sent, m.sentFloor = -1, 0
 	m.durable = max(m.durable, m.cursor)
 	m.saved = true
 	return branch, m.first - first
@@ -122,7 +125,7 @@ func (m *model) ack(n int64) (seglog.AckBranch, int64) {
 func (m *model) reset() {
 	m.release(m.next)
 	m.cursor = m.next
-	m.sent = -1
+	m.sent, m.sentFloor = 0, 0 // nothing handed out from the new cursor
 	m.durable = m.next
 	m.saved = true
 }
@@ -311,7 +314,7 @@ func (r *modelRun) do() {
 			r.fatalf("Close: %v", err)
 		}
 		r.open()
-		m.sent = -1
+		m.sent, m.sentFloor = -1, m.next-m.cursor
 		m.durable = m.next
 		m.saved = true
 		r.logf("reopen")
@@ -332,6 +335,7 @@ func (r *modelRun) crash() {
 	m.sent = -1
 	m.saved = true
 	got := r.l.State()
+	defer func() { m.sentFloor = m.next - m.cursor }() // what Open assumes was handed out
 	if r.opts.Sync == seglog.SyncAlways {
 		// Every Append and Ack that returned survives.
 		r.logf("crash %v: %+v", mode, got)

@@ -42,6 +42,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 			err = l.ensureID()
 		}
 		if err == nil {
+			l.mu.sentFloor = int(l.mu.next - l.mu.state.Cursor)
 			break
 		}
 		l.closeFiles()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,9 @@ type view struct {
 	end   int64  // bytes of the file that hold complete frames
 	bound uint64 // offsets below it may be returned
 	next  *segFile
+	// endOff is, for the last segment, the offset after the last frame in
+	// idx: it bounds damage to that frame.
+	endOff uint64
 }
 
 // acquire finds the segment holding offset and pins it. It makes buffered
@@ -69,9 +73,9 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	s.mu.Unlock()
 	v.idx = frameIndex{entries: s.entries}
 	if l.mu.w != nil {
-		v.end = l.mu.w.size
+		v.end, v.endOff = l.mu.w.size, l.mu.written
 	} else {
-		v.end = l.roEnd
+		v.end, v.endOff = l.roEnd, l.mu.next
 	}
 	l.mu.Unlock()
 	return v, nil
@@ -89,7 +93,13 @@ func (l *Log) readableLocked(offset uint64) error {
 	case offset >= l.mu.next || l.mu.err != nil:
 	case l.opts.Sync == SyncAlways:
 		if offset >= l.mu.synced {
-			return l.syncLocked(offset + 1)
+			// A write that fails (a full disk) is the error of the
+			// appends in it, which their callers get: a reader reads
+			// what is durable, up to l.mu.synced. A failed fsync is
+			// everyone's.
+			if err := l.syncLocked(offset + 1); err != nil && (l.mu.err != nil || errors.Is(err, ErrClosed)) {
+				return err
+			}
 		}
 	default:
 		for offset >= l.mu.written && offset < l.mu.next {
@@ -265,14 +275,14 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 		}
 		return segment.FrameHeader{}, nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
 	}
-	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b)
+	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b, v.s.fileSalt())
 	if err != nil {
 		return h, nil, err
 	}
 	if h.Base != e.Offset || h.Size() != int64(e.Len) {
 		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: fmt.Sprintf("frame does not match its index entry (offset %d)", e.Offset)}
 	}
-	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]); err != nil {
+	if err := segment.VerifyFrame(path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:], v.s.fileSalt()); err != nil {
 		return h, nil, err
 	}
 	if offset >= h.Next() {
@@ -291,44 +301,95 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 // Records iterates over the records from offset from (or the first
 // retained one, if later) to the end of the log as it is when the
 // iteration reaches it. A record's Data is valid only until the iteration
-// moves on: copy it to keep it. After a damaged frame the iteration yields
-// an error matching ErrCorrupt; if the caller goes on, it resumes at the
-// next frame that checks.
+// moves on: copy it to keep it. In place of records that cannot be read
+// (damaged frames, a segment missing or cut short) the iteration yields an
+// error matching ErrCorrupt: a *GapError with the exact run of offsets
+// when the index and the neighbouring frames or segments prove it, else
+// the *CorruptError alone. If the caller goes on, it resumes after the
+// damage.
 func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		var sc segment.Scanner
-		var body frameRecords
-		off := from
-		for {
-			if first := l.FirstOffset(); off < first {
-				off = first
+		l.scanFrom(from, func(rec Record, d *damage, err error) bool {
+			switch {
+			case err != nil:
+				return yield(Record{}, err)
+			case d != nil:
+				return yield(Record{}, d.gapError())
 			}
-			v, err := l.acquire(off)
-			if errors.Is(err, ErrOutOfRange) {
+			return yield(rec, nil)
+		})
+	}
+}
+
+// GapError is the error Records yields for a run of offsets it cannot
+// read; Pending hands the same run out as Gap. It matches ErrCorrupt and
+// unwraps to the *CorruptError that locates the damage.
+type GapError struct {
+	Gap Gap // Label is 0: Records has no labels
+	Err error
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("offsets [%d, %d) cannot be read: %v", e.Gap.Offset, e.Gap.End(), e.Err)
+}
+
+// Unwrap returns the *CorruptError.
+func (e *GapError) Unwrap() error { return e.Err }
+
+// damage is a run of offsets [from, to) that cannot be read, and why. Its
+// extent is exact: from follows the last good record (or is where the read
+// started), and to is proven by a checked index entry, the next good frame
+// or the next segment's base.
+type damage struct {
+	from, to uint64
+	err      error
+}
+
+func (d *damage) gapError() *GapError {
+	return &GapError{Gap: Gap{Offset: d.from, Count: d.to - d.from, Reason: GapDamaged, Detail: d.err.Error()}, Err: d.err}
+}
+
+// walkFunc gets, in offset order, each record (Data valid until it
+// returns), each run of damage, and each error that is not damage or whose
+// extent cannot be proven. It returns false to stop the walk.
+type walkFunc func(rec Record, d *damage, err error) bool
+
+// scanFrom reads the log from offset from, as Records describes.
+func (l *Log) scanFrom(from uint64, fn walkFunc) {
+	var sc segment.Scanner
+	var body frameRecords
+	off := from
+	for {
+		if first := l.FirstOffset(); off < first {
+			off = first
+		}
+		v, err := l.acquire(off)
+		if errors.Is(err, ErrOutOfRange) {
+			return
+		}
+		if err != nil {
+			next, ok := l.segmentAfter(off)
+			if !errors.Is(err, ErrCorrupt) || !ok {
+				fn(Record{}, nil, err)
 				return
 			}
-			if err != nil {
-				if !yield(Record{}, err) || !errors.Is(err, ErrCorrupt) {
-					return
-				}
-				// The segment holding off cannot be read at all (a
-				// damaged header): go on at the next segment.
-				next, ok := l.segmentAfter(off)
-				if !ok {
-					return
-				}
-				off = next
-				continue
-			}
-			next, more := func() (uint64, bool) {
-				defer v.s.release() // also when the loop body panics
-				return l.scanSegment(&v, &sc, &body, off, yield)
-			}()
-			if !more || next <= off {
+			// The segment holding off cannot be read at all (a damaged
+			// header, no valid frame, its file gone): its offsets from
+			// off run to the next segment's base.
+			if !fn(Record{}, &damage{from: off, to: next, err: err}, nil) {
 				return
 			}
 			off = next
+			continue
 		}
+		next, more := func() (uint64, bool) {
+			defer v.s.release() // also when the loop body panics
+			return l.scanSegment(&v, &sc, &body, off, fn)
+		}()
+		if !more || next <= off {
+			return
+		}
+		off = next
 	}
 }
 
@@ -346,18 +407,27 @@ func (l *Log) segmentAfter(offset uint64) (uint64, bool) {
 	return 0, false
 }
 
-// scanSegment yields the records of one pinned segment from off. It
+// scanSegment walks the records of one pinned segment from off. It
 // returns the offset to continue from and whether to go on.
-func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off uint64, yield func(Record, error) bool) (uint64, bool) {
-	i := v.idx.Search(off)
-	if i < 0 {
-		i = 0
-	}
+func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off uint64, fn walkFunc) (uint64, bool) {
 	if v.idx.Len() == 0 {
 		return off, false
 	}
+	i := v.idx.Search(off)
+	if i < 0 {
+		// No valid frame holds the first offsets of the segment: its
+		// index was rebuilt past damaged frames at its start.
+		i = 0
+		if e := v.idx.At(0); off < e.Offset {
+			err := &CorruptError{File: v.s.path, Offset: segment.HeaderSize, Reason: fmt.Sprintf("no valid frame holds offsets [%d, %d)", off, e.Offset)}
+			if !fn(Record{}, &damage{from: off, to: e.Offset, err: err}, nil) {
+				return off, false
+			}
+			off = e.Offset
+		}
+	}
 	e := v.idx.At(i)
-	sc.Reset(v.f, v.s.path, int64(e.Pos), v.end, e.Offset)
+	sc.Reset(v.f, v.s.path, v.s.fileSalt(), int64(e.Pos), v.end, e.Offset)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but
@@ -370,14 +440,20 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			reason = fmt.Sprintf("frame offsets [%d, %d) pass the next segment's base %d", h.Base, h.Next(), v.next.base)
 		}
 		if reason != "" {
-			if !yield(Record{}, &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: reason}) {
-				return off, false
-			}
 			limit := v.bound
 			if v.next != nil {
 				limit = min(limit, v.next.base)
 			}
-			off = max(off, min(h.Next(), limit))
+			to := min(h.Next(), limit)
+			err := &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: reason}
+			if to > off {
+				if !fn(Record{}, &damage{from: off, to: to, err: err}, nil) {
+					return off, false
+				}
+			} else if !fn(Record{}, nil, err) {
+				return off, false
+			}
+			off = max(off, to)
 			continue
 		}
 		for i, r := range body.recs {
@@ -388,7 +464,7 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			if o >= v.bound {
 				return o, false
 			}
-			if !yield(Record{Offset: o, Type: r.typ, Data: r.data}, nil) {
+			if !fn(Record{Offset: o, Type: r.typ, Data: r.data}, nil, nil) {
 				return o, false
 			}
 			off = o + 1
@@ -401,21 +477,46 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 			// its end is damage, not a write in progress.
 			err = &CorruptError{File: v.s.path, Offset: sc.Pos(), Reason: "frame cut short by the end of a sealed segment"}
 		}
-		if !yield(Record{}, err) {
-			return off, false
-		}
-		// Skip to the next frame the index knows past the damage.
+		// The damage runs to the next frame the index knows past it, or
+		// to the next segment, or, in the last segment, to the offset
+		// after its last frame.
+		to, ok := uint64(0), false
 		for j := i; j < v.idx.Len(); j++ {
 			if e := v.idx.At(j); int64(e.Pos) > sc.Pos() {
-				return e.Offset, true
+				to, ok = e.Offset, true
+				break
 			}
 		}
-		if v.next != nil {
-			return v.next.base, true
+		switch {
+		case ok:
+		case v.next != nil:
+			to, ok = v.next.base, true
+		case errors.Is(err, ErrCorrupt) && v.endOff > off:
+			to, ok = v.endOff, true
 		}
-		return off, false
+		if errors.Is(err, ErrCorrupt) && ok && to > off {
+			if !fn(Record{}, &damage{from: off, to: to, err: err}, nil) {
+				return off, false
+			}
+			return to, true
+		}
+		if !fn(Record{}, nil, err) || !ok {
+			return off, false
+		}
+		return to, true
 	}
 	if v.next != nil {
+		if off < v.next.base {
+			// The segment ends before the next one starts: the offsets
+			// between them, which the next segment's base says were
+			// appended, are gone with a segment file or the end of this one.
+			err := &CorruptError{File: v.s.path, Offset: sc.End(), Reason: fmt.Sprintf(
+				"the segment ends at offset %d but the next one, %s, starts at %d: a segment file deleted (%s would be its name) or this one cut short",
+				off, filepath.Base(v.next.path), v.next.base, segment.FileName(off))}
+			if !fn(Record{}, &damage{from: off, to: v.next.base, err: err}, nil) {
+				return off, false
+			}
+		}
 		return max(off, v.next.base), true
 	}
 	// The active segment: appends may have gone on, into it or a new one.

@@ -32,13 +32,14 @@ func (l *Log) recoverActive() error {
 	}
 	flags, herr := readHeader(f, s)
 	if herr != nil {
-		if size > segment.HeaderSize || !errors.Is(herr, ErrCorrupt) {
+		if !errors.Is(herr, ErrCorrupt) || !zeroAfterHeader(f, size) {
 			f.Close()
 			return herr
 		}
 		// The header of a new segment was never synced: a roll
-		// interrupted by a crash. No record can be in it, unless
-		// something durable says otherwise.
+		// interrupted by a crash. No record can be in it (only the zeros
+		// of its preallocated space, if anything), unless something
+		// durable says otherwise.
 		f.Close()
 		if err := l.checkNoRecords(s, herr); err != nil {
 			return err
@@ -51,11 +52,20 @@ func (l *Log) recoverActive() error {
 	if n := len(entries); n > 0 {
 		start = entries[n-1].End()
 	}
-	known := len(entries)
-	tail := segment.ScanTail(f, s.path, start, size, next, func(pos int64, h *segment.FrameHeader) {
-		entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
-		prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
-	})
+	known, knownPrevSynced := len(entries), prevSynced
+	var tail segment.Tail
+	for lastEnd := int64(-1); ; lastEnd = tail.End {
+		entries, prevSynced = entries[:known], knownPrevSynced
+		tail = segment.ScanTail(f, s.path, s.fileSalt(), start, size, next, func(pos int64, h *segment.FrameHeader) {
+			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+			prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
+		})
+		if !ro || tail.Corrupt == nil || tail.End == lastEnd {
+			break
+		}
+		// A live writer's frame read while it was written, and a later
+		// one written since (see scanReadOnlyTail): read again.
+	}
 	if tail.Err != nil {
 		f.Close()
 		return fmt.Errorf("seglog: open: %w", tail.Err)
@@ -138,6 +148,11 @@ func (l *Log) recoverActive() error {
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
 	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
+	if tail.Zero > 0 {
+		// Preallocated space a crash left: kept, and used.
+		l.mu.w.alloc = size
+	}
+	l.mu.w.prealloc = l.preallocates()
 	l.mu.w.recorded = flags&segment.FlagPrevUnsynced == 0 || prevSynced || len(l.mu.segs) == 1
 	return nil
 }
@@ -180,11 +195,11 @@ func checkFrame(f vfs.File, s *segFile, e index.Entry) (segment.FrameHeader, boo
 	if _, err := f.ReadAt(b, int64(e.Pos)); err != nil {
 		return segment.FrameHeader{}, false
 	}
-	h, err := segment.ParseFrameHeader(s.path, int64(e.Pos), b)
+	h, err := segment.ParseFrameHeader(s.path, int64(e.Pos), b, s.fileSalt())
 	if err != nil || h.Base != e.Offset || h.Size() != int64(e.Len) {
 		return h, false
 	}
-	if segment.VerifyFrame(s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:]) != nil {
+	if segment.VerifyFrame(s.path, int64(e.Pos), &h, b, b[segment.FrameHeaderSize:], s.fileSalt()) != nil {
 		return h, false
 	}
 	return h, true
@@ -218,14 +233,16 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 	if err := checkHeader(f, prev); err != nil {
 		return false, err
 	}
-	tail := segment.ScanTail(f, prev.path, segment.HeaderSize, size, prev.base, nil)
+	tail := segment.ScanTail(f, prev.path, prev.fileSalt(), segment.HeaderSize, size, prev.base, nil)
 	switch {
 	case tail.Err != nil:
 		return false, fmt.Errorf("seglog: open: %w", tail.Err)
 	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
 		return false, tail.Corrupt
 	}
-	complete := tail.Corrupt == nil && tail.End == size && tail.Next == last.base
+	// A zero tail is preallocated space that a crash kept from the cut
+	// at the seal.
+	complete := tail.Corrupt == nil && tail.End+tail.Zero == size && tail.Next == last.base
 	if !complete {
 		// Recovery would drop the last segment and cut this one at
 		// tail.End: not if the checkpoint says records past it were
@@ -312,4 +329,14 @@ func (l *Log) startEmpty(base uint64) error {
 	l.mu.w = w
 	l.mu.next = base
 	return nil
+}
+
+// zeroAfterHeader reports whether a segment file holds nothing after its
+// header but zeros: no frame was ever written into it.
+func zeroAfterHeader(f vfs.File, size int64) bool {
+	if size <= segment.HeaderSize {
+		return true
+	}
+	t := segment.ScanTail(f, "", 0, segment.HeaderSize, size, 0, nil)
+	return t.Zero == size-segment.HeaderSize
 }

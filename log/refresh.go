@@ -75,17 +75,28 @@ func (l *Log) scanReadOnlyTail() error {
 	if size <= l.roEnd {
 		return nil
 	}
-	tail := segment.ScanTail(s.f, s.path, l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
-		s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
-	})
-	if tail.Err != nil {
-		return fmt.Errorf("seglog: refresh: %w", tail.Err)
+	var tail segment.Tail
+	for lastEnd := int64(-1); ; {
+		tail = segment.ScanTail(s.f, s.path, s.fileSalt(), l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
+			s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+		})
+		if tail.Err != nil {
+			return fmt.Errorf("seglog: refresh: %w", tail.Err)
+		}
+		l.roEnd, l.mu.next = tail.End, tail.Next
+		if tail.Corrupt == nil {
+			return nil
+		}
+		// The file's size does not bound what the writer has written
+		// (it preallocates): the scan may have read a frame while it
+		// was being written, then a later frame written after it. That
+		// later frame proves the first one complete by now: read again
+		// before calling it damage, as long as the reads get further.
+		if tail.End == lastEnd {
+			return tail.Corrupt
+		}
+		lastEnd = tail.End
 	}
-	l.roEnd, l.mu.next = tail.End, tail.Next
-	if tail.Corrupt != nil {
-		return tail.Corrupt
-	}
-	return nil
 }
 
 // addNewSegment starts reading the segment after the last one known, if

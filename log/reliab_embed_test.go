@@ -1,6 +1,7 @@
 package log_test
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"syscall"
@@ -24,24 +25,35 @@ func TestTornRecordEmbeddingAFrame(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A frame of another log, whose durable watermark is past this
-	// segment's end.
+	// A frame of this very segment (salt included), whose durable
+	// watermark is past this segment's end.
+	seg := filepath.Join(relDir, segment.FileName(0))
+	head, err := fsys.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := segment.ParseFileHeader(seg, head)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := segment.AppendRecord(nil, "", []byte("from another log"))
 	embedded := append(make([]byte, segment.FrameHeaderSize), body...)
-	segment.SealFrame(embedded, &segment.FrameHeader{Base: 77, Count: 1, RawLen: uint32(len(body)), Durable: 1 << 20})
+	segment.SealFrame(embedded, &segment.FrameHeader{Base: 77, Count: 1, RawLen: uint32(len(body)), Durable: 1 << 20}, fh.Salt)
 	payload := append(append(make([]byte, 200), embedded...), make([]byte, 200)...)
 	fsys.Inject(crashfs.OpSync, 0, syscall.EIO) // the power fails before the fsync
 	if _, err := l.Append(payload); !errors.Is(err, seglog.ErrSyncFailed) {
 		t.Fatalf("append: %v", err)
 	}
-	// Writeback got as far as the embedded frame, not to the end.
-	seg := filepath.Join(relDir, segment.FileName(0))
+	// Writeback got as far as the embedded frame, not to the end. The
+	// record's frame ends with the payload's 200 zeros; preallocated
+	// zeros may follow it.
 	b, err := fsys.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	end := len(bytes.TrimRight(b, "\x00")) + 200
 	survivor := fsys.Crash(nil, crashfs.CrashKeepAll)
-	if err := survivor.WriteFile(seg, b[:len(b)-100]); err != nil {
+	if err := survivor.WriteFile(seg, b[:end-100]); err != nil {
 		t.Fatal(err)
 	}
 	l2, err := seglog.Open(relDir, &seglog.Options{FS: survivor, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})

@@ -34,17 +34,19 @@ func relAllocated(fn func()) uint64 {
 }
 
 // relFrameHeader encodes a frame header with the given fields and a valid
-// header checksum; the frame checksum covers body.
-func relFrameHeader(bodyLen, rawLen uint32, base uint64, count uint32, codec segment.Codec, body []byte) []byte {
+// header checksum for a file of the given salt; the frame checksum covers body.
+func relFrameHeader(salt segment.Salt, bodyLen, rawLen uint32, base uint64, count uint32, codec segment.Codec, body []byte) []byte {
 	h := make([]byte, segment.FrameHeaderSize)
 	binary.LittleEndian.PutUint32(h[0:], bodyLen)
 	binary.LittleEndian.PutUint32(h[4:], rawLen)
 	binary.LittleEndian.PutUint64(h[8:], base)
 	binary.LittleEndian.PutUint32(h[16:], count)
 	h[24] = byte(codec)
-	binary.LittleEndian.PutUint32(h[28:], uint32(xxhash.Sum64(h[:28])))
+	s := binary.LittleEndian.AppendUint32(nil, uint32(salt))
+	binary.LittleEndian.PutUint32(h[28:], uint32(xxhash.Sum64(append(s, h[:28]...))))
 	var d xxhash.Digest
 	d.Reset()
+	d.Write(s)
 	d.Write(h[:32])
 	d.Write(body)
 	binary.LittleEndian.PutUint64(h[32:], d.Sum64())
@@ -52,11 +54,11 @@ func relFrameHeader(bodyLen, rawLen uint32, base uint64, count uint32, codec seg
 }
 
 // relValidFrame seals a frame of one record at offset base with the given
-// durable watermark.
-func relValidFrame(base uint64, durable uint32) []byte {
+// durable watermark, for a file of the given salt.
+func relValidFrame(salt segment.Salt, base uint64, durable uint32) []byte {
 	body := segment.AppendRecord(nil, "", []byte("proof"))
 	b := append(make([]byte, segment.FrameHeaderSize), body...)
-	segment.SealFrame(b, &segment.FrameHeader{Base: base, Count: 1, RawLen: uint32(len(body)), Durable: durable})
+	segment.SealFrame(b, &segment.FrameHeader{Base: base, Count: 1, RawLen: uint32(len(body)), Durable: durable}, salt)
 	return b
 }
 
@@ -73,28 +75,28 @@ func TestLimitHostileFrames(t *testing.T) {
 	recBomb := binary.AppendUvarint([]byte{0}, 1<<60) // a record claiming 2^60 bytes
 	frames := []struct {
 		name  string
-		frame func(base uint64) []byte
+		frame func(salt segment.Salt, base uint64) []byte
 		bound uint64 // allocation allowed beyond the small fixed costs
 	}{
-		{"header-claims-4GiB", func(base uint64) []byte {
-			return relFrameHeader(0xFFFFFFF0, 0xFFFFFFF0, base, 1, segment.CodecNone, nil)
+		{"header-claims-4GiB", func(salt segment.Salt, base uint64) []byte {
+			return relFrameHeader(salt, 0xFFFFFFF0, 0xFFFFFFF0, base, 1, segment.CodecNone, nil)
 		}, 0},
-		{"header-claims-limit", func(base uint64) []byte {
-			return relFrameHeader(segment.MaxFrameBody, segment.MaxFrameBody, base, 1, segment.CodecNone, nil)
+		{"header-claims-limit", func(salt segment.Salt, base uint64) []byte {
+			return relFrameHeader(salt, segment.MaxFrameBody, segment.MaxFrameBody, base, 1, segment.CodecNone, nil)
 		}, 0},
-		{"zstd-64MiB-claims-100B", func(base uint64) []byte {
-			return append(relFrameHeader(uint32(len(zbomb)), 100, base, 1, segment.CodecZstd, zbomb), zbomb...)
+		{"zstd-64MiB-claims-100B", func(salt segment.Salt, base uint64) []byte {
+			return append(relFrameHeader(salt, uint32(len(zbomb)), 100, base, 1, segment.CodecZstd, zbomb), zbomb...)
 		}, 1 << 20},
-		{"zstd-64MiB-claims-64MiB", func(base uint64) []byte {
+		{"zstd-64MiB-claims-64MiB", func(salt segment.Salt, base uint64) []byte {
 			// Legal lengths: the body decodes to what the header says,
 			// but it is not one record. MaxFrameBody is the bound.
-			return append(relFrameHeader(uint32(len(zbomb)), segment.MaxFrameBody, base, 1, segment.CodecZstd, zbomb), zbomb...)
+			return append(relFrameHeader(salt, uint32(len(zbomb)), segment.MaxFrameBody, base, 1, segment.CodecZstd, zbomb), zbomb...)
 		}, 2 * segment.MaxFrameBody},
-		{"s2-claims-4GiB", func(base uint64) []byte {
-			return append(relFrameHeader(uint32(len(s2len)), 100, base, 1, segment.CodecS2, s2len), s2len...)
+		{"s2-claims-4GiB", func(salt segment.Salt, base uint64) []byte {
+			return append(relFrameHeader(salt, uint32(len(s2len)), 100, base, 1, segment.CodecS2, s2len), s2len...)
 		}, 0},
-		{"record-claims-2^60", func(base uint64) []byte {
-			return append(relFrameHeader(uint32(len(recBomb)), uint32(len(recBomb)), base, 1, segment.CodecNone, recBomb), recBomb...)
+		{"record-claims-2^60", func(salt segment.Salt, base uint64) []byte {
+			return append(relFrameHeader(salt, uint32(len(recBomb)), uint32(len(recBomb)), base, 1, segment.CodecNone, recBomb), recBomb...)
 		}, 0},
 	}
 	const fixed = 12 << 20 // scan buffers, the index, the log itself
@@ -130,9 +132,13 @@ func TestLimitHostileFrames(t *testing.T) {
 					base = next
 				}
 				old, _ := fsys.ReadFile(target)
-				data := append(old, fr.frame(base)...)
+				fh, err := segment.ParseFileHeader(target, old)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data := append(old, fr.frame(fh.Salt, base)...)
 				if place == "proven" {
-					data = append(data, relValidFrame(base+1, uint32(len(data)))...)
+					data = append(data, relValidFrame(fh.Salt, base+1, uint32(len(data)))...)
 				}
 				if err := fsys.WriteFile(target, data); err != nil {
 					t.Fatal(err)

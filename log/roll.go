@@ -40,10 +40,24 @@ func (l *Log) roll(lazy bool) error {
 	old := l.mu.w
 	base := l.mu.next
 	pending := l.mu.seal
+	// A sealed segment ends at its last frame: its preallocated space
+	// goes, durably before the next segment exists under SyncAlways (the
+	// background sync of a lazy seal covers it otherwise).
+	trimmed, err := l.trimLocked(old)
+	if err != nil {
+		return err
+	}
+	if trimmed && !lazy {
+		if err := old.f.Sync(); err != nil {
+			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, old.seg.path, err)
+			l.logger.Error("seglog: fsync failed", "file", old.seg.path, "err", err)
+			return l.mu.err
+		}
+	}
 	l.mu.ioBusy = true
 	l.mu.Unlock()
 	var nw *writer
-	err := l.syncSeal(pending)
+	err = l.syncSeal(pending)
 	if err == nil {
 		var flags uint16
 		if lazy {
@@ -141,9 +155,13 @@ func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
 		l.fs.Remove(s.path)
 		return nil, fmt.Errorf("seglog: create segment %s: %w", s.path, err)
 	}
-	if _, err := f.WriteAt(segment.AppendFileHeaderFlags(nil, base, flags), 0); err != nil {
+	salt := segment.NewSalt()
+	s.salt.Store(uint32(salt))
+	if _, err := f.WriteAt(segment.AppendFileHeader(nil, base, flags, salt), 0); err != nil {
 		return fail(err)
 	}
+	w := newWriter(s, f, nil, l.opts.Codec, segment.HeaderSize, 0)
+	l.preallocNew(w)
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
@@ -163,7 +181,7 @@ func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
 		return fail(err)
 	}
 	s.f = f
-	w := newWriter(s, f, idx, l.opts.Codec, segment.HeaderSize, 0)
+	w.idx = idx
 	w.prevSynced = flags&segment.FlagPrevUnsynced == 0
 	w.recorded = w.prevSynced
 	return w, nil

@@ -1,7 +1,9 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,10 +34,16 @@ type segFile struct {
 	retired  bool          // evicted or removed: close f when refs drops to 0
 	removed  bool          // released from the log: never load again
 	lastUsed atomic.Uint64 // clock for eviction
+	// salt is the file's segment.Salt, set when its header is read or
+	// written: every frame's checksums cover it.
+	salt atomic.Uint32
 	// indexBytes is the memory of entries when evictLoaded counted it;
 	// guarded by Log.loadedMu.
 	indexBytes int64
 }
+
+// fileSalt returns the salt of the segment file's current life.
+func (s *segFile) fileSalt() segment.Salt { return segment.Salt(s.salt.Load()) }
 
 func newSegFile(dir string, base uint64) *segFile {
 	return &segFile{
@@ -134,6 +142,11 @@ func (s *segFile) retire() error {
 func (l *Log) loadSealed(s *segFile) error {
 	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !l.opts.ReadOnly {
+			// The writer holds the lock and deletes only what it released:
+			// the file was deleted behind its back.
+			return &CorruptError{File: s.path, Offset: 0, Reason: "segment file missing"}
+		}
 		return fmt.Errorf("seglog: open segment: %w", err)
 	}
 	size, err := f.Size()
@@ -169,14 +182,15 @@ func readHeader(f vfs.File, s *segFile) (uint16, error) {
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return 0, &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("reading header: %v", err)}
 	}
-	base, flags, err := segment.ParseFileHeaderFlags(s.path, h[:])
+	fh, err := segment.ParseFileHeader(s.path, h[:])
 	if err != nil {
 		return 0, err
 	}
-	if base != s.base {
-		return 0, &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", base)}
+	if fh.Base != s.base {
+		return 0, &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", fh.Base)}
 	}
-	return flags, nil
+	s.salt.Store(uint32(fh.Salt))
+	return fh.Flags, nil
 }
 
 // readIndex loads a sealed segment's index and reports whether it covers
@@ -216,20 +230,20 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 	var entries []index.Entry
 	pos, next, damaged := int64(segment.HeaderSize), s.base, false
 	for pos < size {
-		tail := segment.ScanTail(f, s.path, pos, size, next, func(pos int64, h *segment.FrameHeader) {
+		tail := segment.ScanTail(f, s.path, s.fileSalt(), pos, size, next, func(pos int64, h *segment.FrameHeader) {
 			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {
 			return nil, tail.Err
 		}
-		if tail.End >= size {
+		if tail.End+tail.Zero >= size {
 			break
 		}
 		// A sealed segment was synced whole before the next one was
 		// created: anything short of its end is damage.
 		damaged = true
 		l.logger.Error("seglog: damaged frame in sealed segment", "file", s.path, "position", tail.End, "offset", tail.Next)
-		q, h, ok := segment.FindFrame(f, s.path, tail.End+1, size, func(_ int64, h *segment.FrameHeader) bool { return h.Base > tail.Next })
+		q, h, ok := segment.FindFrame(f, s.path, s.fileSalt(), tail.End+1, size, func(_ int64, h *segment.FrameHeader) bool { return h.Base > tail.Next })
 		if !ok {
 			break
 		}

@@ -174,7 +174,7 @@ func TestTornSegmentHeader(t *testing.T) {
 	}
 	coreClose(t, l)
 	next := uint64(len(want))
-	header := segment.AppendFileHeader(nil, next)
+	header := segment.AppendFileHeader(nil, next, 0, segment.NewSalt())
 	work := filepath.Join(t.TempDir(), "log")
 	for n := 0; n <= segment.HeaderSize; n++ {
 		coreCopyDir(t, src, work)

@@ -44,11 +44,18 @@ type writer struct {
 	f     vfs.File
 	idx   vfs.File // nil once an index write failed: Open rebuilds it
 	codec segment.Codec
+	salt  segment.Salt // the segment file's, covered by every frame's checksums
 
 	size    int64 // bytes in the file
 	durable int64 // bytes known to be on stable storage
 	end     int64 // size plus every cut frame not yet written
-	idxN    int   // entries in the index file
+	// alloc is the file's size when it holds zero-filled, synced space
+	// past size (see prealloc.go); at most size otherwise.
+	alloc    int64
+	prealloc bool  // keep preallocated space ahead of size
+	filling  bool  // a background fill is under way from fillFrom
+	fillFrom int64 // writes must stay below it while filling
+	idxN     int   // entries in the index file
 
 	buf     []byte        // cut frames not yet written, then the open frame
 	entries []index.Entry // one per cut frame in buf
@@ -69,7 +76,7 @@ type writer struct {
 }
 
 func newWriter(s *segFile, f, idx vfs.File, codec segment.Codec, size int64, idxN int) *writer {
-	return &writer{seg: s, f: f, idx: idx, codec: codec, size: size, durable: size, end: size, idxN: idxN, open: -1, prevSynced: true}
+	return &writer{seg: s, f: f, idx: idx, codec: codec, salt: s.fileSalt(), size: size, durable: size, end: size, alloc: size, idxN: idxN, open: -1, prevSynced: true}
 }
 
 // openSize is the size the open frame has now, header included.
@@ -130,7 +137,7 @@ func (w *writer) cut() {
 			h.Codec = w.codec
 		}
 	}
-	segment.SealFrame(w.buf[w.open:], h)
+	segment.SealFrame(w.buf[w.open:], h, w.salt)
 	size := int64(len(w.buf) - w.open)
 	w.entries = append(w.entries, index.Entry{Offset: h.Base, Pos: uint32(w.end), Len: uint32(size)})
 	w.end += size
@@ -195,6 +202,13 @@ func (w *writer) writeOut(b []byte, entries []index.Entry, pos int64, doSync boo
 	if len(b) > 0 {
 		if _, err := w.f.WriteAt(b, pos); err != nil {
 			return err, nil
+		}
+		if wb, ok := w.f.(vfs.Writeback); ok && !doSync {
+			// Buffered policies: have the kernel write these bytes out
+			// now, while appends go on, so that the fsync of a seal, a
+			// Sync or Close finds little left to do (RocksDB's
+			// bytes_per_sync). A failure here costs only that.
+			_ = wb.StartWriteback(pos, int64(len(b)))
 		}
 	}
 	if w.idx != nil && len(entries) > 0 {

@@ -9,10 +9,12 @@ const (
 	// Magic opens every segment file.
 	Magic = "SEGLOG\x00\x00"
 	// Version is the segment format version written by this package.
-	Version = 1
+	// Version 2 adds the salt (see Salt); version 1 files are still read.
+	Version = 2
 
-	// HeaderSize is the size of the segment file header:
-	// magic(8) version(2) flags(2) reserved(4) base(8) checksum(8).
+	// HeaderSize is the size of the segment file header, in both versions:
+	// magic(8) version(2) flags(2) salt(4) base(8) checksum(8).
+	// (Version 1 has 4 reserved zero bytes where version 2 has the salt.)
 	HeaderSize = 32
 
 	// FrameHeaderSize is the size of a frame header:

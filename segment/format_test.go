@@ -15,7 +15,7 @@ func TestDerivedConstants(t *testing.T) {
 	if got, want := segment.HeaderSize, len(segment.Magic)+2+2+4+8+8; got != want {
 		t.Errorf("HeaderSize = %d, want magic+version+flags+reserved+base+checksum = %d", got, want)
 	}
-	if got := len(segment.AppendFileHeader(nil, 42)); got != segment.HeaderSize {
+	if got := len(segment.AppendFileHeader(nil, 42, 0, testSalt)); got != segment.HeaderSize {
 		t.Errorf("AppendFileHeader writes %d bytes, HeaderSize is %d", got, segment.HeaderSize)
 	}
 	if got, want := segment.FrameHeaderSize, 4+4+8+4+4+1+1+2+4+8; got != want {

@@ -12,14 +12,15 @@ type FrameHeader struct {
 	RawLen  uint32 // body bytes after decompression
 	Base    uint64 // offset of the frame's first record
 	Count   uint32 // records in the frame
-	// Durable is the segment size the writer knew to be on stable storage
-	// when it wrote this frame. A valid frame with Durable > p proves that
+	// Durable is the end of the frames the writer knew to be on stable
+	// storage when it wrote this frame (the segment size, but for
+	// preallocated zeros). A valid frame with Durable > p proves that
 	// the bytes before p were synced, so damage there is corruption and
 	// not a torn write.
 	Durable uint32
 	Codec   Codec
 	Flags   uint8  // FrameFlagPrevSynced or 0
-	Sum     uint64 // xxhash64 of header bytes [0,32) and the stored body
+	Sum     uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
 }
 
 // FrameFlagPrevSynced marks a frame written after the previous segment was
@@ -33,7 +34,7 @@ func (h *FrameHeader) Size() int64 { return FrameHeaderSize + int64(h.BodyLen) }
 // Next is the offset following the frame's last record.
 func (h *FrameHeader) Next() uint64 { return h.Base + uint64(h.Count) }
 
-func putFrameHeader(b []byte, h *FrameHeader) {
+func putFrameHeader(b []byte, h *FrameHeader, salt Salt) {
 	_ = b[FrameHeaderSize-1]
 	binary.LittleEndian.PutUint32(b[0:], h.BodyLen)
 	binary.LittleEndian.PutUint32(b[4:], h.RawLen)
@@ -43,18 +44,46 @@ func putFrameHeader(b []byte, h *FrameHeader) {
 	b[24] = byte(h.Codec)
 	b[25] = h.Flags
 	b[26], b[27] = 0, 0
-	binary.LittleEndian.PutUint32(b[28:], uint32(xxhash.Sum64(b[:28])))
+	binary.LittleEndian.PutUint32(b[28:], headerSum(b, salt))
+}
+
+// headerSum is the frame header checksum: the low 32 bits of xxhash64 of
+// the salt (in a version 2 file) and the header bytes [0,28).
+func headerSum(b []byte, salt Salt) uint32 {
+	if salt == 0 {
+		return uint32(xxhash.Sum64(b[:28]))
+	}
+	var t [4 + 28]byte
+	binary.LittleEndian.PutUint32(t[:], uint32(salt))
+	copy(t[4:], b[:28])
+	return uint32(xxhash.Sum64(t[:]))
+}
+
+// frameSum is the frame checksum: xxhash64 of the salt (in a version 2
+// file), the header bytes [0,32) and the stored body.
+func frameSum(hb, body []byte, salt Salt) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	if salt != 0 {
+		var t [4]byte
+		binary.LittleEndian.PutUint32(t[:], uint32(salt))
+		d.Write(t[:])
+	}
+	d.Write(hb[:32])
+	d.Write(body)
+	return d.Sum64()
 }
 
 // ParseFrameHeader decodes and checks a frame header. It validates the
 // header checksum and every length against the format's limits, so a caller
 // may trust BodyLen before reading the body. The frame checksum is checked
-// by VerifyFrame once the body is read.
-func ParseFrameHeader(file string, pos int64, b []byte) (FrameHeader, error) {
+// by VerifyFrame once the body is read. salt is the file's (see Salt): a
+// header written in another life of the file fails its checksum.
+func ParseFrameHeader(file string, pos int64, b []byte, salt Salt) (FrameHeader, error) {
 	if len(b) < FrameHeaderSize {
 		return FrameHeader{}, corruptf(file, pos, "short frame header")
 	}
-	if binary.LittleEndian.Uint32(b[28:]) != uint32(xxhash.Sum64(b[:28])) {
+	if binary.LittleEndian.Uint32(b[28:]) != headerSum(b, salt) {
 		return FrameHeader{}, corruptf(file, pos, "frame header checksum mismatch")
 	}
 	h := FrameHeader{
@@ -87,14 +116,10 @@ func ParseFrameHeader(file string, pos int64, b []byte) (FrameHeader, error) {
 	return h, nil
 }
 
-// VerifyFrame checks the frame checksum over the header bytes hb and the
-// stored body.
-func VerifyFrame(file string, pos int64, h *FrameHeader, hb, body []byte) error {
-	var d xxhash.Digest
-	d.Reset()
-	d.Write(hb[:32])
-	d.Write(body)
-	if d.Sum64() != h.Sum {
+// VerifyFrame checks the frame checksum over the file's salt, the header
+// bytes hb and the stored body.
+func VerifyFrame(file string, pos int64, h *FrameHeader, hb, body []byte, salt Salt) error {
+	if frameSum(hb, body, salt) != h.Sum {
 		return corruptf(file, pos, "frame checksum mismatch (frame at offset %d, %d records)", h.Base, h.Count)
 	}
 	return nil
@@ -102,14 +127,11 @@ func VerifyFrame(file string, pos int64, h *FrameHeader, hb, body []byte) error 
 
 // SealFrame fills in the header of a frame laid out in buf: FrameHeaderSize
 // reserved bytes followed by the stored body. h's BodyLen and Sum are set
-// from buf; the other fields must be set by the caller.
-func SealFrame(buf []byte, h *FrameHeader) {
+// from buf; the other fields must be set by the caller. salt is the
+// file's: 0 for a version 1 file.
+func SealFrame(buf []byte, h *FrameHeader, salt Salt) {
 	h.BodyLen = uint32(len(buf) - FrameHeaderSize)
-	putFrameHeader(buf, h)
-	var d xxhash.Digest
-	d.Reset()
-	d.Write(buf[:32])
-	d.Write(buf[FrameHeaderSize:])
-	h.Sum = d.Sum64()
+	putFrameHeader(buf, h, salt)
+	h.Sum = frameSum(buf, buf[FrameHeaderSize:], salt)
 	binary.LittleEndian.PutUint64(buf[32:], h.Sum)
 }

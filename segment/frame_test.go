@@ -11,10 +11,16 @@ import (
 
 func TestFileHeaderRoundTrip(t *testing.T) {
 	for _, base := range []uint64{0, 1, 1 << 40, ^uint64(0)} {
-		h := segment.AppendFileHeader(nil, base)
-		got, err := segment.ParseFileHeader("f.seg", h)
-		if err != nil || got != base {
-			t.Fatalf("ParseFileHeader(AppendFileHeader(%d)) = %d, %v", base, got, err)
+		for _, salt := range []segment.Salt{0, testSalt} {
+			h := segment.AppendFileHeader(nil, base, segment.FlagPrevUnsynced, salt)
+			got, err := segment.ParseFileHeader("f.seg", h)
+			want := segment.FileHeader{Version: segment.Version, Flags: segment.FlagPrevUnsynced, Salt: salt, Base: base}
+			if salt == 0 {
+				want.Version = 1
+			}
+			if err != nil || got != want {
+				t.Fatalf("ParseFileHeader(AppendFileHeader(%d, salt %#x)) = %+v, %v; want %+v", base, salt, got, err, want)
+			}
 		}
 	}
 }
@@ -22,13 +28,13 @@ func TestFileHeaderRoundTrip(t *testing.T) {
 // TestFileHeaderRejectsEveryByteChange flips each byte of a segment header
 // with every non-zero mask.
 func TestFileHeaderRejectsEveryByteChange(t *testing.T) {
-	h := segment.AppendFileHeader(nil, 7)
+	h := segment.AppendFileHeader(nil, 7, 0, testSalt)
 	for i := range h {
 		for x := 1; x < 256; x++ {
 			b := append([]byte(nil), h...)
 			b[i] ^= byte(x)
-			if base, err := segment.ParseFileHeader("f.seg", b); err == nil {
-				t.Fatalf("byte %d ^= %#x: accepted with base %d", i, x, base)
+			if fh, err := segment.ParseFileHeader("f.seg", b); err == nil {
+				t.Fatalf("byte %d ^= %#x: accepted as %+v", i, x, fh)
 			}
 		}
 	}
@@ -40,12 +46,25 @@ func TestFileHeaderRejectsEveryByteChange(t *testing.T) {
 // TestFileHeaderVersion checks that a well-formed header of another
 // version is refused as unsupported, not as damage.
 func TestFileHeaderVersion(t *testing.T) {
-	h := segment.AppendFileHeader(nil, 7)
+	h := segment.AppendFileHeader(nil, 7, 0, testSalt)
 	binary.LittleEndian.PutUint16(h[8:], segment.Version+1)
 	binary.LittleEndian.PutUint64(h[24:], xxhash.Sum64(h[:24]))
 	_, err := segment.ParseFileHeader("f.seg", h)
 	if err == nil || errors.Is(err, segment.ErrCorrupt) {
 		t.Fatalf("version %d header: %v, want an unsupported-version error", segment.Version+1, err)
+	}
+	// A version 2 header must carry a salt, a version 1 header none.
+	for _, tt := range []struct {
+		version uint16
+		salt    uint32
+	}{{segment.Version, 0}, {1, 42}} {
+		h := segment.AppendFileHeader(nil, 7, 0, testSalt)
+		binary.LittleEndian.PutUint16(h[8:], tt.version)
+		binary.LittleEndian.PutUint32(h[12:], tt.salt)
+		binary.LittleEndian.PutUint64(h[24:], xxhash.Sum64(h[:24]))
+		if _, err := segment.ParseFileHeader("f.seg", h); !errors.Is(err, segment.ErrCorrupt) {
+			t.Errorf("version %d header with salt %#x: %v, want ErrCorrupt", tt.version, tt.salt, err)
+		}
 	}
 }
 
@@ -65,7 +84,7 @@ func TestFrameHeaderRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fb, want := buildFrame(tt.base, frameSpec{recs: tt.recs, durable: tt.durable, codec: tt.codec})
-			h, err := segment.ParseFrameHeader("f.seg", 100, fb)
+			h, err := segment.ParseFrameHeader("f.seg", 100, fb, testSalt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +97,7 @@ func TestFrameHeaderRoundTrip(t *testing.T) {
 			if h.Size() != int64(len(fb)) || h.Next() != tt.base+uint64(len(tt.recs)) {
 				t.Fatalf("Size %d Next %d for a %d-byte frame", h.Size(), h.Next(), len(fb))
 			}
-			if err := segment.VerifyFrame("f.seg", 100, &h, fb, fb[segment.FrameHeaderSize:]); err != nil {
+			if err := segment.VerifyFrame("f.seg", 100, &h, fb, fb[segment.FrameHeaderSize:], testSalt); err != nil {
 				t.Fatal(err)
 			}
 			raw, err := segment.Decompress(h.Codec, nil, fb[segment.FrameHeaderSize:], h.RawLen)
@@ -111,7 +130,7 @@ func TestFrameRejectsEveryByteChange(t *testing.T) {
 		for x := 1; x < 256; x++ {
 			b := append([]byte(nil), fb...)
 			b[i] ^= byte(x)
-			h, err := segment.ParseFrameHeader("f.seg", pos, b)
+			h, err := segment.ParseFrameHeader("f.seg", pos, b, testSalt)
 			if i < 32 {
 				if err == nil {
 					t.Fatalf("header byte %d ^= %#x: ParseFrameHeader accepted %+v", i, x, h)
@@ -122,7 +141,7 @@ func TestFrameRejectsEveryByteChange(t *testing.T) {
 			if err != nil {
 				t.Fatalf("byte %d ^= %#x: ParseFrameHeader: %v (only the frame checksum covers it)", i, x, err)
 			}
-			err = segment.VerifyFrame("f.seg", pos, &h, b, b[segment.FrameHeaderSize:])
+			err = segment.VerifyFrame("f.seg", pos, &h, b, b[segment.FrameHeaderSize:], testSalt)
 			mustCorrupt(t, err, "f.seg", pos)
 		}
 	}
@@ -170,7 +189,7 @@ func TestFrameHeaderLimits(t *testing.T) {
 		{"short", rawHeader(10, 10, 0, 1, 0, 0, 0)[:segment.FrameHeaderSize-1], false},
 	}
 	for _, tt := range tests {
-		_, err := segment.ParseFrameHeader("f.seg", 64, tt.hdr)
+		_, err := segment.ParseFrameHeader("f.seg", 64, tt.hdr, 0)
 		if tt.ok && err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 		}
@@ -187,7 +206,7 @@ func TestFrameHeaderLimits(t *testing.T) {
 		b := rawHeader(10, 10, 0, 1, 0, 0, 0)
 		b[i] = 1
 		binary.LittleEndian.PutUint32(b[28:], uint32(xxhash.Sum64(b[:28])))
-		if _, err := segment.ParseFrameHeader("f.seg", 0, b); err == nil {
+		if _, err := segment.ParseFrameHeader("f.seg", 0, b, 0); err == nil {
 			t.Errorf("reserved byte %d set: accepted", i)
 		}
 	}
@@ -197,10 +216,10 @@ func TestFrameHeaderLimits(t *testing.T) {
 // MaxFrameBody stops a scan without a read (and so a buffer) of that size.
 func TestScannerDoesNotTrustLengths(t *testing.T) {
 	for _, bodyLen := range []uint32{segment.MaxFrameBody + 1, ^uint32(0)} {
-		file := append(segment.AppendFileHeader(nil, 0), rawHeader(bodyLen, bodyLen, 0, 1, 0, 0, 0)...)
+		file := append(segment.AppendFileHeader(nil, 0, 0, 0), rawHeader(bodyLen, bodyLen, 0, 1, 0, 0, 0)...)
 		file = append(file, make([]byte, 100)...)
 		r := &countingReader{b: file}
-		s := segment.NewScanner(r, "f.seg", segment.HeaderSize, 1<<40, 0)
+		s := segment.NewScanner(r, "f.seg", testSalt, segment.HeaderSize, 1<<40, 0)
 		if s.Next() {
 			t.Fatalf("bodyLen %d: scanner returned a frame", bodyLen)
 		}

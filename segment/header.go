@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 
@@ -19,48 +20,93 @@ const (
 	knownFileFlags = FlagPrevUnsynced
 )
 
-// AppendFileHeader appends the segment file header for base offset base.
-func AppendFileHeader(dst []byte, base uint64) []byte {
-	return AppendFileHeaderFlags(dst, base, 0)
+// Salt binds the frames of a segment file to one life of that file: it is
+// drawn when the file is created or reused, written in the header, and
+// covered by the checksums of every frame written in that life. A frame
+// from an earlier life, left in a reused file, fails its checksums. The
+// zero Salt stands for a version 1 file, whose checksums cover no salt.
+type Salt uint32
+
+// NewSalt draws a random non-zero salt for a new segment file.
+func NewSalt() Salt {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		if s := Salt(binary.LittleEndian.Uint32(b[:])); s != 0 {
+			return s
+		}
+	}
 }
 
-// AppendFileHeaderFlags appends a segment file header with flags.
-func AppendFileHeaderFlags(dst []byte, base uint64, flags uint16) []byte {
+// Next is the salt of the next life of a file whose current salt is s:
+// distinct from every one of its earlier lives until the counter wraps,
+// after 2^32-1 reuses.
+func (s Salt) Next() Salt {
+	if s++; s == 0 {
+		s = 1
+	}
+	return s
+}
+
+// FileHeader is the decoded header of a segment file.
+type FileHeader struct {
+	Version uint16
+	Flags   uint16
+	Salt    Salt // 0 in a version 1 file
+	Base    uint64
+}
+
+// AppendFileHeader appends the header of a segment file for base offset
+// base with flags. A non-zero salt writes the current Version; a zero
+// salt writes the version 1 header (no salt), which this package still
+// reads, for tools and tests that build old segments.
+func AppendFileHeader(dst []byte, base uint64, flags uint16, salt Salt) []byte {
 	var h [HeaderSize]byte
 	copy(h[0:8], Magic)
-	binary.LittleEndian.PutUint16(h[8:], Version)
+	v := uint16(Version)
+	if salt == 0 {
+		v = 1
+	}
+	binary.LittleEndian.PutUint16(h[8:], v)
 	binary.LittleEndian.PutUint16(h[10:], flags)
-	// h[12:16]: reserved, zero.
+	binary.LittleEndian.PutUint32(h[12:], uint32(salt))
 	binary.LittleEndian.PutUint64(h[16:], base)
 	binary.LittleEndian.PutUint64(h[24:], xxhash.Sum64(h[:24]))
 	return append(dst, h[:]...)
 }
 
-// ParseFileHeader checks a segment file header and returns its base offset.
+// ParseFileHeader checks a segment file header, of version 1 or 2.
 // file names the file in errors.
-func ParseFileHeader(file string, h []byte) (base uint64, err error) {
-	base, _, err = ParseFileHeaderFlags(file, h)
-	return base, err
-}
-
-// ParseFileHeaderFlags checks a segment file header and returns its base
-// offset and flags.
-func ParseFileHeaderFlags(file string, h []byte) (base uint64, flags uint16, err error) {
+func ParseFileHeader(file string, h []byte) (FileHeader, error) {
 	if len(h) < HeaderSize {
-		return 0, 0, corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
+		return FileHeader{}, corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
 	}
 	if string(h[0:8]) != Magic {
-		return 0, 0, corruptf(file, 0, "bad magic %q", h[0:8])
+		return FileHeader{}, corruptf(file, 0, "bad magic %q", h[0:8])
 	}
 	if sum := binary.LittleEndian.Uint64(h[24:]); sum != xxhash.Sum64(h[:24]) {
-		return 0, 0, corruptf(file, 24, "header checksum mismatch")
+		return FileHeader{}, corruptf(file, 24, "header checksum mismatch")
 	}
-	if v := binary.LittleEndian.Uint16(h[8:]); v != Version {
-		return 0, 0, fmt.Errorf("%s: segment format version %d not supported (this build reads version %d)", file, v, Version)
+	fh := FileHeader{
+		Version: binary.LittleEndian.Uint16(h[8:]),
+		Flags:   binary.LittleEndian.Uint16(h[10:]),
+		Salt:    Salt(binary.LittleEndian.Uint32(h[12:])),
+		Base:    binary.LittleEndian.Uint64(h[16:]),
 	}
-	flags = binary.LittleEndian.Uint16(h[10:])
-	if flags&^knownFileFlags != 0 || binary.LittleEndian.Uint32(h[12:]) != 0 {
-		return 0, 0, corruptf(file, 10, "unknown header flags %#x", flags)
+	switch fh.Version {
+	case 1:
+		if fh.Salt != 0 {
+			return FileHeader{}, corruptf(file, 12, "version 1 header with reserved bytes %#x", uint32(fh.Salt))
+		}
+	case Version:
+		if fh.Salt == 0 {
+			return FileHeader{}, corruptf(file, 12, "version %d header with a zero salt", Version)
+		}
+	default:
+		return FileHeader{}, fmt.Errorf("%s: segment format version %d not supported (this build reads versions 1 and %d)", file, fh.Version, Version)
 	}
-	return binary.LittleEndian.Uint64(h[16:]), flags, nil
+	if fh.Flags&^knownFileFlags != 0 {
+		return FileHeader{}, corruptf(file, 10, "unknown header flags %#x", fh.Flags)
+	}
+	return fh, nil
 }

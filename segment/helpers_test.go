@@ -41,14 +41,14 @@ func buildFrame(base uint64, spec frameSpec) ([]byte, segment.FrameHeader) {
 		h.Codec = spec.codec
 	}
 	buf := append(make([]byte, segment.FrameHeaderSize), body...)
-	segment.SealFrame(buf, &h)
+	segment.SealFrame(buf, &h, testSalt)
 	return buf, h
 }
 
 // buildSegment lays out a segment file with base offset base holding
 // frames, and returns the file and where each frame went.
 func buildSegment(base uint64, frames ...frameSpec) ([]byte, []builtFrame) {
-	file := segment.AppendFileHeader(nil, base)
+	file := segment.AppendFileHeader(nil, base, 0, testSalt)
 	var out []builtFrame
 	next := base
 	for _, spec := range frames {
@@ -103,3 +103,6 @@ func mustCorrupt(t *testing.T, err error, file string, pos int64) {
 		t.Fatalf("error %v does not match ErrCorrupt", err)
 	}
 }
+
+// testSalt is the salt of the segments the tests build.
+const testSalt segment.Salt = 0x5a17_0001

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -12,6 +13,11 @@ type Tail struct {
 	// Torn is the number of bytes after End that belong to no valid frame
 	// and were never proven durable: an interrupted write, safe to cut.
 	Torn int64
+	// Zero is the number of zero bytes that fill the file from End to its
+	// size when nothing else follows the last valid frame: space a writer
+	// preallocated for frames to come. It is not part of the log and
+	// needs no cut.
+	Zero int64
 	// Corrupt is set when the scan stopped at damage that a later frame
 	// proves had been synced: data was lost after it was made durable, and
 	// cutting there would drop acknowledged records.
@@ -20,12 +26,14 @@ type Tail struct {
 	Err error
 }
 
-// ScanTail scans a segment from pos (a frame boundary holding offset next)
-// to size, calling onFrame for each valid frame, and classifies whatever
-// follows the last valid frame. It tells a torn tail from damage by the
-// Durable field of frames: see FrameHeader.
-func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
-	s := NewScanner(f, file, pos, size, next)
+// ScanTail scans a segment whose salt is salt from pos (a frame boundary
+// holding offset next) to size, calling onFrame for each valid frame, and
+// classifies whatever follows the last valid frame: zeros only (Zero), a
+// torn write (Torn) or damage (Corrupt). It tells a torn tail from damage
+// by the Durable field of frames: see FrameHeader. Only frames that verify
+// with salt count, as data and as proof.
+func ScanTail(f io.ReaderAt, file string, salt Salt, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
+	s := NewScanner(f, file, salt, pos, size, next)
 	badBody := false
 	for s.Next() {
 		if err := CheckBody(s.Body(), s.hdr.Count); err != nil {
@@ -51,7 +59,14 @@ func ScanTail(f io.ReaderAt, file string, pos, size int64, next uint64, onFrame 
 		t.Err = err
 		return t
 	}
-	if proof, ok := durableAfter(f, file, t.End, size, t.Next); ok {
+	if zero, zerr := allZero(f, t.End, size); zerr != nil {
+		t.Err = fmt.Errorf("%s: read at %d: %w", file, t.End, zerr)
+		return t
+	} else if zero {
+		t.Zero = size - t.End
+		return t
+	}
+	if proof, ok := durableAfter(f, file, salt, t.End, size, t.Next); ok {
 		t.Corrupt = corruptf(file, t.End, "%v; the frame at %d proves this region was synced", reason(err), proof)
 		return t
 	}
@@ -73,8 +88,8 @@ func reason(err error) string {
 // next, and its watermark does not pass its own position. (A frame inside a
 // torn record's payload could still pass for one; recovery then refuses
 // the log rather than risk cutting synced records.)
-func durableAfter(f io.ReaderAt, file string, p, size int64, next uint64) (int64, bool) {
-	q, _, ok := FindFrame(f, file, p+1, size, func(q int64, h *FrameHeader) bool {
+func durableAfter(f io.ReaderAt, file string, salt Salt, p, size int64, next uint64) (int64, bool) {
+	q, _, ok := FindFrame(f, file, salt, p+1, size, func(q int64, h *FrameHeader) bool {
 		return int64(h.Durable) > p && int64(h.Durable) <= q && h.Base > next
 	})
 	return q, ok
@@ -83,16 +98,29 @@ func durableAfter(f io.ReaderAt, file string, p, size int64, next uint64) (int64
 // FindFrame returns the first valid frame at or after position from that
 // accept takes: to resynchronise after damage, or to look for proof that a
 // region was synced. Candidates are found by the cheap header checksum at
-// every byte position, then confirmed by the frame checksum.
-func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(pos int64, h *FrameHeader) bool) (int64, FrameHeader, bool) {
+// every byte position, then confirmed by the frame checksum; both must
+// verify with the file's salt. Runs of zeros, as preallocation leaves,
+// are skipped: a frame header is never all zero (its count is at least 1).
+func FindFrame(f io.ReaderAt, file string, salt Salt, from, size int64, accept func(pos int64, h *FrameHeader) bool) (int64, FrameHeader, bool) {
 	const chunk = 1 << 20
 	buf := make([]byte, chunk+FrameHeaderSize)
 	var body []byte
 	for base := from; base+FrameHeaderSize <= size; base += chunk {
 		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
 		for i := 0; i+FrameHeaderSize <= n && i < chunk; i++ {
+			if buf[i] == 0 {
+				j := i
+				for j < n && buf[j] == 0 {
+					j++
+				}
+				// Headers starting before j-FrameHeaderSize+1 are all zero.
+				if k := j - FrameHeaderSize + 1; k > i {
+					i = k - 1
+					continue
+				}
+			}
 			q := base + int64(i)
-			h, err := ParseFrameHeader(file, q, buf[i:i+FrameHeaderSize])
+			h, err := ParseFrameHeader(file, q, buf[i:i+FrameHeaderSize], salt)
 			if err != nil || !accept(q, &h) || q+h.Size() > size {
 				continue
 			}
@@ -103,10 +131,36 @@ func FindFrame(f io.ReaderAt, file string, from, size int64, accept func(pos int
 			if _, err := f.ReadAt(body, q+FrameHeaderSize); err != nil {
 				continue
 			}
-			if VerifyFrame(file, q, &h, buf[i:i+FrameHeaderSize], body) == nil {
+			if VerifyFrame(file, q, &h, buf[i:i+FrameHeaderSize], body, salt) == nil {
 				return q, h, true
 			}
 		}
 	}
 	return 0, FrameHeader{}, false
+}
+
+// AllZero reports whether the bytes of f from pos to size are all zero:
+// preallocated space, after the last frame of a segment.
+func AllZero(f io.ReaderAt, pos, size int64) (bool, error) { return allZero(f, pos, size) }
+
+// allZero reports whether the bytes of f from pos to size are all zero.
+func allZero(f io.ReaderAt, pos, size int64) (bool, error) {
+	buf := make([]byte, min(size-pos, 256<<10))
+	for pos < size {
+		n := min(int64(len(buf)), size-pos)
+		m, err := f.ReadAt(buf[:n], pos)
+		for _, c := range buf[:m] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		if int64(m) < n {
+			if err == nil || errors.Is(err, io.EOF) {
+				return true, nil // shorter than reported: nothing follows
+			}
+			return false, err
+		}
+		pos += n
+	}
+	return true, nil
 }

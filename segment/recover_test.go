@@ -63,10 +63,10 @@ func TestScanTail(t *testing.T) {
 	gap = append(gap, proof...)
 	// A frame whose checksums hold but whose body does not hold its
 	// records (count says 2, the body has 1), then a proving frame.
-	badBody := segment.AppendFileHeader(nil, 0)
+	badBody := segment.AppendFileHeader(nil, 0, 0, testSalt)
 	bbRaw := segment.AppendRecord(nil, "", []byte("0123456789"))
 	bb := append(make([]byte, segment.FrameHeaderSize), bbRaw...)
-	segment.SealFrame(bb, &segment.FrameHeader{Base: 0, Count: 2, RawLen: uint32(len(bbRaw))})
+	segment.SealFrame(bb, &segment.FrameHeader{Base: 0, Count: 2, RawLen: uint32(len(bbRaw))}, testSalt)
 	badBody = append(badBody, bb...)
 	badBodyLast := append([]byte(nil), badBody...)
 	proof2, _ := buildFrame(2, frameSpec{recs: records(0, 1), durable: segment.HeaderSize + 1})
@@ -87,7 +87,7 @@ func TestScanTail(t *testing.T) {
 		{"cut inside last frame's body", synced, last.pos + last.size - 1, last.pos, last.hdr.Base, last.size - 1, -1},
 		{"last frame damaged", flip(synced, last.pos+last.size-1), 0, last.pos, last.hdr.Base, last.size, -1},
 		{"last frame header damaged", flip(synced, last.pos+3), 0, last.pos, last.hdr.Base, last.size, -1},
-		{"zeros after the last frame", append(append([]byte(nil), synced...), make([]byte, 100)...), 0, int64(len(synced)), last.hdr.Next(), 100, -1},
+		{"zeros after the last frame", append(append([]byte(nil), synced...), make([]byte, 100)...), 0, int64(len(synced)), last.hdr.Next(), 0, -1},
 		{"middle frame damaged, later frame synced", flip(synced, sf[2].pos+segment.FrameHeaderSize+1), 0, sf[2].pos, sf[2].hdr.Base, 0, sf[2].pos},
 		{"middle frame header damaged", flip(synced, sf[2].pos), 0, sf[2].pos, sf[2].hdr.Base, 0, sf[2].pos},
 		{"first frame damaged", flip(synced, sf[0].pos+20), 0, sf[0].pos, 0, 0, sf[0].pos},
@@ -106,7 +106,7 @@ func TestScanTail(t *testing.T) {
 				size = int64(len(tt.file))
 			}
 			var seen []int64
-			tail := segment.ScanTail(bytes.NewReader(tt.file[:size]), file, segment.HeaderSize, size, 0, func(pos int64, h *segment.FrameHeader) {
+			tail := segment.ScanTail(bytes.NewReader(tt.file[:size]), file, testSalt, segment.HeaderSize, size, 0, func(pos int64, h *segment.FrameHeader) {
 				if len(seen) > 0 && pos <= seen[len(seen)-1] {
 					t.Errorf("onFrame at %d after %d", pos, seen[len(seen)-1])
 				}
@@ -125,12 +125,15 @@ func TestScanTail(t *testing.T) {
 			} else {
 				mustCorrupt(t, tail.Corrupt, file, tt.corruptAt)
 			}
+			if tail.Corrupt == nil && tail.End+tail.Torn+tail.Zero != size {
+				t.Errorf("End %d + Torn %d + Zero %d != size %d", tail.End, tail.Torn, tail.Zero, size)
+			}
 			if tail.Torn > 0 && tail.Corrupt != nil {
 				t.Errorf("both torn and corrupt")
 			}
 			// onFrame saw exactly the frames before End.
 			if n := len(seen); n > 0 {
-				if _, err := segment.ParseFrameHeader(file, seen[n-1], tt.file[seen[n-1]:]); err != nil {
+				if _, err := segment.ParseFrameHeader(file, seen[n-1], tt.file[seen[n-1]:], testSalt); err != nil {
 					t.Errorf("last reported frame at %d: %v", seen[n-1], err)
 				}
 			}
@@ -146,7 +149,7 @@ func TestScanTail(t *testing.T) {
 func TestScanTailEveryCut(t *testing.T) {
 	file, frames := syncedFrames(5)
 	for size := int64(segment.HeaderSize); size <= int64(len(file)); size++ {
-		tail := segment.ScanTail(bytes.NewReader(file[:size]), "f.seg", segment.HeaderSize, size, 0, nil)
+		tail := segment.ScanTail(bytes.NewReader(file[:size]), "f.seg", testSalt, segment.HeaderSize, size, 0, nil)
 		wantEnd, wantNext := int64(segment.HeaderSize), uint64(0)
 		for _, f := range frames {
 			if f.pos+f.size <= size {
@@ -168,7 +171,7 @@ func TestScanTailEveryFlip(t *testing.T) {
 		for p := f.pos; p < f.pos+f.size; p++ {
 			b := append([]byte(nil), file...)
 			b[p] ^= 0x01
-			tail := segment.ScanTail(bytes.NewReader(b), "f.seg", segment.HeaderSize, int64(len(b)), 0, nil)
+			tail := segment.ScanTail(bytes.NewReader(b), "f.seg", testSalt, segment.HeaderSize, int64(len(b)), 0, nil)
 			if tail.Err != nil || tail.End != f.pos || tail.Next != f.hdr.Base {
 				t.Fatalf("flip at %d (frame %d): %+v; want End %d Next %d", p, i, tail, f.pos, f.hdr.Base)
 			}
@@ -198,7 +201,7 @@ func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
 func TestScanTailIOError(t *testing.T) {
 	file, _ := syncedFrames(3)
 	errDisk := errors.New("disk on fire")
-	tail := segment.ScanTail(failingReader{bytes.NewReader(file), segment.HeaderSize + 1, errDisk}, "f.seg", segment.HeaderSize, int64(len(file)), 0, nil)
+	tail := segment.ScanTail(failingReader{bytes.NewReader(file), segment.HeaderSize + 1, errDisk}, "f.seg", testSalt, segment.HeaderSize, int64(len(file)), 0, nil)
 	if !errors.Is(tail.Err, errDisk) || tail.Torn != 0 || tail.Corrupt != nil {
 		t.Fatalf("%+v; want Err %v", tail, errDisk)
 	}

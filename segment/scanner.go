@@ -32,6 +32,7 @@ const scanChunk = 1 << 20
 type Scanner struct {
 	f    io.ReaderAt
 	file string
+	salt Salt
 	pos  int64  // position of the next frame
 	end  int64  // the scan stops here
 	next uint64 // expected base offset of the next frame
@@ -46,17 +47,17 @@ type Scanner struct {
 	err      error
 }
 
-// NewScanner returns a scanner over f from position pos up to end, whose
-// first frame must start at offset next.
-func NewScanner(f io.ReaderAt, file string, pos, end int64, next uint64) *Scanner {
+// NewScanner returns a scanner over f, a file with salt salt, from
+// position pos up to end, whose first frame must start at offset next.
+func NewScanner(f io.ReaderAt, file string, salt Salt, pos, end int64, next uint64) *Scanner {
 	s := &Scanner{}
-	s.Reset(f, file, pos, end, next)
+	s.Reset(f, file, salt, pos, end, next)
 	return s
 }
 
 // Reset reuses the scanner (and its buffers) for another scan.
-func (s *Scanner) Reset(f io.ReaderAt, file string, pos, end int64, next uint64) {
-	s.f, s.file, s.pos, s.end, s.next = f, file, pos, end, next
+func (s *Scanner) Reset(f io.ReaderAt, file string, salt Salt, pos, end int64, next uint64) {
+	s.f, s.file, s.salt, s.pos, s.end, s.next = f, file, salt, pos, end, next
 	s.buf = s.buf[:0]
 	s.bufPos = 0
 	s.err = nil
@@ -107,7 +108,7 @@ func (s *Scanner) Next() bool {
 		s.err = err
 		return false
 	}
-	h, err := ParseFrameHeader(s.file, s.pos, hb)
+	h, err := ParseFrameHeader(s.file, s.pos, hb, s.salt)
 	if err != nil {
 		s.err = err
 		return false
@@ -122,7 +123,7 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	hb, body := fb[:FrameHeaderSize], fb[FrameHeaderSize:]
-	if err := VerifyFrame(s.file, s.pos, &h, hb, body); err != nil {
+	if err := VerifyFrame(s.file, s.pos, &h, hb, body, s.salt); err != nil {
 		s.err = err
 		return false
 	}

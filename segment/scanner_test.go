@@ -23,7 +23,7 @@ func TestScannerReadsEveryCodec(t *testing.T) {
 		want = append(want, big)
 	}
 	file, frames := buildSegment(1000, specs...)
-	s := segment.NewScanner(bytes.NewReader(file), "f.seg", segment.HeaderSize, int64(len(file)), 1000)
+	s := segment.NewScanner(bytes.NewReader(file), "f.seg", testSalt, segment.HeaderSize, int64(len(file)), 1000)
 	var got []rec
 	for n := 0; s.Next(); n++ {
 		h := s.Header()
@@ -61,7 +61,7 @@ func TestScannerReadsEveryCodec(t *testing.T) {
 func TestScannerFollowsGrowth(t *testing.T) {
 	file, frames := syncedFrames(4)
 	cut := frames[2].pos + 7
-	s := segment.NewScanner(bytes.NewReader(file), "f.seg", segment.HeaderSize, cut, 0)
+	s := segment.NewScanner(bytes.NewReader(file), "f.seg", testSalt, segment.HeaderSize, cut, 0)
 	n := 0
 	for s.Next() {
 		n++
@@ -86,13 +86,13 @@ func TestScannerOffsetGap(t *testing.T) {
 	file, frames := buildSegment(0, frameSpec{recs: records(0, 2)})
 	next, _ := buildFrame(frames[0].hdr.Next()+1, frameSpec{recs: records(2, 1)})
 	file = append(file, next...)
-	s := segment.NewScanner(bytes.NewReader(file), "f.seg", segment.HeaderSize, int64(len(file)), 0)
+	s := segment.NewScanner(bytes.NewReader(file), "f.seg", testSalt, segment.HeaderSize, int64(len(file)), 0)
 	if !s.Next() || s.Next() {
 		t.Fatal("want exactly one frame")
 	}
 	mustCorrupt(t, s.Err(), "f.seg", frames[0].pos+frames[0].size)
 	// A scan that expects another first offset fails at once.
-	s.Reset(bytes.NewReader(file), "f.seg", segment.HeaderSize, int64(len(file)), 5)
+	s.Reset(bytes.NewReader(file), "f.seg", testSalt, segment.HeaderSize, int64(len(file)), 5)
 	if s.Next() {
 		t.Fatal("frame at offset 0 accepted where 5 was expected")
 	}

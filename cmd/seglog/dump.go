@@ -74,7 +74,11 @@ record, or --to or --count is reached. Records that the writer releases
 before they are read get one line in their place: "released", the range
 and a note (with --json, {"released":{"from":F,"to":T,"count":N}}); the
 exit status stays 0. Damaged records are reported on stderr, skipped, and
-make the exit status 1.`,
+make the exit status 1. Where the extent of the damage is known (damaged
+frames, a segment missing or cut short), a line in place of the records
+says which offsets cannot be read: "gap", the range, the reason and where
+the damage is (with --json, {"gap":{...}}). Delivery hands the same
+offsets out as a gap.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(cmd); err != nil {
@@ -96,7 +100,10 @@ func (a *app) exportCommand() *cobra.Command {
 		Long: `export writes the records of the log in DIR to stdout as JSON Lines, one
 object per record: {"offset":0,"type":"","size":5,"payload":"hello",
 "encoding":"text"}. Payloads that are not valid UTF-8 are base64
-("encoding":"base64"), so the export is lossless.`,
+("encoding":"base64"), so the export is lossless. Offsets that cannot be
+read (damaged frames, a segment missing or cut short) get one line in
+their place, {"gap":{"from":74,"to":75,"count":1,"reason":"damaged",
+"detail":"..."}}, are reported on stderr, and make the exit status 1.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(cmd); err != nil {
@@ -138,12 +145,27 @@ func (a *app) dump(dir string, o dumpOptions) error {
 				break
 			}
 			if err != nil {
+				var ge *seglog.GapError
+				if errors.As(err, &ge) {
+					// Offsets that cannot be read, whose extent is known:
+					// a line for them in their place.
+					if o.toSet && ge.Gap.Offset >= o.to {
+						done = true
+						break
+					}
+					if ge.Gap.End() > off {
+						if err := a.writeGap(w, ge.Gap); err != nil {
+							return fail(exitProblems, "%s: %v", o.name, err)
+						}
+						off = ge.Gap.End()
+					}
+				}
 				if msg := err.Error(); msg != lastErr {
 					w.Flush()
 					fmt.Fprintf(a.stderr, "seglog: %s: %s\n", o.name, message(err))
 					lastErr = msg
 				}
-				problems, afterErr = true, true
+				problems, afterErr = true, ge == nil
 				continue
 			}
 			if o.toSet && rec.Offset >= o.to {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,7 +23,9 @@ func (a *app) infoCommand() *cobra.Command {
 segments (count and bytes), the first and next offsets, the delivery state
 (sequence, cursor, pending records, metadata keys) and when it was saved,
 the codecs of the active segment's frames, whether a writer holds the
-lock, and stray files. It reads only the active segment and the indexes;
+lock, and stray files. It reads the active segment, the indexes and the
+pending records: those that delivery would hand out as gaps (damaged
+frames, a segment missing or cut short) are listed on the "gaps" line;
 "seglog verify" reads everything.
 
 Exit status 0 whenever the summary could be printed, even when it notes
@@ -59,6 +62,9 @@ type jsonInfo struct {
 		Cursor   uint64 `json:"cursor"`
 		First    uint64 `json:"first"`
 		Pending  uint64 `json:"pending"`
+		// Gaps are the pending offsets delivery hands out as gaps.
+		Gaps      []jsonPendingGap `json:"gaps"`
+		GapsError string           `json:"gaps_error,omitempty"`
 	} `json:"delivery"`
 	MetadataKeys []string `json:"metadata_keys"`
 	Checkpoint   struct {
@@ -111,9 +117,17 @@ func (a *app) info(dir string) error {
 			Cursor   uint64 `json:"cursor"`
 			First    uint64 `json:"first"`
 			Pending  uint64 `json:"pending"`
+			// Gaps are the pending offsets delivery hands out as gaps.
+			Gaps      []jsonPendingGap `json:"gaps"`
+			GapsError string           `json:"gaps_error,omitempty"`
 		}{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
 		if li.Next > st.Cursor {
 			j.Delivery.Pending = li.Next - st.Cursor
+		}
+		gaps, gerr := a.pendingGaps(dir)
+		j.Delivery.Gaps = nonNilGaps(gaps)
+		if gerr != nil {
+			j.Delivery.GapsError = message(gerr)
 		}
 		j.MetadataKeys = slices.Sorted(maps.Keys(st.Meta))
 		j.ID = seglog.ID(st.ID).String()
@@ -176,6 +190,11 @@ func (a *app) info(dir string) error {
 	case j.Delivery != nil:
 		d := j.Delivery
 		fmt.Fprintf(w, "delivery\tsequence %d, cursor %d, %s pending\n", d.Sequence, d.Cursor, comma(d.Pending))
+		var gerr error
+		if d.GapsError != "" {
+			gerr = errors.New(d.GapsError)
+		}
+		fmt.Fprintf(w, "gaps\t%s\n", gapsLine(d.Gaps, gerr))
 		keys := "none"
 		if len(j.MetadataKeys) > 0 {
 			keys = fmt.Sprintf("%s: %s", plural(len(j.MetadataKeys), "key", "keys"), strings.Join(j.MetadataKeys, ", "))
@@ -243,6 +262,13 @@ func (a *app) info(dir string) error {
 		fmt.Fprintf(w, "backups\t%s\n", strings.Join(li.Dir.Backups, ", "))
 	}
 	return w.Flush()
+}
+
+func nonNilGaps(g []jsonPendingGap) []jsonPendingGap {
+	if g == nil {
+		return []jsonPendingGap{}
+	}
+	return g
 }
 
 func nonNil(s []string) []string {

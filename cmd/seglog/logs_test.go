@@ -154,7 +154,15 @@ func tearTail(t testing.TB, dir string) {
 		buf = segment.AppendRecord(buf, "event", data)
 	}
 	h := segment.FrameHeader{Base: next, Count: 3, RawLen: uint32(len(buf) - segment.FrameHeaderSize), Durable: uint32(fi.Size())}
-	segment.SealFrame(buf, &h)
+	head, err := os.ReadFile(active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := segment.ParseFileHeader(active, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segment.SealFrame(buf, &h, fh.Salt)
 	f, err := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -175,6 +175,30 @@ func (a *app) writeRecord(w io.Writer, rec seglog.Record, mode string) error {
 	return err
 }
 
+// jsonGap is the JSON line for a run of offsets that cannot be read.
+type jsonGap struct {
+	Gap struct {
+		From   uint64 `json:"from"`
+		To     uint64 `json:"to"`
+		Count  uint64 `json:"count"`
+		Reason string `json:"reason"`
+		Detail string `json:"detail"`
+	} `json:"gap"`
+}
+
+// writeGap writes the line for a gap: "gap", the range, the reason and
+// the detail, tab-separated (or a jsonGap).
+func (a *app) writeGap(w io.Writer, g seglog.Gap) error {
+	detail := strings.TrimPrefix(g.Detail, "seglog: ")
+	if a.json {
+		var j jsonGap
+		j.Gap.From, j.Gap.To, j.Gap.Count, j.Gap.Reason, j.Gap.Detail = g.Offset, g.End(), g.Count, g.Reason.String(), detail
+		return writeJSON(w, j)
+	}
+	_, err := fmt.Fprintf(w, "gap\t[%d, %d)\t%s\t%s\n", g.Offset, g.End(), g.Reason, detail)
+	return err
+}
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)

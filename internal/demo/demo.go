@@ -104,7 +104,9 @@ func (d *demo) send(max int) (seglog.Batch, error) {
 		return b, fmt.Errorf("demo: pending: %w", err)
 	}
 	d.printf("   send (sequence %d: %s)\n", b.Sequence, names(b.Records))
-	d.sent = len(b.Records)
+	if len(b.Records) > d.sent {
+		d.sent = len(b.Records) // the largest batch since the last Ack counts
+	}
 	return b, nil
 }
 

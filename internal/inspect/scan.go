@@ -60,6 +60,7 @@ type SegmentScan struct {
 	Active   bool // the last segment listed: the one a writer appends to
 	Released bool // wholly before the checkpoint's first offset: not read
 	Missing  bool // removed between the listing and the read
+	salt     segment.Salt
 
 	// HeaderErr is set when the file header is invalid; nothing else in
 	// the file was read. TornHeader says it is the last segment holding
@@ -142,7 +143,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 	}
 	size := fi.Size()
 	s.Size = size
-	if s.HeaderErr = readHeader(f, sf); s.HeaderErr != nil {
+	if s.salt, s.HeaderErr = readHeader(f, sf); s.HeaderErr != nil {
 		c.add(sf.Size)
 		s.NextKnown = false
 		if active && size <= segment.HeaderSize {
@@ -176,7 +177,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		clean    bool // the read reached the end of the file
 	)
 	// A segment growing under a live writer is read up to its size now.
-	sc := segment.NewScanner(f, sf.Name, segment.HeaderSize, size, sf.Base)
+	sc := segment.NewScanner(f, sf.Name, s.salt, segment.HeaderSize, size, sf.Base)
 	c.add(segment.HeaderSize)
 	for n := 0; ; n++ {
 		if n&255 == 0 && c.ctx.Err() != nil {
@@ -193,7 +194,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 				if !ok {
 					break
 				}
-				sc.Reset(f, sf.Name, q, size, next)
+				sc.Reset(f, sf.Name, s.salt, q, size, next)
 				continue
 			}
 			if len(s.Damage) == 0 {
@@ -218,7 +219,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		if !ok {
 			break
 		}
-		sc.Reset(f, sf.Name, q, size, next)
+		sc.Reset(f, sf.Name, s.salt, q, size, next)
 	}
 	if clean {
 		s.Next, s.NextKnown = sc.NextOffset(), true
@@ -269,11 +270,26 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 	} else if errors.Is(cause, segment.ErrIncomplete) {
 		reason = "frame cut short by the end of the file"
 	}
+	if zero, err := segment.AllZero(f, p, size); err == nil && zero {
+		// Zeros only: space preallocated for frames to come (a crash
+		// may leave it after the last frame of a sealed segment too,
+		// before the cut at its seal was synced). Whether the frames
+		// reach the next segment's base is checked with the listing.
+		s.Next, s.NextKnown = next, true
+		c.add(size - p)
+		return 0, 0, false
+	}
 	if s.Active {
+		// A live writer may have been writing the frame at p when it was
+		// read, and have written more since (a preallocated segment's
+		// size does not stop the read at what was written): read again.
+		if h, ok := validFrameAt(f, s.Name, s.salt, p, size); ok && h.Base == next {
+			return p, next, true
+		}
 		// The active segment's tail may be a write that never completed:
 		// told apart from damage by the durable watermarks that follow,
 		// exactly as the log's recovery does.
-		t := segment.ScanTail(f, s.Name, p, size, next, nil)
+		t := segment.ScanTail(f, s.Name, s.salt, p, size, next, nil)
 		if t.Err != nil {
 			s.Err = t.Err
 			return 0, 0, false
@@ -286,11 +302,11 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 		}
 		reason = t.Corrupt.(*segment.CorruptError).Reason
 	}
-	q, h, ok := c.resync(f, s.Name, p, next, size, entries)
+	q, h, ok := c.resync(f, s.Name, s.salt, p, next, size, entries)
 	if !ok {
 		d := Damage{Pos: p, End: size, Offsets: OpenRange(next), Reason: reason}
 		// A header that checks tells how many records the frame held.
-		if hh, err := readFrameHeader(f, s.Name, p); err == nil && hh.Base == next {
+		if hh, err := readFrameHeader(f, s.Name, s.salt, p); err == nil && hh.Base == next {
 			d.Offsets = MakeRange(next, hh.Next())
 		}
 		s.Damage = append(s.Damage, d)
@@ -306,16 +322,16 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 // resync finds the first valid frame after position p holding offsets from
 // next on: first where the damaged frame's own header says the next frame
 // is, then where the index says, then by trying every byte position.
-func (c *scanner) resync(f *os.File, file string, p int64, next uint64, size int64, entries []index.Entry) (int64, segment.FrameHeader, bool) {
-	if h, err := readFrameHeader(f, file, p); err == nil && h.Base == next {
+func (c *scanner) resync(f *os.File, file string, salt segment.Salt, p int64, next uint64, size int64, entries []index.Entry) (int64, segment.FrameHeader, bool) {
+	if h, err := readFrameHeader(f, file, salt, p); err == nil && h.Base == next {
 		q := p + h.Size()
-		if hq, ok := validFrameAt(f, file, q, size); ok && hq.Base == h.Next() {
+		if hq, ok := validFrameAt(f, file, salt, q, size); ok && hq.Base == h.Next() {
 			return q, hq, true
 		}
 	}
 	for _, e := range entries {
 		if int64(e.Pos) > p && e.Offset >= next {
-			if hq, ok := validFrameAt(f, file, int64(e.Pos), size); ok && hq.Base == e.Offset {
+			if hq, ok := validFrameAt(f, file, salt, int64(e.Pos), size); ok && hq.Base == e.Offset {
 				return int64(e.Pos), hq, true
 			}
 			break
@@ -329,11 +345,11 @@ func (c *scanner) resync(f *os.File, file string, p int64, next uint64, size int
 		}
 		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
 		for i := 0; i+segment.FrameHeaderSize <= n && i < chunk; i++ {
-			h, err := segment.ParseFrameHeader(file, base+int64(i), buf[i:i+segment.FrameHeaderSize])
+			h, err := segment.ParseFrameHeader(file, base+int64(i), buf[i:i+segment.FrameHeaderSize], salt)
 			if err != nil || h.Base < next {
 				continue
 			}
-			if hq, ok := validFrameAt(f, file, base+int64(i), size); ok {
+			if hq, ok := validFrameAt(f, file, salt, base+int64(i), size); ok {
 				return base + int64(i), hq, true
 			}
 		}
@@ -341,18 +357,18 @@ func (c *scanner) resync(f *os.File, file string, p int64, next uint64, size int
 	return 0, segment.FrameHeader{}, false
 }
 
-func readFrameHeader(f io.ReaderAt, file string, p int64) (segment.FrameHeader, error) {
+func readFrameHeader(f io.ReaderAt, file string, salt segment.Salt, p int64) (segment.FrameHeader, error) {
 	var b [segment.FrameHeaderSize]byte
 	if _, err := f.ReadAt(b[:], p); err != nil {
 		return segment.FrameHeader{}, err
 	}
-	return segment.ParseFrameHeader(file, p, b[:])
+	return segment.ParseFrameHeader(file, p, b[:], salt)
 }
 
 // validFrameAt reports whether a whole valid frame starts at p: header and
 // frame checksums, decompression and record framing.
-func validFrameAt(f io.ReaderAt, file string, p, size int64) (segment.FrameHeader, bool) {
-	h, err := readFrameHeader(f, file, p)
+func validFrameAt(f io.ReaderAt, file string, salt segment.Salt, p, size int64) (segment.FrameHeader, bool) {
+	h, err := readFrameHeader(f, file, salt, p)
 	if err != nil || p+h.Size() > size {
 		return h, false
 	}
@@ -361,7 +377,7 @@ func validFrameAt(f io.ReaderAt, file string, p, size int64) (segment.FrameHeade
 		return h, false
 	}
 	body := b[segment.FrameHeaderSize:]
-	if segment.VerifyFrame(file, p, &h, b, body) != nil {
+	if segment.VerifyFrame(file, p, &h, b, body, salt) != nil {
 		return h, false
 	}
 	raw, err := segment.Decompress(h.Codec, nil, body, h.RawLen)
@@ -371,23 +387,24 @@ func validFrameAt(f io.ReaderAt, file string, p, size int64) (segment.FrameHeade
 	return h, true
 }
 
-func readHeader(f io.ReaderAt, sf SegmentFile) error {
+// readHeader checks a segment's header and returns its salt.
+func readHeader(f io.ReaderAt, sf SegmentFile) (segment.Salt, error) {
 	var h [segment.HeaderSize]byte
 	n, err := f.ReadAt(h[:], 0)
 	if n < len(h) {
 		if err == nil || errors.Is(err, io.EOF) {
-			return &segment.CorruptError{File: sf.Name, Offset: int64(n), Reason: fmt.Sprintf("short header: %d of %d bytes", n, segment.HeaderSize)}
+			return 0, &segment.CorruptError{File: sf.Name, Offset: int64(n), Reason: fmt.Sprintf("short header: %d of %d bytes", n, segment.HeaderSize)}
 		}
-		return err
+		return 0, err
 	}
-	base, err := segment.ParseFileHeader(sf.Name, h[:])
+	fh, err := segment.ParseFileHeader(sf.Name, h[:])
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if base != sf.Base {
-		return &segment.CorruptError{File: sf.Name, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", base)}
+	if fh.Base != sf.Base {
+		return 0, &segment.CorruptError{File: sf.Name, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", fh.Base)}
 	}
-	return nil
+	return fh.Salt, nil
 }
 
 // readIndex reads and decodes a segment's index file. present is false

@@ -68,7 +68,8 @@ func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 	}
 	size := fi.Size()
 	si.Size = size
-	if err := readHeader(f, sf); err != nil {
+	salt, err := readHeader(f, sf)
+	if err != nil {
 		si.Problem, si.TailBytes = "header: "+reasonOf(err), size
 		si.Torn = active && size <= segment.HeaderSize
 		return si
@@ -78,12 +79,12 @@ func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 	start, next := int64(segment.HeaderSize), sf.Base
 	if n := len(entries); n > 0 && !active {
 		e := entries[n-1]
-		if h, ok := validFrameAt(f, sf.Name, int64(e.Pos), size); ok && h.Base == e.Offset && h.Size() == int64(e.Len) {
+		if h, ok := validFrameAt(f, sf.Name, salt, int64(e.Pos), size); ok && h.Base == e.Offset && h.Size() == int64(e.Len) {
 			start, next = e.End(), h.Next()
 		}
 	}
 	frames := 0
-	t := segment.ScanTail(f, sf.Name, start, size, next, func(pos int64, h *segment.FrameHeader) {
+	t := segment.ScanTail(f, sf.Name, salt, start, size, next, func(pos int64, h *segment.FrameHeader) {
 		frames++
 		if active && int(h.Codec) < len(si.Codecs) {
 			si.Codecs[h.Codec]++

@@ -264,8 +264,8 @@ func (r *Report) between(prev, s *SegmentScan) *Finding {
 	switch {
 	case prev.Next < s.Base:
 		return &Finding{Severity: Error, Code: CodeOffsetGap, File: s.Name, Offsets: rangePtr(MakeRange(prev.Next, s.Base)),
-			Message: fmt.Sprintf("no segment holds offsets %s: %s ends at %d and %s starts at %d (a segment file is missing)",
-				MakeRange(prev.Next, s.Base), prev.Name, prev.Next, s.Name, s.Base)}
+			Message: fmt.Sprintf("no segment holds offsets %s: %s ends at %d and %s starts at %d (a segment file is missing, %s if it began there, or %s was cut short); delivery hands them out as a gap",
+				MakeRange(prev.Next, s.Base), prev.Name, prev.Next, s.Name, s.Base, segment.FileName(prev.Next), prev.Name)}
 	case prev.Next > s.Base:
 		return &Finding{Severity: Error, Code: CodeOffsetOverlap, File: s.Name, Offsets: rangePtr(MakeRange(s.Base, prev.Next)),
 			Message: fmt.Sprintf("%s ends at %d, after %s starts at %d: offsets %s are claimed twice",
@@ -326,7 +326,7 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s, all released: no read returns them, and the segment goes when the records after them are released", d.Reason, n, d.Offsets)})
 		default:
 			emit(Finding{Severity: Error, Code: CodeFrameCorrupt, File: s.Name, Position: pos(d.Pos), Offsets: rangePtr(d.Offsets),
-				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s unreadable", d.Reason, n, d.Offsets)})
+				Message: fmt.Sprintf("%s; %d bytes without a valid frame, offsets %s unreadable%s", d.Reason, n, d.Offsets, gapNote(d.Offsets, r.Checkpoint))})
 		}
 	}
 	sev := Warning
@@ -348,6 +348,14 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 	case IndexExtra:
 		emit(Finding{Severity: sev, Code: CodeIndexExtra, File: s.IndexName(), Message: s.IndexReason + "; repair rebuilds it"})
 	}
+}
+
+// gapNote says how delivery hands out unreadable offsets that are pending.
+func gapNote(o Range, ck CheckpointReport) string {
+	if o.To == nil || !ck.Present || ck.Err != nil || *o.To <= ck.State.Cursor {
+		return ""
+	}
+	return fmt.Sprintf(" (delivery hands out %s as a gap)", MakeRange(max(o.From, ck.State.Cursor), *o.To))
 }
 
 // logChecks checks the log as a whole once every segment is read: its

@@ -30,7 +30,8 @@ func WriteTinySegments(fsys vfs.FS, dir string, n, perSegment int, cursor uint64
 	var seg, idx []byte
 	for i := range n {
 		base := uint64(i * perSegment)
-		seg = segment.AppendFileHeaderFlags(seg[:0], base, 0)
+		salt := segment.NewSalt()
+		seg = segment.AppendFileHeader(seg[:0], base, 0, salt)
 		pos := len(seg)
 		seg = append(seg, make([]byte, segment.FrameHeaderSize)...)
 		for o := base; o < base+uint64(perSegment); o++ {
@@ -41,7 +42,7 @@ func WriteTinySegments(fsys vfs.FS, dir string, n, perSegment int, cursor uint64
 			RawLen:  uint32(len(seg) - pos - segment.FrameHeaderSize),
 			Durable: uint32(pos), Codec: segment.CodecNone, Flags: segment.FrameFlagPrevSynced,
 		}
-		segment.SealFrame(seg[pos:], &h)
+		segment.SealFrame(seg[pos:], &h, salt)
 		idx = index.AppendHeader(idx[:0], base)
 		idx = index.AppendEntry(idx, base, index.Entry{Offset: base, Pos: uint32(pos), Len: uint32(len(seg) - pos)})
 		if err := writeFile(fsys, filepath.Join(dir, segment.FileName(base)), seg); err != nil {

@@ -39,7 +39,8 @@ type File interface {
 	io.ReaderAt
 	io.WriterAt
 	io.Closer
-	// Sync makes the file's written data and size durable.
+	// Sync makes the file's written data and size durable (fdatasync(2)
+	// where the system has it: timestamps are not part of it).
 	Sync() error
 	// Truncate changes the file's size. Durable after Sync.
 	Truncate(size int64) error
@@ -47,4 +48,12 @@ type File interface {
 	Size() (int64, error)
 	// Name reports the name the file was opened with.
 	Name() string
+}
+
+// Writeback is implemented by files that can start writing a range of
+// their written data to the disk without waiting for it (Linux's
+// sync_file_range(2) with SYNC_FILE_RANGE_WRITE), so that a later Sync
+// finds less left to do. It makes nothing durable: only Sync does.
+type Writeback interface {
+	StartWriteback(off, n int64) error
 }

@@ -1,0 +1,400 @@
+package log_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
+)
+
+// The randomised model test of gaps: random appends (single records and
+// frames of several), random exchanges with an honest peer whose answers
+// are sometimes lost, and random damage injected into the segment bytes of
+// retained records while the log runs. After every step the log is
+// compared with a reference model that knows which offsets are damaged:
+// every good record is handed out exactly when the protocol says, every
+// damaged run as one gap in its place, exactly once per batch; the log
+// never stalls (records pending means a batch that is not empty); and no
+// label is ever given to two offsets. At the end everything is delivered,
+// and the peer holds every offset exactly once, as the record or as a gap.
+//
+//	go test ./log -run TestModelGaps -seed 12345 -model.steps 5000 -v
+
+// gapModel is the reference: offsets, their data, which are damaged, and
+// the delivery state, in plain integers.
+type gapModel struct {
+	seq, cursor, first, next uint64
+	sent                     int64 // largest batch since the last Ack; -1: none
+	data                     map[uint64][]byte
+	damaged                  map[uint64]bool
+	reported                 uint64 // end of the last gap counted
+	gaps, gapOffsets         uint64
+}
+
+// pending is the batch the protocol says Pending(max) hands out: from the
+// cursor, records and maximal runs of damaged offsets, max entries.
+func (m *gapModel) pending(max int) seglog.Batch {
+	b := seglog.Batch{Sequence: m.seq}
+	entries := 0
+	for o := m.cursor; o < m.next; {
+		if entries == max {
+			break
+		}
+		entries++
+		if !m.damaged[o] {
+			b.Records = append(b.Records, seglog.Record{Offset: o, Data: m.data[o]})
+			o++
+			continue
+		}
+		end := o
+		for end < m.next && m.damaged[end] {
+			end++
+		}
+		b.Gaps = append(b.Gaps, seglog.Gap{Offset: o, Count: end - o, Label: m.seq + (o - m.cursor), Reason: seglog.GapDamaged})
+		o = end
+	}
+	m.sent = max64(m.sent, int64(b.Len()))
+	for _, g := range b.Gaps {
+		if g.End() > m.reported {
+			if g.Offset >= m.reported {
+				m.gaps++
+			}
+			m.gapOffsets += g.End() - maxU(g.Offset, m.reported)
+			m.reported = g.End()
+		}
+	}
+	return b
+}
+
+// ack applies an answer n by the label intervals: the kept window holds
+// labels [seq-P, seq), the batches since the last Ack [seq, seq+sent).
+func (m *gapModel) ack(n uint64) seglog.AckBranch {
+	sent := uint64(m.next - m.cursor)
+	if m.sent >= 0 {
+		sent = uint64(m.sent)
+	}
+	p := m.cursor - m.first
+	var br seglog.AckBranch
+	switch {
+	case n > m.seq && n <= m.seq+sent:
+		br = seglog.AckNormal
+		m.first, m.cursor = m.cursor, m.cursor+(n-m.seq)
+	case n > m.seq:
+		br = seglog.AckTooHigh
+		m.first = m.cursor
+	case n+p >= m.seq:
+		br = seglog.AckRewind
+		m.cursor -= m.seq - n
+	default:
+		br = seglog.AckAncient
+		m.cursor = m.first
+	}
+	m.seq, m.sent = n, -1
+	return br
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// gapPeer is an honest peer: it stores the entries whose label is the one
+// it expects, ignores those below (duplicates), and answers the label it
+// expects next. A label past it would be a record skipped: a failure.
+type gapPeer struct {
+	expect   uint64
+	got      map[uint64]string // offset -> "record" or "gap", once each
+	labelOff map[uint64]uint64 // label -> the offset it was first given to
+}
+
+type gapRun struct {
+	t      *testing.T
+	opts   *seglog.Options
+	rng    *rand.Rand
+	fsys   *crashfs.FS
+	l      *seglog.Log
+	m      *gapModel
+	peer   *gapPeer
+	step   int
+	events []string
+	stats  map[string]int
+}
+
+func (r *gapRun) logf(format string, args ...any) {
+	r.events = append(r.events, fmt.Sprintf("%4d: ", r.step)+fmt.Sprintf(format, args...))
+	if len(r.events) > 20 {
+		r.events = r.events[1:]
+	}
+}
+
+func (r *gapRun) fatalf(format string, args ...any) {
+	r.t.Helper()
+	r.t.Fatalf("step %d: %s\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...), strings.Join(r.events, "\n"))
+}
+
+func TestModelGaps(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts *seglog.Options
+	}{
+		{"always/none", &seglog.Options{Sync: seglog.SyncAlways}},
+		{"always/zstd", &seglog.Options{Sync: seglog.SyncAlways, Codec: seglog.CodecZstd}},
+		{"never/s2", &seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecS2}},
+	} {
+		t.Run(c.name, func(t *testing.T) { runModelGaps(t, c.opts) })
+	}
+}
+
+func runModelGaps(t *testing.T, opts *seglog.Options) {
+	seed := dlSeed(t)
+	fsys := crashfs.New()
+	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
+		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}},
+		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
+		stats: map[string]int{}}
+	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet
+	r.l = dlOpen(t, opts)
+	defer func() { r.l.Close() }()
+	for r.step = 0; r.step < *modelSteps; r.step++ {
+		switch x := r.rng.IntN(100); {
+		case x < 45:
+			r.appendSome()
+		case x < 85:
+			r.exchange(r.rng.IntN(10) == 0)
+		default:
+			r.damage()
+		}
+		r.checkState()
+	}
+	// Drain: the log never stalls, so this ends.
+	for i := 0; r.m.cursor < r.m.next; i++ {
+		if i > 10000 {
+			r.fatalf("delivery stalls at cursor %d of %d", r.m.cursor, r.m.next)
+		}
+		r.exchange(false)
+	}
+	r.exchange(false) // the answer to the last batch, acknowledged
+	for o := uint64(0); o < r.m.next; o++ {
+		if r.peer.got[o] == "" {
+			r.fatalf("offset %d never reached the peer", o)
+		}
+	}
+	t.Logf("operations: %v; %d offsets, %d damaged, %d gaps counted over %d offsets",
+		r.stats, r.m.next, len(r.m.damaged), r.m.gaps, r.m.gapOffsets)
+}
+
+// appendSome appends one record, or a frame of several.
+func (r *gapRun) appendSome() {
+	n := 1
+	if r.rng.IntN(5) == 0 {
+		n = 2 + r.rng.IntN(3)
+	}
+	first := r.m.next
+	recs := make([]seglog.Record, n)
+	for i := range recs {
+		recs[i].Data = relPayload(first+uint64(i), 60+r.rng.IntN(400))
+	}
+	var off uint64
+	var err error
+	if n == 1 {
+		off, err = r.l.Append(recs[0].Data)
+	} else {
+		off, err = r.l.AppendRecords(recs...)
+	}
+	if err != nil || off != first {
+		r.fatalf("append of %d: offset %d, %v (want %d)", n, off, err, first)
+	}
+	for i := range recs {
+		o := first + uint64(i)
+		r.m.data[o] = recs[i].Data
+	}
+	r.m.next += uint64(n)
+	r.stats["append"]++
+	r.logf("append %d -> %d", n, first)
+}
+
+// damage flips a byte in the payload of a random retained record: its
+// whole frame becomes damaged.
+func (r *gapRun) damage() {
+	if r.m.next == r.m.first {
+		return
+	}
+	o := r.m.first + r.rng.Uint64N(r.m.next-r.m.first)
+	if r.m.damaged[o] {
+		return // its payload no longer matches: damaged already
+	}
+	segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	base := segs[0]
+	for _, b := range segs {
+		if b <= o {
+			base = b
+		}
+	}
+	name := dlDir + "/" + segment.FileName(base)
+	b, err := r.fsys.ReadFile(name)
+	if err != nil {
+		r.fatalf("read %s: %v", name, err)
+	}
+	if err := r.l.Flush(); err != nil { // buffered frames reach the file
+		r.fatalf("Flush: %v", err)
+	}
+	b, err = r.fsys.ReadFile(name)
+	if err != nil {
+		r.fatalf("read %s: %v", name, err)
+	}
+	// The frame holding o, as its index entry locates it: appends share
+	// frames under SyncNever, and a frame's records are damaged together.
+	ib, err := r.fsys.ReadFile(dlDir + "/" + index.FileName(base))
+	if err != nil {
+		r.fatalf("read index: %v", err)
+	}
+	entries, _ := index.Decode(ib, base, segment.HeaderSize, int64(len(b)))
+	i := index.Search(entries, o)
+	if i < 0 {
+		r.fatalf("no index entry for the frame of %d in %v", o, entries)
+	}
+	frame := [2]uint64{entries[i].Offset, r.m.next}
+	if i+1 < len(entries) {
+		frame[1] = entries[i+1].Offset
+	} else if k := slices.Index(segs, base); k+1 < len(segs) {
+		frame[1] = segs[k+1]
+	}
+	for d := frame[0]; d < frame[1]; d++ {
+		if r.m.damaged[d] {
+			return // its payload no longer matches: damaged already
+		}
+	}
+	var pos int64
+	if r.opts.Codec != seglog.CodecNone || r.rng.IntN(3) == 0 {
+		pos = int64(entries[i].Pos) + r.rng.Int64N(int64(entries[i].Len)) // header included
+	} else {
+		payload := r.m.data[o][16:]
+		i := bytes.Index(b, payload)
+		if i < 0 {
+			r.fatalf("record %d not found in %s", o, name)
+		}
+		pos = int64(i + r.rng.IntN(len(payload)))
+	}
+	if err := r.fsys.Corrupt(name, pos, byte(1+r.rng.IntN(255))); err != nil {
+		r.fatalf("corrupt: %v", err)
+	}
+	for d := frame[0]; d < frame[1]; d++ {
+		r.m.damaged[d] = true
+	}
+	r.stats["damage"]++
+	r.logf("damage record %d: frame [%d, %d)", o, frame[0], frame[1])
+}
+
+// exchange hands out a batch, checks it against the model, gives it to the
+// peer and, unless the answer is lost, acknowledges the peer's answer.
+func (r *gapRun) exchange(lost bool) {
+	max := 1 + r.rng.IntN(20)
+	got, err := r.l.Pending(max)
+	if err != nil {
+		r.fatalf("Pending(%d): %v", max, err)
+	}
+	want := r.m.pending(max)
+	r.sameBatch(got, want)
+	if got.Empty() && r.m.cursor < r.m.next {
+		r.fatalf("Pending(%d) is empty with %d pending: delivery stalls", max, r.m.next-r.m.cursor)
+	}
+	p := r.peer
+	for e := range got.Entries() {
+		count, off, kind := uint64(1), uint64(0), "record"
+		if e.Gap != nil {
+			count, off, kind = e.Gap.Count, e.Gap.Offset, "gap"
+		} else {
+			off = e.Record.Offset
+		}
+		for i := range count {
+			label := e.Label + i
+			if prev, ok := p.labelOff[label]; ok && prev != off+i {
+				r.fatalf("label %d given to offset %d, and before to %d", label, off+i, prev)
+			}
+			p.labelOff[label] = off + i
+		}
+		switch {
+		case e.Label+count <= p.expect: // a duplicate: ignored
+		case e.Label > p.expect:
+			r.fatalf("batch %+v skips labels [%d, %d)", got, p.expect, e.Label)
+		default:
+			for i := p.expect - e.Label; i < count; i++ {
+				if p.got[off+i] != "" {
+					r.fatalf("offset %d reached the peer twice", off+i)
+				}
+				p.got[off+i] = kind
+			}
+			p.expect = e.Label + count
+		}
+	}
+	r.stats["pending"]++
+	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
+	if lost {
+		r.stats["lost"]++
+		return
+	}
+	res, err := r.l.Ack(p.expect)
+	if err != nil {
+		r.fatalf("Ack(%d): %v", p.expect, err)
+	}
+	if br := r.m.ack(p.expect); res.Branch != br {
+		r.fatalf("Ack(%d) took %v, model %v", p.expect, res.Branch, br)
+	}
+	r.logf("Ack(%d) = %v", p.expect, res.Branch)
+}
+
+func gapsString(gs []seglog.Gap) string {
+	var s []string
+	for _, g := range gs {
+		s = append(s, fmt.Sprintf("[%d,%d)@%d", g.Offset, g.End(), g.Label))
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+func (r *gapRun) sameBatch(got, want seglog.Batch) {
+	r.t.Helper()
+	if got.Sequence != want.Sequence || len(got.Records) != len(want.Records) || len(got.Gaps) != len(want.Gaps) {
+		r.fatalf("batch seq %d, %d records, gaps %s; model seq %d, %d records, gaps %s",
+			got.Sequence, len(got.Records), gapsString(got.Gaps), want.Sequence, len(want.Records), gapsString(want.Gaps))
+	}
+	for i, rec := range got.Records {
+		if rec.Offset != want.Records[i].Offset || !bytes.Equal(rec.Data, want.Records[i].Data) {
+			r.fatalf("record %d of the batch: offset %d, model %d (or its data differs)", i, rec.Offset, want.Records[i].Offset)
+		}
+	}
+	for i, g := range got.Gaps {
+		w := want.Gaps[i]
+		if g.Offset != w.Offset || g.Count != w.Count || g.Label != w.Label || g.Reason != w.Reason || g.Detail == "" {
+			r.fatalf("gap %d: %+v, model %+v", i, g, w)
+		}
+	}
+	if !slices.EqualFunc(slices.Collect(got.Entries()), slices.Collect(want.Entries()), func(a, b seglog.Entry) bool { return a.Label == b.Label }) {
+		r.fatalf("entry labels differ from the model's")
+	}
+}
+
+func (r *gapRun) checkState() {
+	st := r.l.State()
+	m := r.m
+	if st.Sequence != m.seq || st.Cursor != m.cursor || st.First != m.first || st.Next != m.next ||
+		st.Gaps != m.gaps || st.GapOffsets != m.gapOffsets {
+		r.fatalf("state %+v; model seq %d cursor %d first %d next %d, %d gaps over %d offsets",
+			st, m.seq, m.cursor, m.first, m.next, m.gaps, m.gapOffsets)
+	}
+}
