@@ -76,4 +76,30 @@
 //
 // The format constants are in format.go and are frozen; a change to the
 // layout needs a new version.
+//
+// # Reserved metadata entries
+//
+// Keys beginning with ReservedPrefix ("seglog.") hold the log's own state;
+// the log refuses them in SetMeta and hides them from Meta and MetaKeys.
+// To this package they are entries like any other. Each is absent when its
+// value would be empty. Integers are little-endian; the layouts are frozen
+// (a change takes a new key), and reserved.go encodes them:
+//
+//	seglog.failure   24 bytes, while a run of failed exchanges lasts:
+//	                    0  8  first failure, i64 Unix nanoseconds (UTC)
+//	                    8  8  latest failure, i64 Unix nanoseconds; >= first
+//	                   16  8  records refused during the run, u64
+//	seglog.refused   8 bytes, while not zero: records refused during ended
+//	                 runs, not yet reported to the peer, u64
+//	seglog.sessions  while a session is open:
+//	                    0  2  count, u16
+//	                    2     count sessions, in strictly increasing
+//	                          bytewise scope order, each:
+//	                            1  scope length, u8
+//	                            s  scope
+//	                           16  id, random
+//
+// ParseReserved decodes them; a value that does not decode is a
+// *CorruptError whose Offset is the byte of the encoding where the problem
+// lies.
 package checkpoint

@@ -14,13 +14,19 @@ import (
 // Options.MaxBytes it fails with ErrFull (LimitRefuse) or first drops the
 // oldest whole segments (LimitDrop).
 func (l *Log) Append(data []byte) (uint64, error) {
-	if err := segment.CheckRecord("", data); err != nil {
+	return l.appendOne(data, AppendOptions{})
+}
+
+// appendOne appends one record into the open frame, which concurrent
+// appends share (group commit).
+func (l *Log) appendOne(data []byte, o AppendOptions) (uint64, error) {
+	if err := segment.CheckRecord(o.Type, data); err != nil {
 		return 0, fmt.Errorf("seglog: append: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for retried := false; ; retried = true {
-		off, err := l.appendLocked(data)
+		off, err := l.appendLocked(data, o)
 		// A full disk whose space is all the log's own, acknowledged:
 		// give it back and try once more.
 		if err == nil || retried || l.opts.Sync != SyncAlways || !l.freeSpaceLocked(err) {
@@ -29,15 +35,22 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	}
 }
 
-func (l *Log) appendLocked(data []byte) (uint64, error) {
+func (l *Log) appendLocked(data []byte, o AppendOptions) (uint64, error) {
+	typ := o.Type
 	if err := l.writableLocked(); err != nil {
 		return 0, err
 	}
-	if err := l.prepareLocked(segment.RecordSize("", data)); err != nil {
+	if err := l.sessionLocked(o.Session); err != nil {
+		return 0, err
+	}
+	if err := l.outageLocked(1, o.AlwaysKept); err != nil {
+		return 0, err
+	}
+	if err := l.prepareLocked(segment.RecordSize(typ, data)); err != nil {
 		return 0, err
 	}
 	off, epoch := l.mu.next, l.mu.epoch
-	l.mu.w.add("", data, off)
+	l.mu.w.add(typ, data, off)
 	l.mu.next++
 	if l.mu.w.openSize() >= frameTargetFor(l.opts.Codec) {
 		l.mu.w.cut()
@@ -46,7 +59,10 @@ func (l *Log) appendLocked(data []byte) (uint64, error) {
 }
 
 // AppendRecords appends records as one frame, all or nothing, and returns
-// the offset of the first. Offsets of recs are ignored.
+// the offset of the first. Offsets of recs are ignored. Each call is a
+// frame of its own; AppendTyped tags single records at the cost of Append.
+// While the failure window is exceeded it refuses the records with
+// ErrOutage (AppendWith can exempt a record).
 func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 	if len(recs) == 0 {
 		return 0, errors.New("seglog: AppendRecords: no records")
@@ -73,6 +89,9 @@ func (l *Log) AppendRecords(recs ...Record) (uint64, error) {
 
 func (l *Log) appendRecordsLocked(recs []Record, total int) (uint64, error) {
 	if err := l.writableLocked(); err != nil {
+		return 0, err
+	}
+	if err := l.outageLocked(len(recs), false); err != nil {
 		return 0, err
 	}
 	if err := l.prepareLocked(total + segment.FrameHeaderSize); err != nil {

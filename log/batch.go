@@ -58,6 +58,14 @@ type Batch struct {
 	Sequence uint64   // label of the first entry
 	Records  []Record // records to deliver
 	Gaps     []Gap    // runs of offsets that cannot be delivered
+
+	// Refused, when not zero, tells the peer that this many records were
+	// refused (ErrOutage) during a run of failed exchanges that has ended:
+	// they were never stored and have no offset or label. Pending sets
+	// it until a RecordExchangeSuccess after the batch that carried it;
+	// a crash in between may report the same records again. It can come
+	// in a batch without records or gaps, which Empty does not look at.
+	Refused uint64
 }
 
 // Len returns the number of labels the batch occupies: one per record plus

@@ -240,6 +240,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 			l.reportGapLocked(g)
 		}
 	}
+	b.Refused = l.refusedNoticeLocked()
 	return b, nil
 }
 
@@ -442,6 +443,9 @@ func (l *Log) SetMeta(key string, value []byte) error {
 	if len(key) == 0 {
 		return fmt.Errorf("seglog: meta key of %d bytes (want 1 to %d)", len(key), checkpoint.MaxMetaKey)
 	}
+	if checkpoint.IsReserved(key) {
+		return fmt.Errorf("seglog: meta key %q: the prefix %q is reserved for the log's own state", key, checkpoint.ReservedPrefix)
+	}
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
 	l.mu.Lock()
@@ -467,17 +471,25 @@ func (l *Log) SetMeta(key string, value []byte) error {
 	return err
 }
 
-// Meta returns a copy of an application value stored with SetMeta.
+// Meta returns a copy of an application value stored with SetMeta. Keys
+// beginning with checkpoint.ReservedPrefix hold the log's own state (the
+// failure window, the sessions): SetMeta refuses them, and Meta reports
+// them absent.
 func (l *Log) Meta(key string) ([]byte, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v, ok := l.mu.state.Meta[key]
+	if checkpoint.IsReserved(key) {
+		return nil, false
+	}
 	return slices.Clone(v), ok
 }
 
-// MetaKeys returns the metadata keys, sorted.
+// MetaKeys returns the metadata keys stored with SetMeta, sorted (not the
+// log's own, under checkpoint.ReservedPrefix).
 func (l *Log) MetaKeys() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Sorted(maps.Keys(l.mu.state.Meta))
+	keys := slices.Sorted(maps.Keys(l.mu.state.Meta))
+	return slices.DeleteFunc(keys, checkpoint.IsReserved)
 }

@@ -33,4 +33,12 @@
 //
 // One process writes a log at a time (ErrLocked); any number may open it
 // ReadOnly beside the writer.
+//
+// Beside the delivery state, the checkpoint keeps what an agent's message
+// store needs across restarts: the run of failed exchanges
+// (RecordExchangeFailure, RecordExchangeSuccess), past which appends are
+// refused with ErrOutage when Options.FailureWindow is set, and session
+// ids per scope (OpenSession, EndAllSessions), whose ended sessions'
+// appends fail with ErrSessionEnded. AppendTyped and AppendWith tag and
+// qualify single records at the cost of Append.
 package log

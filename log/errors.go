@@ -41,6 +41,18 @@ var (
 	// report success for it, so the log refuses to claim anything more is
 	// safe; reopen it to recover what is on disk.
 	ErrSyncFailed = errors.New("seglog: fsync failed; log refuses further writes")
+
+	// ErrOutage is returned by appends while exchanges with the peer have
+	// failed for longer than Options.FailureWindow (RecordExchangeFailure):
+	// the record is refused, not stored, and counted; the count reaches
+	// the peer after the outage (Batch.Refused). Records appended with
+	// AppendOptions.AlwaysKept are not refused.
+	ErrOutage = errors.New("seglog: exchanges have failed for longer than the failure window; record refused")
+
+	// ErrSessionEnded is returned by an append naming a session
+	// (AppendOptions.Session) that is not open: ended by EndSessions or
+	// EndAllSessions, or never opened in this log.
+	ErrSessionEnded = errors.New("seglog: session ended or unknown; record refused")
 )
 
 // CorruptError describes damaged data: the file, the byte position and

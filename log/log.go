@@ -42,6 +42,7 @@ type Log struct {
 		next   uint64     // offset the next append gets
 		synced uint64     // offsets below it are on stable storage
 		state  checkpoint.State
+		res    reservedState // the log's own entries of state.Meta, decoded
 		closed bool
 		// closing is set when Close starts: appends and state changes fail
 		// with ErrClosed from then on, so that the sync Close does covers
@@ -188,6 +189,7 @@ func (l *Log) Close() error {
 	// finishes, and schedules its deletions, before Close waits for them.
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	saveErr := l.saveRefusals()
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -253,7 +255,7 @@ func (l *Log) Close() error {
 		err = errors.Join(err, s.retire())
 	}
 	if l.ckpt != nil {
-		err = errors.Join(err, l.ckpt.Close())
+		err = errors.Join(err, saveErr, l.ckpt.Close())
 	}
 	if l.lock != nil {
 		err = errors.Join(err, l.lock.Close())

@@ -221,6 +221,9 @@ func (l *Log) removeSegment(s *segFile) error {
 
 // checkState checks the checkpoint against the recovered log.
 func (l *Log) checkState() error {
+	if err := l.loadReservedLocked(); err != nil {
+		return err
+	}
 	st := l.mu.state
 	if st.Cursor > l.mu.next || st.First > l.mu.next {
 		return &CorruptError{File: l.path("checkpoint"), Offset: 0,

@@ -142,6 +142,12 @@ type Options struct {
 	// FS is the filesystem the log uses. Default the operating system's.
 	// Tests substitute one that simulates crashes and injects errors.
 	FS vfs.FS
+
+	// FailureWindow, if positive, makes appends fail with ErrOutage once
+	// exchanges with the peer have failed for longer than it (from the
+	// first to the latest failure given to RecordExchangeFailure), until
+	// RecordExchangeSuccess. Default 0: appends are never refused.
+	FailureWindow time.Duration
 }
 
 const (
@@ -177,6 +183,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.Limit != LimitRefuse && opts.Limit != LimitDrop {
 		return opts, fmt.Errorf("seglog: unknown limit policy %d", opts.Limit)
+	}
+	if opts.FailureWindow < 0 {
+		return opts, fmt.Errorf("seglog: negative FailureWindow %s", opts.FailureWindow)
 	}
 	if opts.SyncEvery <= 0 {
 		opts.SyncEvery = defaultSyncEvery

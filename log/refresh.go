@@ -144,6 +144,9 @@ func (l *Log) dropBefore(st checkpoint.State) {
 		return
 	}
 	l.setStateLocked(st)
+	if r, err := checkpoint.ParseReserved(st); err == nil {
+		l.mu.res.saved = r // the writer's failure window and sessions
+	}
 	for len(l.mu.segs) > 1 && l.mu.segs[1].base <= st.First {
 		s := l.mu.segs[0]
 		s.mu.Lock()

@@ -77,6 +77,9 @@ type jsonInfo struct {
 	} `json:"checkpoint"`
 	Codecs         map[string]int `json:"codecs"`
 	Problems       []string       `json:"problems"`
+	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
+	Sessions       []jsonSession  `json:"sessions,omitempty"`
+	reservedErr    string         `json:"-"`
 	WriterActive   bool           `json:"writer_active"`
 	TemporaryFiles []string       `json:"temporary_files"`
 	OrphanIndexes  []string       `json:"orphan_indexes"`
@@ -150,6 +153,9 @@ func (a *app) info(dir string) error {
 		j.Codecs[segment.Codec(c).String()] = n
 	}
 	j.Problems = []string{}
+	if ck.Present && ck.Err == nil {
+		reservedInfo(&j, ck.State, ck.Info.File)
+	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {
 			j.Problems = append(j.Problems, fmt.Sprintf("%s: %s (%d bytes)", sg.Name, sg.Problem, sg.TailBytes))
@@ -200,6 +206,7 @@ func (a *app) info(dir string) error {
 			keys = fmt.Sprintf("%s: %s", plural(len(j.MetadataKeys), "key", "keys"), strings.Join(j.MetadataKeys, ", "))
 		}
 		fmt.Fprintf(w, "metadata\t%s\n", keys)
+		printReserved(w, &j)
 		saved := ""
 		if j.Checkpoint.AgeSeconds != nil {
 			saved = fmt.Sprintf(", saved %s ago", time.Duration(*j.Checkpoint.AgeSeconds*1e9).Round(time.Second))

@@ -56,10 +56,13 @@ const (
 	CodeCheckpoint      = "checkpoint_corrupt"
 	CodeCheckpointSlot  = "checkpoint_slot_invalid"
 	CodeCheckpointRange = "checkpoint_range" // first or cursor outside the log
-	CodeNoCheckpoint    = "checkpoint_missing"
-	CodeTempFile        = "temp_file"    // a stale temporary file
-	CodeOrphanIndex     = "orphan_index" // an index file whose segment is gone
-	CodeReadError       = "read_error"   // an I/O error
+	// CodeCheckpointReserved: a valid checkpoint whose log-own metadata
+	// entry (failure window, sessions) does not decode.
+	CodeCheckpointReserved = "checkpoint_reserved"
+	CodeNoCheckpoint       = "checkpoint_missing"
+	CodeTempFile           = "temp_file"    // a stale temporary file
+	CodeOrphanIndex        = "orphan_index" // an index file whose segment is gone
+	CodeReadError          = "read_error"   // an I/O error
 )
 
 // Range is a half-open run of offsets [From, To). To is nil when the end is

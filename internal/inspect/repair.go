@@ -373,6 +373,11 @@ func (p *Plan) checkpoint(r *Report, opts RepairOptions, start uint64) {
 		return
 	}
 	st := ck.State
+	for _, f := range r.Findings {
+		if f.Code == CodeCheckpointReserved {
+			p.Unresolved = append(p.Unresolved, f) // no guess at the log's own state
+		}
+	}
 	var changes []string
 	if st.First < start {
 		// Records [First, start) are missing.

@@ -243,6 +243,12 @@ func (r *Report) readCheckpoint(emit func(Finding)) {
 		emit(Finding{Severity: sev, Code: CodeCheckpointSlot, File: baseName(t.File), Position: pos(t.Offset),
 			Message: fmt.Sprintf("slot %s: %s; the state is generation %d from %s (a save a crash interrupted loses nothing; if the slot was damaged instead, the save it held, an Ack, Reset or SetMeta, is undone)", what, t.Reason, ck.Info.Generation, baseName(ck.Info.File))})
 	}
+	var ce *checkpoint.CorruptError
+	if _, err := checkpoint.ParseReserved(ck.State); errors.As(err, &ce) {
+		// The checksum held: a foreign or newer writer, not a torn save.
+		emit(Finding{Severity: Error, Code: CodeCheckpointReserved, File: baseName(ck.Info.File), Position: pos(ce.Offset),
+			Message: ce.Reason + "; the log's own metadata entry does not decode, and a writer's Open refuses the log"})
+	}
 }
 
 // between checks that segment s starts where prev ends, and bounds damage
