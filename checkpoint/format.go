@@ -64,3 +64,8 @@ const MaxMetaKey = 255
 // the flag refuses the checkpoint rather than lose the range in silence.
 // FROZEN like version 1.
 const FlagDropped uint16 = 1 << 0
+
+// Version is the newest checkpoint format this package writes: version 2
+// for a state with a log id, which every log opened for writing gets.
+// Versions 1 and 2 are both read.
+const Version = int(formatVersion2)

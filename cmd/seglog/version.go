@@ -7,13 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/segment"
 )
-
-// checkpointVersion is the checkpoint format this build reads and writes
-// (package checkpoint keeps the constant unexported).
-const checkpointVersion = 1
 
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
@@ -48,13 +45,13 @@ func (a *app) versionCommand() *cobra.Command {
 						Segment    int `json:"segment"`
 						Index      int `json:"index"`
 						Checkpoint int `json:"checkpoint"`
-					}{segment.Version, index.Version, checkpointVersion}})
+					}{segment.Version, index.Version, checkpoint.Version}})
 			}
 			if rev != "" {
 				v += " " + rev
 			}
 			fmt.Fprintf(a.stdout, "seglog %s (%s, %s/%s)\nformats: segment v%d, index v%d, checkpoint v%d\n",
-				v, runtime.Version(), runtime.GOOS, runtime.GOARCH, segment.Version, index.Version, checkpointVersion)
+				v, runtime.Version(), runtime.GOOS, runtime.GOARCH, segment.Version, index.Version, checkpoint.Version)
 			return nil
 		},
 	}
