@@ -161,7 +161,7 @@ func (a *app) ship(dir string, f *shipFlags) error {
 	}
 	if !a.json {
 		st := l.State()
-		fmt.Fprintf(a.stderr, "seglog: shipping %s to %s from label %d, %s records pending\n", dir, f.to, st.Sequence, comma(st.PendingCount))
+		fmt.Fprintf(a.stderr, "seglog: shipping %s to %s from label %d, %s records pending\n", dir, redactedURL(f.to), st.Sequence, comma(st.PendingCount))
 	}
 	if f.drain && l.State().PendingCount == 0 {
 		cancel()

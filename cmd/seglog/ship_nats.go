@@ -54,10 +54,10 @@ func (a *app) natsSink(u *url.URL, f *shipFlags) (newSinkFunc, error) {
 	n := &f.nats
 	subject := strings.TrimPrefix(u.Path, "/")
 	if subject == "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fail(exitUsage, "--to %s: want %s://HOST:PORT/SUBJECT", f.to, u.Scheme)
+		return nil, fail(exitUsage, "--to %s: want %s://HOST:PORT/SUBJECT", redactedURL(f.to), u.Scheme)
 	}
 	if strings.Contains(subject, "{agent}") && f.agent == "" {
-		return nil, fail(exitUsage, "--to %s: the subject names {agent}: --agent is required", f.to)
+		return nil, fail(exitUsage, "--to %s: the subject names {agent}: --agent is required", redactedURL(f.to))
 	}
 	if n.replicas != 1 && n.replicas != 3 && n.replicas != 5 {
 		return nil, fail(exitUsage, "--replicas %d: want 1, 3 or 5", n.replicas)
@@ -88,7 +88,7 @@ func (a *app) natsSink(u *url.URL, f *shipFlags) (newSinkFunc, error) {
 	return func(l *seglog.Log) (ship.Sink, error) {
 		nc, err := nats.Connect(server.String(), opts...)
 		if err != nil {
-			return nil, fail(exitUsage, "--to %s: %v", f.to, err)
+			return nil, fail(exitUsage, "--to %s: %v", redactedURL(f.to), err)
 		}
 		so := sinkjs.Options{
 			Stream:       n.stream,
@@ -103,7 +103,7 @@ func (a *app) natsSink(u *url.URL, f *shipFlags) (newSinkFunc, error) {
 		s, err := sinkjs.New(nc, so)
 		if err != nil {
 			nc.Close()
-			return nil, fail(exitUsage, "--to %s: %v", f.to, err)
+			return nil, fail(exitUsage, "--to %s: %v", redactedURL(f.to), err)
 		}
 		if n.createStream {
 			name, err := a.createStream(nc, n, s.Subject(), f.timeout)
@@ -114,7 +114,7 @@ func (a *app) natsSink(u *url.URL, f *shipFlags) (newSinkFunc, error) {
 			so.Stream = name
 			if s, err = sinkjs.New(nc, so); err != nil {
 				nc.Close()
-				return nil, fail(exitUsage, "--to %s: %v", f.to, err)
+				return nil, fail(exitUsage, "--to %s: %v", redactedURL(f.to), err)
 			}
 		}
 		return &natsShipSink{Sink: s, nc: nc}, nil

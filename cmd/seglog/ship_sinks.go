@@ -22,7 +22,7 @@ type newSinkFunc func(*seglog.Log) (ship.Sink, error)
 func (a *app) sinkFor(to string, f *shipFlags) (newSinkFunc, error) {
 	u, err := url.Parse(to)
 	if err != nil {
-		return nil, fail(exitUsage, "--to %s: %v", to, err)
+		return nil, fail(exitUsage, "--to: %v", err)
 	}
 	switch u.Scheme {
 	case "http", "https":
@@ -34,14 +34,14 @@ func (a *app) sinkFor(to string, f *shipFlags) (newSinkFunc, error) {
 	case "nats", "tls":
 		return a.natsSink(u, f)
 	default:
-		return nil, fail(exitUsage, "--to %s: unknown scheme %q (want http, https, nats or tls)", to, u.Scheme)
+		return nil, fail(exitUsage, "--to %s: unknown scheme %q (want http, https, nats or tls)", redactedURL(to), u.Scheme)
 	}
 }
 
 // httpSink is the HTTP exchange's client.
 func (a *app) httpSink(to string, f *shipFlags) (ship.Sink, error) {
 	if f.agent == "" || f.tokenFile == "" {
-		return nil, fail(exitUsage, "--to %s: --agent and --token-file are required", to)
+		return nil, fail(exitUsage, "--to %s: --agent and --token-file are required", redactedURL(to))
 	}
 	tf, err := os.Open(f.tokenFile)
 	if err != nil {
@@ -72,4 +72,15 @@ func (a *app) httpSink(to string, f *shipFlags) (ship.Sink, error) {
 		return nil, fail(exitUsage, "%v", err)
 	}
 	return c, nil
+}
+
+// redactedURL is to with any password replaced, for messages: a URL may
+// carry credentials (nats://user:password@host/...), which must not reach
+// logs.
+func redactedURL(to string) string {
+	u, err := url.Parse(to)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
