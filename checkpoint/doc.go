@@ -98,6 +98,11 @@
 //	                            1  scope length, u8
 //	                            s  scope
 //	                           16  id, random
+//	seglog.dropped   32 bytes, once a size limit has dropped records:
+//	                    0  8  max bytes at the last drop, i64
+//	                    8  8  unsent records dropped, u64
+//	                   16  8  acknowledged records dropped, u64
+//	                   24  8  segment files dropped, u64
 //
 // ParseReserved decodes them; a value that does not decode is a
 // *CorruptError whose Offset is the byte of the encoding where the problem

@@ -10,7 +10,8 @@ import (
 )
 
 // ReservedPrefix begins the metadata keys that seglog keeps for itself in
-// State.Meta: the failure window and the session ids. The log refuses them
+// State.Meta: the failure window, the session ids and the size limit's
+// drops. The log refuses them
 // in SetMeta and hides them from Meta and MetaKeys, so an application
 // never sees or changes them. The checkpoint format itself treats them as
 // any other entry (they are covered by the checksum), so a reader that
@@ -34,6 +35,11 @@ const (
 	// then per session, in strictly increasing bytewise scope order:
 	// scope length u8 | scope | id [16]byte.
 	KeySessions = ReservedPrefix + "sessions"
+	// KeyDropped is present once a size limit has dropped records. Value,
+	// 32 bytes, little-endian: max bytes i64 | unsent u64 | acknowledged
+	// u64 | segments u64: the cap in force at the last drop, and the
+	// counts of every drop since the log was made.
+	KeyDropped = ReservedPrefix + "dropped"
 )
 
 // IsReserved reports whether key is one of seglog's own metadata keys.
@@ -86,6 +92,34 @@ func ParseRefused(b []byte) (uint64, error) {
 		return 0, reservedErr(KeyRefused, 0, "%d bytes, want %d", len(b), refusedSize)
 	}
 	return le.Uint64(b), nil
+}
+
+// Dropped is the record of a size limit's drops, the value of KeyDropped.
+type Dropped struct {
+	MaxBytes int64  // Options.MaxBytes at the last drop
+	Unsent   uint64 // unsent records dropped, each reported as a gap
+	Acked    uint64 // acknowledged records kept for a resend, dropped
+	Segments uint64 // segment files dropped
+}
+
+const droppedSize = 32
+
+// Marshal encodes d as the value of KeyDropped.
+func (d Dropped) Marshal() []byte {
+	b := make([]byte, droppedSize)
+	le.PutUint64(b[0:], uint64(d.MaxBytes))
+	le.PutUint64(b[8:], d.Unsent)
+	le.PutUint64(b[16:], d.Acked)
+	le.PutUint64(b[24:], d.Segments)
+	return b
+}
+
+// ParseDropped decodes the value of KeyDropped.
+func ParseDropped(b []byte) (Dropped, error) {
+	if len(b) != droppedSize {
+		return Dropped{}, reservedErr(KeyDropped, 0, "%d bytes, want %d", len(b), droppedSize)
+	}
+	return Dropped{MaxBytes: int64(le.Uint64(b[0:])), Unsent: le.Uint64(b[8:]), Acked: le.Uint64(b[16:]), Segments: le.Uint64(b[24:])}, nil
 }
 
 // Session is one open session: a random id for a scope.
@@ -162,6 +196,7 @@ type Reserved struct {
 	Failure  *Failure  // nil when no run of failures lasts
 	Refused  uint64    // refused records of ended runs, not yet reported
 	Sessions []Session // open sessions, by scope
+	Dropped  *Dropped  // nil until a size limit drops records; Apply leaves it (the log writes it with each drop)
 }
 
 // ParseReserved decodes the reserved entries of st.Meta. Unknown reserved
@@ -197,6 +232,13 @@ func ParseReserved(st State) (Reserved, error) {
 			return Reserved{}, fix(KeySessions, err)
 		}
 		r.Sessions = s
+	}
+	if v, ok := meta[KeyDropped]; ok {
+		d, err := ParseDropped(v)
+		if err != nil {
+			return Reserved{}, fix(KeyDropped, err)
+		}
+		r.Dropped = &d
 	}
 	return r, nil
 }

@@ -69,6 +69,31 @@ func TestReservedRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDroppedRoundTrip checks that the size limit's drop record decodes to
+// what was encoded, through a whole checkpoint, and that Apply leaves it.
+func TestDroppedRoundTrip(t *testing.T) {
+	d := checkpoint.Dropped{MaxBytes: 1 << 40, Unsent: 7, Acked: 1 << 33, Segments: 3}
+	meta := map[string][]byte{checkpoint.KeyDropped: d.Marshal()}
+	if err := (checkpoint.Reserved{Refused: 2}).Apply(meta); err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Marshal(1, checkpoint.State{Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := checkpoint.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := checkpoint.ParseReserved(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dropped == nil || *got.Dropped != d || got.Refused != 2 {
+		t.Fatalf("got %+v (dropped %+v), want dropped %+v and refused 2", got, got.Dropped, d)
+	}
+}
+
 // TestReservedCorrupt checks that a reserved value that does not decode is
 // a *CorruptError whose offset is where the value's problem lies in the
 // encoding, and that random values never panic.
@@ -85,6 +110,7 @@ func TestReservedCorrupt(t *testing.T) {
 	}{
 		{checkpoint.KeyFailure, meta[checkpoint.KeyFailure][:23], 0},
 		{checkpoint.KeyRefused, []byte{1, 2, 3}, 0},
+		{checkpoint.KeyDropped, make([]byte, 31), 0},
 		{checkpoint.KeySessions, []byte{1}, 0},
 		{checkpoint.KeySessions, []byte{5, 0, 0}, 0},
 		{checkpoint.KeySessions, append(bytes.Clone(meta[checkpoint.KeySessions]), 9), len(meta[checkpoint.KeySessions])},
@@ -128,7 +154,7 @@ func TestReservedCorrupt(t *testing.T) {
 		for i := range v {
 			v[i] = byte(rng.IntN(4)) // small numbers make plausible counts and lengths
 		}
-		for _, k := range []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions} {
+		for _, k := range []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions, checkpoint.KeyDropped} {
 			checkpoint.ParseReserved(checkpoint.State{Meta: map[string][]byte{k: v}})
 		}
 	}

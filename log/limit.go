@@ -1,7 +1,6 @@
 package log
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -240,7 +239,7 @@ func (l *Log) dropLocked(need int, roll bool) error {
 	if st.Meta == nil {
 		st.Meta = map[string][]byte{}
 	}
-	st.Meta[DropRecordKey] = DropRecord{MaxBytes: l.opts.MaxBytes, Unsent: c.droppedUnsent, Acked: c.droppedAcked, Segments: c.dropSegments}.marshal()
+	st.Meta[checkpoint.KeyDropped] = checkpoint.Dropped{MaxBytes: l.opts.MaxBytes, Unsent: c.droppedUnsent, Acked: c.droppedAcked, Segments: c.dropSegments}.Marshal()
 	l.mu.Unlock()
 	_, err := l.saveState(st)
 	l.releases.Wait() // the cap holds on the disk, not only in the count
@@ -298,50 +297,13 @@ func (l *Log) keepWindowLocked(old, st checkpoint.State) uint64 {
 	return first
 }
 
-// DropRecordKey is the checkpoint metadata key under which the log keeps
-// the record of its size limit's drops, saved with each drop in the same
-// checkpoint as the dropped range: see DropRecord. Absent until the first
-// drop.
-const DropRecordKey = "seglog.dropped"
-
-// DropRecord is the value under DropRecordKey: the cap in force at the
-// last drop, and the counts of every drop since the log was made. Its
-// encoding is 32 bytes, little-endian, frozen: max bytes u64 | unsent u64
-// | acknowledged u64 | segments u64.
-type DropRecord struct {
-	MaxBytes int64  // Options.MaxBytes at the last drop
-	Unsent   uint64 // unsent records dropped, each reported as a gap
-	Acked    uint64 // acknowledged records kept for a resend, dropped
-	Segments uint64 // segment files dropped
-}
-
-const dropRecordSize = 32
-
-func (r DropRecord) marshal() []byte {
-	b := make([]byte, dropRecordSize)
-	binary.LittleEndian.PutUint64(b[0:], uint64(r.MaxBytes))
-	binary.LittleEndian.PutUint64(b[8:], r.Unsent)
-	binary.LittleEndian.PutUint64(b[16:], r.Acked)
-	binary.LittleEndian.PutUint64(b[24:], r.Segments)
-	return b
-}
-
-// ParseDropRecord decodes the value under DropRecordKey.
-func ParseDropRecord(v []byte) (DropRecord, error) {
-	if len(v) != dropRecordSize {
-		return DropRecord{}, fmt.Errorf("%s: %d bytes, want %d", DropRecordKey, len(v), dropRecordSize)
-	}
-	le := binary.LittleEndian
-	return DropRecord{MaxBytes: int64(le.Uint64(v[0:])), Unsent: le.Uint64(v[8:]), Acked: le.Uint64(v[16:]), Segments: le.Uint64(v[24:])}, nil
-}
-
 // loadDropRecord takes the drop counts from the checkpoint Open loaded.
 func (l *Log) loadDropRecord() error {
-	v, ok := l.mu.state.Meta[DropRecordKey]
+	v, ok := l.mu.state.Meta[checkpoint.KeyDropped]
 	if !ok {
 		return nil
 	}
-	r, err := ParseDropRecord(v)
+	r, err := checkpoint.ParseDropped(v)
 	if err != nil {
 		return &CorruptError{File: l.path("checkpoint"), Offset: 0, Reason: err.Error()}
 	}

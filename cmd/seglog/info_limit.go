@@ -8,7 +8,7 @@ import (
 )
 
 // jsonSizeLimit is what info shows of the size limit's drops: the record
-// saved with the last drop (seglog.DropRecordKey) and the dropped range
+// saved with the last drop (checkpoint.KeyDropped) and the dropped range
 // still to report to the peer.
 type jsonSizeLimit struct {
 	// MaxBytes is Options.MaxBytes at the last drop; the cap itself is an
@@ -26,7 +26,7 @@ type jsonSizeLimit struct {
 // sizeLimitInfo returns the size limit's part of info, nil if the log
 // never dropped anything.
 func sizeLimitInfo(st checkpoint.State) *jsonSizeLimit {
-	v, ok := st.Meta[seglog.DropRecordKey]
+	v, ok := st.Meta[checkpoint.KeyDropped]
 	if !ok && st.First <= st.Cursor {
 		return nil
 	}
@@ -35,7 +35,7 @@ func sizeLimitInfo(st checkpoint.State) *jsonSizeLimit {
 		j.DropPending = st.First - st.Cursor
 	}
 	if ok {
-		r, err := seglog.ParseDropRecord(v)
+		r, err := checkpoint.ParseDropped(v)
 		if err != nil {
 			j.Error = err.Error()
 		}
