@@ -62,7 +62,10 @@ type Record struct {
 // with mu released; the roll handover (beginRollLocked, endRollLocked)
 // by the goroutine that seals the active segment and creates the next,
 // during which appends wait (mu.w is still the sealed segment's writer).
-// Waiters sleep on cond, whose lock is mu.
+// Waiters sleep on cond, whose lock is mu. A background zero fill of the
+// active segment (prealloc.go) writes its file with mu released too, only
+// at or past writer.fillFrom while writer.filling is set; a write of
+// frames that would reach fillFrom waits for it (waitFillLocked).
 //
 // Reads that take no lock:
 //   - The active segment's index entries (segFile.entries): acquire copies
@@ -78,6 +81,9 @@ type Record struct {
 //     read from the file, so it was readable then.
 //   - walk (read.go) only steers whether a frame is cached; a race on it
 //     costs a cache miss, never a wrong record.
+//   - The fields above mu, and recovery, stop, done and kick, are set by
+//     Open before the Log is shared, and never changed.
+//   - A segFile's salt and lastUsed are atomics.
 //
 // Suffixes: a method named ...Locked is called with mu held (it may
 // release it and take it again while it waits or does I/O, and says so).
