@@ -1,0 +1,228 @@
+package log_test
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seglog/seglog/internal/vfs/crashfs"
+	seglog "github.com/seglog/seglog/log"
+)
+
+// hdAppend appends records tagged "<type>" whose data is "<type><n>", for
+// each of the types in order, and returns their data.
+func hdAppend(t testing.TB, l *seglog.Log, n *int, types ...string) []string {
+	t.Helper()
+	var out []string
+	for _, typ := range types {
+		d := fmt.Sprintf("%s%d", typ, *n)
+		*n++
+		if _, err := l.AppendTyped(typ, []byte(d)); err != nil {
+			t.Fatalf("AppendTyped: %v", err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// hdBatch describes a batch as its records' data, checking that its labels
+// are dense from its sequence.
+func hdBatch(t testing.TB, b seglog.Batch) string {
+	t.Helper()
+	var parts []string
+	label := b.Sequence
+	for e := range b.Entries() {
+		if e.Label != label {
+			t.Fatalf("entry label %d, want %d", e.Label, label)
+		}
+		if e.Gap != nil {
+			parts = append(parts, fmt.Sprintf("gap(%d)", e.Gap.Count))
+			label += e.Gap.Count
+			continue
+		}
+		parts = append(parts, string(e.Record.Data))
+		label++
+	}
+	return strings.Join(parts, " ")
+}
+
+func hdHeld(t testing.TB, l *seglog.Log) string {
+	t.Helper()
+	var parts []string
+	for r, err := range l.HeldRecords() {
+		if err != nil {
+			t.Fatalf("HeldRecords: %v", err)
+		}
+		parts = append(parts, string(r.Data))
+	}
+	return strings.Join(parts, " ")
+}
+
+// A record of a type the peer does not accept is held: Pending skips it,
+// it takes no label, and it is counted; when its type is accepted again it
+// goes to the end of the queue, in its original order, and survives a
+// restart either way.
+func TestHeldTypes(t *testing.T) {
+	fsys := crashfs.New()
+	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	l := dlOpen(t, opts)
+	defer func() { l.Close() }()
+	if got := l.AcceptedTypes(); got != nil {
+		t.Fatalf("AcceptedTypes of a new log = %q, want nil", got)
+	}
+	n := 0
+	hdAppend(t, l, &n, "a", "b", "a", "b")
+	if b := dlPending(t, l, 1); hdBatch(t, b) != "a0" {
+		t.Fatalf("before any accepted set: %s", hdBatch(t, b))
+	}
+	if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	// a0 was handed out: it keeps its label. b1 is now held.
+	b := dlPending(t, l, 10)
+	if got := hdBatch(t, b); got != "a0 a2" || b.Sequence != 0 {
+		t.Fatalf("batch = %q seq %d, want a0 a2 from 0", got, b.Sequence)
+	}
+	st := l.State()
+	if st.Held != 2 || st.PendingCount != 2 || !maps.Equal(l.HeldCounts(), map[string]uint64{"b": 2}) {
+		t.Fatalf("state %+v, held counts %v", st, l.HeldCounts())
+	}
+	if res := dlAck(t, l, 2); res.Branch != seglog.AckNormal {
+		t.Fatalf("Ack(2): %v", res.Branch)
+	}
+	if st := l.State(); st.PendingCount != 0 || st.Cursor != 4 {
+		t.Fatalf("after the ack: %+v", st)
+	}
+	hdAppend(t, l, &n, "a", "b", "a")
+	if got := hdBatch(t, dlPending(t, l, 10)); got != "a4 a6" {
+		t.Fatalf("batch = %q", got)
+	}
+	dlAck(t, l, 4)
+	// A rewind of one label goes back to a6, over nothing held.
+	if res := dlAck(t, l, 3); res.Branch != seglog.AckRewind {
+		t.Fatalf("Ack(3): %v", res.Branch)
+	}
+	if b := dlPending(t, l, 10); hdBatch(t, b) != "a6" || b.Sequence != 3 {
+		t.Fatalf("after the rewind: %q seq %d", hdBatch(t, b), b.Sequence)
+	}
+	dlAck(t, l, 4)
+	if got := hdHeld(t, l); got != "b1 b3 b5" {
+		t.Fatalf("held records %q", got)
+	}
+
+	// Restart: the accepted set and the held records are durable.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = dlOpen(t, opts)
+	if got := l.AcceptedTypes(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("AcceptedTypes after reopen = %q", got)
+	}
+	if st := l.State(); st.Held != 3 || st.PendingCount != 0 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+	hdAppend(t, l, &n, "a")
+	if err := l.SetAcceptedTypes([]string{"b", "a", "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.AcceptedTypes(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("AcceptedTypes = %q", got)
+	}
+	if st := l.State(); st.Held != 0 || st.PendingCount != 4 || len(l.HeldCounts()) != 0 {
+		t.Fatalf("after accepting b: %+v %v", st, l.HeldCounts())
+	}
+	b = dlPending(t, l, 10)
+	if got := hdBatch(t, b); got != "a7 b1 b3 b5" || b.Sequence != 4 {
+		t.Fatalf("batch = %q seq %d, want a7 b1 b3 b5 from 4", got, b.Sequence)
+	}
+	dlAck(t, l, b.Next())
+
+	// An empty set accepts nothing.
+	if err := l.SetAcceptedTypes(nil); err != nil {
+		t.Fatal(err)
+	}
+	hdAppend(t, l, &n, "a", "")
+	if b := dlPending(t, l, 10); !b.Empty() {
+		t.Fatalf("nothing accepted, batch %q", hdBatch(t, b))
+	}
+	if got := l.AcceptedTypes(); got == nil || len(got) != 0 {
+		t.Fatalf("AcceptedTypes = %#v, want empty", got)
+	}
+	if !maps.Equal(l.HeldCounts(), map[string]uint64{"a": 1, "": 1}) {
+		t.Fatalf("held counts %v", l.HeldCounts())
+	}
+}
+
+// Held records do not pin segments: once acknowledged records around them
+// are released, the segments go while the records stay held.
+func TestHeldReleasesSegments(t *testing.T) {
+	fsys := crashfs.New()
+	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	l := dlOpen(t, opts)
+	defer l.Close()
+	if err := l.SetAcceptedTypes([]string{"send"}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 1000)
+	var want []string
+	for i := range 200 {
+		typ := "send"
+		if i%3 == 0 {
+			typ = "keep"
+			want = append(want, fmt.Sprintf("%d", i))
+		}
+		if _, err := l.AppendTyped(typ, []byte(fmt.Sprintf("%d%s", i, big))[:len(fmt.Sprint(i))+1000]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		b := dlPending(t, l, 50)
+		if b.Empty() {
+			break
+		}
+		dlAck(t, l, b.Next())
+	}
+	// One more exchange releases the last batch kept for a resend.
+	if _, err := l.AppendTyped("send", []byte("last")); err != nil {
+		t.Fatal(err)
+	}
+	b := dlPending(t, l, 50)
+	dlAck(t, l, b.Next())
+	seglog.WaitReleases(l)
+	segs, _ := dlFiles(t, fsys, dlDir)
+	if len(segs) > 2 {
+		t.Fatalf("%d segments left while held records wait: %v", len(segs), segs)
+	}
+	if st := l.State(); st.Held != uint64(len(want)) {
+		t.Fatalf("held %d, want %d", st.Held, len(want))
+	}
+	i := 0
+	for r, err := range l.HeldRecords() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimRight(string(r.Data), "x"); got != want[i] {
+			t.Fatalf("held record %d = %q, want %q", i, got, want[i])
+		}
+		i++
+	}
+	if err := l.SetAcceptedTypes([]string{"send", "keep"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		b := dlPending(t, l, 50)
+		if b.Empty() {
+			break
+		}
+		for _, r := range b.Records {
+			got = append(got, strings.TrimRight(string(r.Data), "x"))
+		}
+		dlAck(t, l, b.Next())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("released %d records %v, want %v", len(got), got, want)
+	}
+}
