@@ -95,20 +95,26 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 		return err
 	}
 	same := h.on && slices.Equal(l.mu.res.saved.Accepted, ts)
-	old, frontier := h.frontier, h.frontier
+	frontier := h.frontier
 	if !h.on {
 		// Everything Pending may have handed out keeps its label.
 		frontier = max(frontier, h.handed)
 	}
+	// The records not yet judged are judged now: held if the old set
+	// held them (they go to the end if the new one accepts them) or the
+	// new one does not accept them.
+	both := map[string]bool{}
+	for _, t := range ts {
+		if !h.on || h.accepted[t] {
+			both[t] = true
+		}
+	}
+	hv := &holdView{accepted: both, frontier: frontier, holes: h.holes}
+	end := l.mu.next
 	l.mu.Unlock()
 	if !same {
-		if frontier > old {
-			if err := l.heldWrite(appendHeldFrame(nil, heldFrontier, u64(frontier))); err != nil {
-				return err
-			}
-			l.mu.Lock()
-			h.frontier = frontier
-			l.mu.Unlock()
+		if err := l.heldJudge(hv, end); err != nil {
+			return err
 		}
 		err := l.updateReserved(func(r *checkpoint.Reserved) (bool, error) {
 			r.Accepted, r.AcceptedSet = ts, true
@@ -374,6 +380,33 @@ func (l *Log) heldAfterPending(hv *holdView, next uint64) error {
 	}
 	h.frontier = max(h.frontier, next)
 	return nil
+}
+
+// heldJudge judges the records in [hv.frontier, end) by hv and makes the
+// holds and the new frontier durable. l.held.io is held.
+func (l *Log) heldJudge(hv *holdView, end uint64) error {
+	var failed error
+	if hv.frontier < end {
+		l.scanFrom(hv.frontier, func(rec Record, d *damage, err error) bool {
+			switch {
+			case err != nil:
+				failed = err
+				return false
+			case d != nil:
+				return d.to < end // damage is no record: Pending makes it a gap
+			case rec.Offset >= end:
+				return false
+			}
+			if rec.Offset >= hv.frontier {
+				hv.held(rec)
+			}
+			return rec.Offset+1 < end
+		})
+	}
+	if failed != nil {
+		return failed
+	}
+	return l.heldAfterPending(hv, max(end, hv.frontier))
 }
 
 // releaseHeld appends again the held records whose type is accepted, in

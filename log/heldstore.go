@@ -233,6 +233,9 @@ func (c *heldContents) apply(fr heldFrame, pos int64) {
 	case heldHold:
 		c.entries = append(c.entries, heldEntry{off: fr.off, typ: fr.typ, pos: fr.dataPos, n: fr.dataLen})
 		addHole(fr.off)
+		// Holds are written with the frontier past them: a crash may
+		// keep them and tear the frontier away.
+		c.frontier = max(c.frontier, fr.off+1)
 	case heldHole:
 		addHole(fr.off)
 	case heldFrontier:
