@@ -25,6 +25,9 @@ import (
 // "held.tmp" and a rename, to drop what is no longer needed); each change
 // is fsynced before the log relies on it. Open reads the frames up to the
 // first that does not check, and cuts the rest: a write a crash tore.
+// HeldFile is the name of the held store's file in a log directory.
+const HeldFile = heldFileName
+
 const (
 	heldFileName = "held"
 	heldTmpName  = "held.tmp"

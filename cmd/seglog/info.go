@@ -79,6 +79,8 @@ type jsonInfo struct {
 	Problems       []string       `json:"problems"`
 	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
 	Sessions       []jsonSession  `json:"sessions,omitempty"`
+	// Held is set once the log has an accepted set or held records.
+	Held *jsonHeld `json:"held_types,omitempty"`
 	reservedErr    string         `json:"-"`
 	WriterActive   bool           `json:"writer_active"`
 	TemporaryFiles []string       `json:"temporary_files"`
@@ -155,6 +157,7 @@ func (a *app) info(dir string) error {
 	j.Problems = []string{}
 	if ck.Present && ck.Err == nil {
 		reservedInfo(&j, ck.State, ck.Info.File)
+		j.Held = a.heldInfo(dir)
 	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {
@@ -207,6 +210,7 @@ func (a *app) info(dir string) error {
 		}
 		fmt.Fprintf(w, "metadata\t%s\n", keys)
 		printReserved(w, &j)
+		printHeld(w, j.Held)
 		saved := ""
 		if j.Checkpoint.AgeSeconds != nil {
 			saved = fmt.Sprintf(", saved %s ago", time.Duration(*j.Checkpoint.AgeSeconds*1e9).Round(time.Second))
