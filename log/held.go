@@ -339,7 +339,7 @@ func (hv *holdView) runs(from, to uint64) []heldRun {
 // out labels up to next: the records up to next in the log, then the holds
 // and the new frontier in the store. l.held.io is held.
 func (l *Log) heldAfterPending(hv *holdView, next uint64) error {
-	if hv == nil || (next <= hv.frontier && len(hv.news) == 0) {
+	if hv == nil || (next <= l.held.frontier && len(hv.news) == 0) { // the frontier is changed with io held
 		return nil
 	}
 	l.mu.Lock()

@@ -229,11 +229,11 @@ func (l *Log) dropLocked(need int, roll bool) error {
 	c := l.mu.limit
 	c.dropSegments += uint64(k)
 	if old.Cursor > old.First {
-		c.droppedAcked += min(to, old.Cursor) - old.First
+		c.droppedAcked += l.labelsLocked(old.First, min(to, old.Cursor)) // held records are not dropped (held.go)
 	}
 	from := max(old.Cursor, old.First)
 	if to > from {
-		c.droppedUnsent += to - from
+		c.droppedUnsent += l.labelsLocked(from, to)
 	}
 	st.Meta = maps.Clone(st.Meta)
 	if st.Meta == nil {
