@@ -257,7 +257,7 @@ func runModelHeld(t *testing.T, opts *seglog.Options) {
 	seed := dlSeed(t)
 	fsys := crashfs.New()
 	r := &heldRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x4e1d)), fsys: fsys, opts: opts,
-		m: &heldModel{sent: -1, typ: map[uint64]string{}, id: map[uint64]uint64{}, hole: map[uint64]bool{}},
+		m:   &heldModel{sent: -1, typ: map[uint64]string{}, id: map[uint64]uint64{}, hole: map[uint64]bool{}},
 		got: map[uint64]int{}, gapOffs: map[uint64]bool{}, labelOff: map[uint64]uint64{},
 		order: map[string][]uint64{}, at: map[uint64]uint64{}, stats: map[string]int{}}
 	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet
