@@ -75,21 +75,22 @@ type jsonInfo struct {
 		TornSlot   string     `json:"invalid_slot,omitempty"`
 		Error      string     `json:"error,omitempty"`
 	} `json:"checkpoint"`
-	Codecs   map[string]int `json:"codecs"`
-	Problems []string       `json:"problems"`
-	Failures *jsonFailures  `json:"exchange_failures,omitempty"`
-	Sessions []jsonSession  `json:"sessions,omitempty"`
-	// Held is set once the log has an accepted set or held records.
-	Held           *jsonHeld `json:"held_types,omitempty"`
-	reservedErr    string    `json:"-"`
-	WriterActive   bool      `json:"writer_active"`
-	TemporaryFiles []string  `json:"temporary_files"`
-	OrphanIndexes  []string  `json:"orphan_indexes"`
-	OtherFiles     []string  `json:"other_files"`
-	Backups        []string  `json:"backups"`
-	Note           string    `json:"note,omitempty"`
+	Codecs         map[string]int `json:"codecs"`
+	Problems       []string       `json:"problems"`
+	Failures       *jsonFailures  `json:"exchange_failures,omitempty"`
+	Sessions       []jsonSession  `json:"sessions,omitempty"`
+	reservedErr    string         `json:"-"`
+	WriterActive   bool           `json:"writer_active"`
+	TemporaryFiles []string       `json:"temporary_files"`
+	OrphanIndexes  []string       `json:"orphan_indexes"`
+	OtherFiles     []string       `json:"other_files"`
+	Backups        []string       `json:"backups"`
+	Note           string         `json:"note,omitempty"`
 	// SizeLimit is set once the size limit has dropped records.
 	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
+
+	// Held is set once the log has an accepted set or held records.
+	Held *jsonHeld `json:"held_types,omitempty"`
 }
 
 func (a *app) info(dir string) error {
