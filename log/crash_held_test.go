@@ -57,11 +57,11 @@ func hcExchange(l *seglog.Log, t testing.TB, p *hcPeer, max int) (bool, error) {
 	return true, err
 }
 
-// hcSetup: accepted set {a}; 30 records, every third of type b, the rest
+// hcSetup: the accepted set; 30 records, every third of type b, the rest
 // a, over a few segments; one exchange of 6 records.
-func hcSetup(t testing.TB, l *seglog.Log, p *hcPeer) (as, bs []string) {
+func hcSetup(t testing.TB, l *seglog.Log, p *hcPeer, accepted []string) (as, bs []string) {
 	t.Helper()
-	if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
+	if err := l.SetAcceptedTypes(accepted); err != nil {
 		t.Fatal(err)
 	}
 	pad := strings.Repeat(".", 1500)
@@ -87,9 +87,18 @@ func hcSetup(t testing.TB, l *seglog.Log, p *hcPeer) (as, bs []string) {
 }
 
 // hcWork is the workload the crashes interrupt: two exchanges, the type b
-// accepted again, and exchanges until nothing is left.
-func hcWork(t testing.TB, l *seglog.Log, p *hcPeer) error {
+// accepted again, and exchanges until nothing is left. With remove, the
+// type b stops being accepted first, and an exchange runs without it.
+func hcWork(t testing.TB, l *seglog.Log, p *hcPeer, remove bool) error {
 	for range 2 {
+		if _, err := hcExchange(l, t, p, 4); err != nil {
+			return err
+		}
+	}
+	if remove {
+		if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
+			return err
+		}
 		if _, err := hcExchange(l, t, p, 4); err != nil {
 			return err
 		}
@@ -108,50 +117,79 @@ func hcWork(t testing.TB, l *seglog.Log, p *hcPeer) error {
 func TestCrashHeldRecords(t *testing.T) {
 	seed := dlSeed(t)
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval, seglog.SyncNever} {
-		t.Run(policy.String(), func(t *testing.T) {
-			opts := func(fsys *crashfs.FS) *seglog.Options {
-				return dlOpts(fsys, seglog.MinSegmentSize, policy)
-			}
-			build := func() (*crashfs.FS, *seglog.Log, *hcPeer, []string) {
-				fsys := crashfs.New()
-				l := dlOpen(t, opts(fsys))
-				p := &hcPeer{}
-				as, bs := hcSetup(t, l, p)
-				return fsys, l, p, append(as, bs...)
-			}
-			fsys, l, p, want := build()
-			before := fsys.Ops()
-			if err := hcWork(t, l, p); err != nil {
-				t.Fatalf("uninterrupted workload: %v", err)
-			}
-			steps := fsys.Ops() - before
-			if !slices.Equal(p.got, want) {
-				t.Fatalf("uninterrupted workload: the peer got\n%q\nwant\n%q", short(p.got), short(want))
-			}
-			l.Close()
-
-			rng := rand.New(rand.NewPCG(seed, uint64(policy)))
-			recoveries := 0
-			for n := 0; n <= steps; n++ {
-				fsys, l, p, _ := build()
-				fsys.CrashAfter(n)
-				hcWork(t, l, p) // fails at the crash
-				for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashKeepAll,
-					crashfs.CrashTorn, crashfs.CrashRandom, crashfs.CrashRandom} {
-					what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
-					peer := &hcPeer{next: p.next, got: slices.Clone(p.got)}
-					hcRecover(t, what, opts(fsys.Crash(rng, mode)), peer, want)
-					recoveries++
-				}
-				l.Close()
-			}
-			t.Logf("%d crash points, %d recoveries", steps+1, recoveries)
-		})
+		t.Run(policy.String(), func(t *testing.T) { hcRun(t, seed, policy, false) })
+		t.Run(policy.String()+"/remove", func(t *testing.T) { hcRun(t, seed, policy, true) })
 	}
 }
 
+// hcRun runs the workload with a crash at each of its steps. Without
+// remove, the peer must get the records of type a in order, then those of
+// type b in order; with remove (b accepted at first, then not, then again),
+// every record once, and those of each type in order.
+func hcRun(t *testing.T, seed uint64, policy seglog.SyncPolicy, remove bool) {
+	accepted := []string{"a"}
+	if remove {
+		accepted = []string{"a", "b"}
+	}
+	opts := func(fsys *crashfs.FS) *seglog.Options {
+		return dlOpts(fsys, seglog.MinSegmentSize, policy)
+	}
+	build := func() (*crashfs.FS, *seglog.Log, *hcPeer, []string) {
+		fsys := crashfs.New()
+		l := dlOpen(t, opts(fsys))
+		p := &hcPeer{}
+		as, bs := hcSetup(t, l, p, accepted)
+		return fsys, l, p, append(as, bs...)
+	}
+	fsys, l, p, want := build()
+	before := fsys.Ops()
+	if err := hcWork(t, l, p, remove); err != nil {
+		t.Fatalf("uninterrupted workload: %v", err)
+	}
+	steps := fsys.Ops() - before
+	if !hcSame(p.got, want, remove) {
+		t.Fatalf("uninterrupted workload: the peer got\n%q\nwant\n%q", short(p.got), short(want))
+	}
+	t.Logf("uninterrupted: %d steps, the peer got %q", steps, short(p.got))
+	l.Close()
+
+	rng := rand.New(rand.NewPCG(seed, uint64(policy)*2+uint64(len(accepted))))
+	recoveries := 0
+	for n := 0; n <= steps; n++ {
+		fsys, l, p, _ := build()
+		fsys.CrashAfter(n)
+		hcWork(t, l, p, remove) // fails at the crash
+		for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashKeepAll,
+			crashfs.CrashTorn, crashfs.CrashRandom, crashfs.CrashRandom} {
+			what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
+			peer := &hcPeer{next: p.next, got: slices.Clone(p.got)}
+			hcRecover(t, what, opts(fsys.Crash(rng, mode)), peer, want, remove)
+			recoveries++
+		}
+		l.Close()
+	}
+	t.Logf("%d crash points, %d recoveries", steps+1, recoveries)
+}
+
+// hcSame compares what the peer got with want: equal, or with loose, the
+// same records with those of each type in the same order.
+func hcSame(got, want []string, loose bool) bool {
+	if !loose {
+		return slices.Equal(got, want)
+	}
+	byType := func(s []string) map[byte][]string {
+		m := map[byte][]string{}
+		for _, v := range s {
+			m[v[0]] = append(m[v[0]], v)
+		}
+		return m
+	}
+	g, w := byType(got), byType(want)
+	return len(got) == len(want) && slices.Equal(g['a'], w['a']) && slices.Equal(g['b'], w['b'])
+}
+
 // hcRecover opens a survivor, accepts both types and delivers everything.
-func hcRecover(t *testing.T, what string, opts *seglog.Options, p *hcPeer, want []string) {
+func hcRecover(t *testing.T, what string, opts *seglog.Options, p *hcPeer, want []string, loose bool) {
 	t.Helper()
 	l, err := seglog.Open(dlDir, opts)
 	if err != nil {
@@ -173,7 +211,7 @@ func hcRecover(t *testing.T, what string, opts *seglog.Options, p *hcPeer, want 
 			t.Fatalf("%s: no end to the exchanges", what)
 		}
 	}
-	if !slices.Equal(p.got, want) {
+	if !hcSame(p.got, want, loose) {
 		t.Fatalf("%s: the peer got\n%q\nwant\n%q", what, short(p.got), short(want))
 	}
 	if st := l.State(); st.Held != 0 || st.PendingCount != 0 {

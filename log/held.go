@@ -540,6 +540,13 @@ func (l *Log) openHeld() error {
 	if err != nil {
 		return err
 	}
+	if c.frontier > l.mu.next && !l.opts.ReadOnly {
+		// The store is fsynced only after the records it judged: the log
+		// lost records it had made durable (a cut of damaged data).
+		// Offsets given again must not be taken for held ones.
+		return &CorruptError{File: l.path(heldFileName), Offset: 0,
+			Reason: fmt.Sprintf("the held store has judged offsets up to %d, past the end of the log (%d)", c.frontier, l.mu.next)}
+	}
 	h.entries, h.holes, h.frontier = c.entries, c.holes, c.frontier
 	h.counts = map[string]uint64{}
 	for _, e := range h.entries {
