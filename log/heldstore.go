@@ -23,8 +23,10 @@ import (
 // little-endian; crc is the CRC-32C (Castagnoli) of length, kind and
 // payload. The file is only appended to (and rewritten whole, through
 // "held.tmp" and a rename, to drop what is no longer needed); each change
-// is fsynced before the log relies on it. Open reads the frames up to the
-// first that does not check, and cuts the rest: a write a crash tore.
+// is fsynced before the log relies on it. Hold and hole frames count once
+// a frontier frame follows them. Open reads the frames up to the first
+// that does not check, and cuts the rest, and the hold and hole frames no
+// frontier frame commits: a write a crash tore counts wholly or not at all.
 // HeldFile is the name of the held store's file in a log directory.
 const HeldFile = heldFileName
 
@@ -211,22 +213,41 @@ func (l *Log) readHeldStore() (heldContents, error) {
 	if string(b[:len(heldMagic)]) != heldMagic {
 		return c, &CorruptError{File: path, Offset: 0, Reason: "not a held store (bad magic)"}
 	}
+	// Hold and hole frames count once a frontier frame follows them:
+	// each write that holds records ends with one, so a write a crash
+	// tore counts wholly or not at all.
 	pos := int64(len(heldMagic))
+	var uncommitted []heldFrame
+	committed := pos
 	for pos < size {
 		fr, n, err := parseHeldFrame(b, pos)
 		if err != nil {
 			c.torn = fmt.Errorf("at byte %d: %v", pos, err)
 			break
 		}
-		c.apply(fr, pos)
 		pos += n
+		switch fr.kind {
+		case heldHold, heldHole:
+			uncommitted = append(uncommitted, fr)
+			continue
+		case heldFrontier:
+			for _, h := range uncommitted {
+				c.apply(h)
+			}
+			uncommitted = uncommitted[:0]
+		}
+		c.apply(fr)
+		committed = pos
 	}
-	c.end = pos
+	if len(uncommitted) > 0 && c.torn == nil {
+		c.torn = fmt.Errorf("at byte %d: %d frames of a write without its frontier frame", committed, len(uncommitted))
+	}
+	c.end = committed
 	return c, nil
 }
 
 // apply replays one frame.
-func (c *heldContents) apply(fr heldFrame, pos int64) {
+func (c *heldContents) apply(fr heldFrame) {
 	addHole := func(off uint64) {
 		if i, found := slices.BinarySearch(c.holes, off); !found {
 			c.holes = slices.Insert(c.holes, i, off)
@@ -236,9 +257,6 @@ func (c *heldContents) apply(fr heldFrame, pos int64) {
 	case heldHold:
 		c.entries = append(c.entries, heldEntry{off: fr.off, typ: fr.typ, pos: fr.dataPos, n: fr.dataLen})
 		addHole(fr.off)
-		// Holds are written with the frontier past them: a crash may
-		// keep them and tear the frontier away.
-		c.frontier = max(c.frontier, fr.off+1)
 	case heldHole:
 		addHole(fr.off)
 	case heldFrontier:
