@@ -7,27 +7,29 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
-// BenchmarkPendingAccepted is BenchmarkPending with an accepted set in
-// force that accepts every record (typed "m"), with held records ("h",
-// one in ten) among them, or none: what judging records and making the
-// held store's frontier durable add to a batch.
+// BenchmarkPendingAccepted measures an exchange (Pending of 1000 records
+// and its Ack) without an accepted set, and with one in force that accepts
+// every record (typed "m") or holds one in ten ("h"): what judging records
+// and making the held store's frontier durable add to a batch.
 //
 //	go test ./log -run '^$' -bench 'Pending' -count 5
 func BenchmarkPendingAccepted(b *testing.B) {
-	for _, held := range []bool{false, true} {
-		name := "none-held"
-		if held {
-			name = "tenth-held"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name      string
+		set, held bool
+	}{{"no-set", false, false}, {"none-held", true, false}, {"tenth-held", true, true}} {
+		set, held := c.set, c.held
+		b.Run(c.name, func(b *testing.B) {
 			dir := filepath.Join(b.TempDir(), "log")
 			l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, Sync: seglog.SyncNever})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			if err := l.SetAcceptedTypes([]string{"m"}); err != nil {
-				b.Fatal(err)
+			if set {
+				if err := l.SetAcceptedTypes([]string{"m"}); err != nil {
+					b.Fatal(err)
+				}
 			}
 			data := make([]byte, 100)
 			n := 0

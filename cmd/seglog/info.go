@@ -158,7 +158,9 @@ func (a *app) info(dir string) error {
 	j.Problems = []string{}
 	if ck.Present && ck.Err == nil {
 		reservedInfo(&j, ck.State, ck.Info.File)
-		j.Held = a.heldInfo(dir)
+		if j.Held = a.heldInfo(dir); j.Held != nil && j.Delivery != nil {
+			j.Delivery.Pending = j.Held.pending // held records are not pending
+		}
 	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {

@@ -23,6 +23,8 @@ type jsonHeld struct {
 	Held   uint64            `json:"held"`
 	ByType map[string]uint64 `json:"held_by_type"`
 	Error  string            `json:"error,omitempty"`
+	// pending is State().PendingCount: held records left out.
+	pending uint64
 }
 
 // heldInfo reads the accepted set and the held records' counts through a
@@ -33,7 +35,7 @@ func (a *app) heldInfo(dir string) *jsonHeld {
 		return nil // info reports what is wrong with the log otherwise
 	}
 	defer l.Close()
-	j := &jsonHeld{Accepted: l.AcceptedTypes(), ByType: l.HeldCounts()}
+	j := &jsonHeld{Accepted: l.AcceptedTypes(), ByType: l.HeldCounts(), pending: l.State().PendingCount}
 	for _, n := range j.ByType {
 		j.Held += n
 	}

@@ -41,7 +41,11 @@ func TestHeldInCLI(t *testing.T) {
 		for _, line := range strings.Split(r.stdout, "\n") {
 			lines = append(lines, strings.Join(strings.Fields(line), " "))
 		}
-		for _, want := range []string{"accepted types metrics", "held 3 records: - 1, inventory 2"} {
+		wants := []string{"accepted types metrics", "held 3 records: - 1, inventory 2"}
+		if cmd == "info" {
+			wants = append(wants, "delivery sequence 0, cursor 0, 2 pending")
+		}
+		for _, want := range wants {
 			if !slices.Contains(lines, want) {
 				t.Errorf("%s does not say %q:\n%s", cmd, want, r)
 			}
