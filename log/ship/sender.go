@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -59,7 +59,7 @@ type Options struct {
 
 	// Logger receives failures (at Warn, once per run of failures) and
 	// resyncs. Default slog.Default().
-	Logger *stdlog.Logger
+	Logger *slog.Logger
 }
 
 const (
@@ -90,7 +90,7 @@ func (o *Options) withDefaults() Options {
 		opts.MaxBackoff = opts.MinBackoff
 	}
 	if opts.Logger == nil {
-		opts.Logger = stdlog.Default()
+		opts.Logger = slog.Default()
 	}
 	return opts
 }
