@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	stdlog "log/slog"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -30,7 +30,7 @@ type jsonHeld struct {
 // heldInfo reads the accepted set and the held records' counts through a
 // read-only open of the log; nil when there is neither.
 func (a *app) heldInfo(dir string) *jsonHeld {
-	l, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: stdlog.New(stdlog.DiscardHandler)})
+	l, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil // info reports what is wrong with the log otherwise
 	}

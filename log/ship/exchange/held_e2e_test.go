@@ -3,7 +3,7 @@ package exchange_test
 import (
 	"context"
 	"errors"
-	stdlog "log/slog"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -28,9 +28,9 @@ func TestOutageAndHeldTypesOverHTTP(t *testing.T) {
 	accepted.Store(&[]string{"metrics"})
 	srv, hs, dir := newServer(t, &exchange.ServerOptions{
 		AcceptedTypes: func(string) []string { return *accepted.Load() },
-		Logger:        stdlog.New(stdlog.DiscardHandler),
+		Logger:        slog.New(slog.DiscardHandler),
 	})
-	l, err := seglog.Open(t.TempDir(), &seglog.Options{FailureWindow: time.Hour, Logger: stdlog.New(stdlog.DiscardHandler)})
+	l, err := seglog.Open(t.TempDir(), &seglog.Options{FailureWindow: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestOutageAndHeldTypesOverHTTP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	fails := 0
 	snd := ship.NewSender(l, newClient(t, deadURL, "a", secretA), &ship.Options{MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
-		Logger: stdlog.New(stdlog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler),
 		OnFailure: func(ex ship.Exchange) {
 			if fails++; fails == 3 {
 				cancel()
