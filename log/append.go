@@ -87,6 +87,7 @@ func (l *Log) appendLocked(data []byte, o AppendOptions) (uint64, error) {
 	if err := l.outageLocked(1, o.AlwaysKept); err != nil {
 		return 0, err
 	}
+	l.appendGateLocked() // held.go: while held records are appended again
 	if err := l.prepareLocked(segment.RecordSize(typ, data)); err != nil {
 		return 0, err
 	}
@@ -135,6 +136,7 @@ func (l *Log) appendRecordsLocked(recs []Record, total int) (uint64, error) {
 	if err := l.outageLocked(len(recs), false); err != nil {
 		return 0, err
 	}
+	l.appendGateLocked() // held.go: while held records are appended again
 	if err := l.prepareLocked(total + segment.FrameHeaderSize); err != nil {
 		return 0, err
 	}

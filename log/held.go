@@ -43,6 +43,11 @@ type heldState struct {
 	f   vfs.File // the store's file; nil while there is none
 	end int64    // end of its last frame
 	err error    // sticky: a write whose outcome is unknown until Open
+	// gate, guarded by Log.mu, holds appends off while SetAcceptedTypes
+	// judges the last records and appends held ones again, so that no
+	// record appended meanwhile escapes the judgement or lands before
+	// them (appendGateLocked).
+	gate bool
 
 	// Guarded by Log.mu, and changed with io held too.
 	on       bool            // an accepted set is in force
@@ -113,6 +118,26 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 	end := l.mu.next
 	l.mu.Unlock()
 	if !same {
+		// Most of the records not yet judged are judged with appends
+		// going on; the rest with appends held off (the gate), and the
+		// gate stays until the held records are appended again.
+		if err := l.heldJudge(hv, end); err != nil {
+			return err
+		}
+	}
+	l.mu.Lock()
+	h.gate, end = true, l.mu.next
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		h.gate = false
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	}()
+	if !same {
+		l.mu.Lock()
+		hv = &holdView{accepted: both, frontier: max(hv.frontier, h.frontier), holes: h.holes}
+		l.mu.Unlock()
 		if err := l.heldJudge(hv, end); err != nil {
 			return err
 		}
@@ -131,6 +156,13 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 		l.mu.Unlock()
 	}
 	return l.releaseHeld()
+}
+
+// appendGateLocked waits while SetAcceptedTypes holds appends off.
+func (l *Log) appendGateLocked() {
+	for l.held.gate && !l.mu.closing && !l.mu.closed {
+		l.cond.Wait()
+	}
 }
 
 // AcceptedTypes returns the accepted record types, sorted: nil when none

@@ -1,6 +1,7 @@
 package log_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -224,5 +225,153 @@ func TestHeldReleasesSegments(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("released %d records %v, want %v", len(got), got, want)
+	}
+}
+
+// Appenders, a sender and accepted sets that change, concurrently (run
+// with -race): every record reaches the peer once, and those of one
+// appender and one type in the order they were appended.
+func TestHeldConcurrent(t *testing.T) {
+	fsys := crashfs.New()
+	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	defer l.Close()
+	const appenders, each = 4, 200
+	done := make(chan struct{})
+	errs := make(chan error, appenders+1)
+	for a := range appenders {
+		go func() {
+			for i := range each {
+				typ := []string{"a", "b"}[(i*7+a)%3%2]
+				if _, err := l.AppendTyped(typ, []byte(fmt.Sprintf("%d %s %04d", a, typ, i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				errs <- nil
+				return
+			default:
+			}
+			set := []string{"a"}
+			if i%2 == 1 {
+				set = []string{"a", "b"}
+			}
+			if err := l.SetAcceptedTypes(set); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	p := &hcPeer{}
+	finished := 0
+	for finished < appenders {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished++
+		default:
+		}
+		if _, err := hcExchange(l, t, p, 1+len(p.got)%13); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetAcceptedTypes([]string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		more, err := hcExchange(l, t, p, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	if len(p.got) != appenders*each {
+		t.Fatalf("the peer got %d records, want %d", len(p.got), appenders*each)
+	}
+	last := map[string]string{}
+	seen := map[string]bool{}
+	for _, r := range p.got {
+		if seen[r] {
+			t.Fatalf("%q reached the peer twice", r)
+		}
+		seen[r] = true
+		key := r[:3]
+		if r <= last[key] {
+			t.Fatalf("%q after %q", r, last[key])
+		}
+		last[key] = r
+	}
+	if st := l.State(); st.Held != 0 || st.PendingCount != 0 {
+		t.Fatalf("after delivery: %+v", st)
+	}
+}
+
+// A held record whose type is accepted again while the log is at its size
+// limit (LimitRefuse) stays held, and the next SetAcceptedTypes appends it
+// again once there is room.
+func TestHeldReleaseAtLimit(t *testing.T) {
+	fsys := crashfs.New()
+	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	opts.MaxBytes = 3 * seglog.MinSegmentSize
+	l := dlOpen(t, opts)
+	defer l.Close()
+	if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	heldData := []byte(strings.Repeat("held", 1500))
+	if _, err := l.AppendTyped("b", heldData); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1000)
+	for {
+		if _, err := l.AppendTyped("a", big); err != nil {
+			if !errors.Is(err, seglog.ErrFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if b := dlPending(t, l, 1); len(b.Records) != 1 || l.State().Held != 1 {
+		t.Fatalf("held %d", l.State().Held)
+	}
+	if err := l.SetAcceptedTypes([]string{"a", "b"}); !errors.Is(err, seglog.ErrFull) {
+		t.Fatalf("SetAcceptedTypes at the limit: %v", err)
+	}
+	if st := l.State(); st.Held != 1 {
+		t.Fatalf("after a refused release: %+v", st)
+	}
+	for {
+		b := dlPending(t, l, 5)
+		if b.Empty() {
+			break
+		}
+		dlAck(t, l, b.Next())
+	}
+	// The last batch, kept for a resend, goes with the next answer.
+	if _, err := l.AppendTyped("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	dlAck(t, l, dlPending(t, l, 5).Next())
+	seglog.WaitReleases(l)
+	if err := l.SetAcceptedTypes([]string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	b := dlPending(t, l, 100)
+	if len(b.Records) != 1 || string(b.Records[0].Data) != string(heldData) || l.State().Held != 0 {
+		t.Fatalf("after the release: %d records, %+v", len(b.Records), l.State())
 	}
 }
