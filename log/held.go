@@ -100,6 +100,10 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 		return err
 	}
 	same := h.on && slices.Equal(l.mu.res.saved.Accepted, ts)
+	if same && !slices.ContainsFunc(h.entries, func(e heldEntry) bool { return h.accepted[e.typ] }) {
+		l.mu.Unlock()
+		return nil // what a sender applying every answer's set does most often
+	}
 	frontier := h.frontier
 	if !h.on {
 		// Everything Pending may have handed out keeps its label.
