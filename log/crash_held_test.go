@@ -115,7 +115,7 @@ func hcWork(t testing.TB, l *seglog.Log, p *hcPeer, remove bool) error {
 }
 
 func TestCrashHeldRecords(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) { hcRun(t, seed, policy, false) })
 		t.Run(policy.String()+"/remove", func(t *testing.T) { hcRun(t, seed, policy, true) })
@@ -132,11 +132,11 @@ func hcRun(t *testing.T, seed uint64, policy seglog.SyncPolicy, remove bool) {
 		accepted = []string{"a", "b"}
 	}
 	opts := func(fsys *crashfs.FS) *seglog.Options {
-		return dlOpts(fsys, seglog.MinSegmentSize, policy)
+		return crashOpts(fsys, seglog.MinSegmentSize, policy)
 	}
 	build := func() (*crashfs.FS, *seglog.Log, *hcPeer, []string) {
 		fsys := crashfs.New()
-		l := dlOpen(t, opts(fsys))
+		l := openCrash(t, opts(fsys))
 		p := &hcPeer{}
 		as, bs := hcSetup(t, l, p, accepted)
 		return fsys, l, p, append(as, bs...)
@@ -148,9 +148,9 @@ func hcRun(t *testing.T, seed uint64, policy seglog.SyncPolicy, remove bool) {
 	}
 	steps := fsys.Ops() - before
 	if !hcSame(p.got, want, remove) {
-		t.Fatalf("uninterrupted workload: the peer got\n%q\nwant\n%q", short(p.got), short(want))
+		t.Fatalf("uninterrupted workload: the peer got\n%q\nwant\n%q", hcShort(p.got), hcShort(want))
 	}
-	t.Logf("uninterrupted: %d steps, the peer got %q", steps, short(p.got))
+	t.Logf("uninterrupted: %d steps, the peer got %q", steps, hcShort(p.got))
 	l.Close()
 
 	rng := rand.New(rand.NewPCG(seed, uint64(policy)*2+uint64(len(accepted))))
@@ -191,7 +191,7 @@ func hcSame(got, want []string, loose bool) bool {
 // hcRecover opens a survivor, accepts both types and delivers everything.
 func hcRecover(t *testing.T, what string, opts *seglog.Options, p *hcPeer, want []string, loose bool) {
 	t.Helper()
-	l, err := seglog.Open(dlDir, opts)
+	l, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatalf("%s: Open: %v", what, err)
 	}
@@ -212,14 +212,14 @@ func hcRecover(t *testing.T, what string, opts *seglog.Options, p *hcPeer, want 
 		}
 	}
 	if !hcSame(p.got, want, loose) {
-		t.Fatalf("%s: the peer got\n%q\nwant\n%q", what, short(p.got), short(want))
+		t.Fatalf("%s: the peer got\n%q\nwant\n%q", what, hcShort(p.got), hcShort(want))
 	}
 	if st := l.State(); st.Held != 0 || st.PendingCount != 0 {
 		t.Fatalf("%s: after delivery: %+v", what, st)
 	}
 }
 
-func short(s []string) []string {
+func hcShort(s []string) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
 		out[i] = v[:3]

@@ -21,7 +21,7 @@ func BenchmarkPendingAccepted(b *testing.B) {
 		set, held := c.set, c.held
 		b.Run(c.name, func(b *testing.B) {
 			dir := filepath.Join(b.TempDir(), "log")
-			l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, Sync: seglog.SyncNever})
+			l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, Sync: seglog.SyncNever})
 			if err != nil {
 				b.Fatal(err)
 			}

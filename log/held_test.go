@@ -67,22 +67,22 @@ func hdHeld(t testing.TB, l *seglog.Log) string {
 // restart either way.
 func TestHeldTypes(t *testing.T) {
 	fsys := crashfs.New()
-	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
-	l := dlOpen(t, opts)
+	opts := crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	l := openCrash(t, opts)
 	defer func() { l.Close() }()
 	if got := l.AcceptedTypes(); got != nil {
 		t.Fatalf("AcceptedTypes of a new log = %q, want nil", got)
 	}
 	n := 0
 	hdAppend(t, l, &n, "a", "b", "a", "b")
-	if b := dlPending(t, l, 1); hdBatch(t, b) != "a0" {
+	if b := mustPending(t, l, 1); hdBatch(t, b) != "a0" {
 		t.Fatalf("before any accepted set: %s", hdBatch(t, b))
 	}
 	if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
 		t.Fatal(err)
 	}
 	// a0 was handed out: it keeps its label. b1 is now held.
-	b := dlPending(t, l, 10)
+	b := mustPending(t, l, 10)
 	if got := hdBatch(t, b); got != "a0 a2" || b.Sequence != 0 {
 		t.Fatalf("batch = %q seq %d, want a0 a2 from 0", got, b.Sequence)
 	}
@@ -90,25 +90,25 @@ func TestHeldTypes(t *testing.T) {
 	if st.Held != 2 || st.PendingCount != 2 || !maps.Equal(l.HeldCounts(), map[string]uint64{"b": 2}) {
 		t.Fatalf("state %+v, held counts %v", st, l.HeldCounts())
 	}
-	if res := dlAck(t, l, 2); res.Branch != seglog.AckNormal {
+	if res := mustAck(t, l, 2); res.Branch != seglog.AckNormal {
 		t.Fatalf("Ack(2): %v", res.Branch)
 	}
 	if st := l.State(); st.PendingCount != 0 || st.Cursor != 4 {
 		t.Fatalf("after the ack: %+v", st)
 	}
 	hdAppend(t, l, &n, "a", "b", "a")
-	if got := hdBatch(t, dlPending(t, l, 10)); got != "a4 a6" {
+	if got := hdBatch(t, mustPending(t, l, 10)); got != "a4 a6" {
 		t.Fatalf("batch = %q", got)
 	}
-	dlAck(t, l, 4)
+	mustAck(t, l, 4)
 	// A rewind of one label goes back to a6, over nothing held.
-	if res := dlAck(t, l, 3); res.Branch != seglog.AckRewind {
+	if res := mustAck(t, l, 3); res.Branch != seglog.AckRewind {
 		t.Fatalf("Ack(3): %v", res.Branch)
 	}
-	if b := dlPending(t, l, 10); hdBatch(t, b) != "a6" || b.Sequence != 3 {
+	if b := mustPending(t, l, 10); hdBatch(t, b) != "a6" || b.Sequence != 3 {
 		t.Fatalf("after the rewind: %q seq %d", hdBatch(t, b), b.Sequence)
 	}
-	dlAck(t, l, 4)
+	mustAck(t, l, 4)
 	if got := hdHeld(t, l); got != "b1 b3 b5" {
 		t.Fatalf("held records %q", got)
 	}
@@ -117,7 +117,7 @@ func TestHeldTypes(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = dlOpen(t, opts)
+	l = openCrash(t, opts)
 	if got := l.AcceptedTypes(); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("AcceptedTypes after reopen = %q", got)
 	}
@@ -134,18 +134,18 @@ func TestHeldTypes(t *testing.T) {
 	if st := l.State(); st.Held != 0 || st.PendingCount != 4 || len(l.HeldCounts()) != 0 {
 		t.Fatalf("after accepting b: %+v %v", st, l.HeldCounts())
 	}
-	b = dlPending(t, l, 10)
+	b = mustPending(t, l, 10)
 	if got := hdBatch(t, b); got != "a7 b1 b3 b5" || b.Sequence != 4 {
 		t.Fatalf("batch = %q seq %d, want a7 b1 b3 b5 from 4", got, b.Sequence)
 	}
-	dlAck(t, l, b.Next())
+	mustAck(t, l, b.Next())
 
 	// An empty set accepts nothing.
 	if err := l.SetAcceptedTypes(nil); err != nil {
 		t.Fatal(err)
 	}
 	hdAppend(t, l, &n, "a", "")
-	if b := dlPending(t, l, 10); !b.Empty() {
+	if b := mustPending(t, l, 10); !b.Empty() {
 		t.Fatalf("nothing accepted, batch %q", hdBatch(t, b))
 	}
 	if got := l.AcceptedTypes(); got == nil || len(got) != 0 {
@@ -160,8 +160,8 @@ func TestHeldTypes(t *testing.T) {
 // are released, the segments go while the records stay held.
 func TestHeldReleasesSegments(t *testing.T) {
 	fsys := crashfs.New()
-	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
-	l := dlOpen(t, opts)
+	opts := crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	l := openCrash(t, opts)
 	defer l.Close()
 	if err := l.SetAcceptedTypes([]string{"send"}); err != nil {
 		t.Fatal(err)
@@ -179,20 +179,20 @@ func TestHeldReleasesSegments(t *testing.T) {
 		}
 	}
 	for {
-		b := dlPending(t, l, 50)
+		b := mustPending(t, l, 50)
 		if b.Empty() {
 			break
 		}
-		dlAck(t, l, b.Next())
+		mustAck(t, l, b.Next())
 	}
 	// One more exchange releases the last batch kept for a resend.
 	if _, err := l.AppendTyped("send", []byte("last")); err != nil {
 		t.Fatal(err)
 	}
-	b := dlPending(t, l, 50)
-	dlAck(t, l, b.Next())
+	b := mustPending(t, l, 50)
+	mustAck(t, l, b.Next())
 	seglog.WaitReleases(l)
-	segs, _ := dlFiles(t, fsys, dlDir)
+	segs, _ := logFiles(t, fsys, crashDir)
 	if len(segs) > 2 {
 		t.Fatalf("%d segments left while held records wait: %v", len(segs), segs)
 	}
@@ -214,14 +214,14 @@ func TestHeldReleasesSegments(t *testing.T) {
 	}
 	var got []string
 	for {
-		b := dlPending(t, l, 50)
+		b := mustPending(t, l, 50)
 		if b.Empty() {
 			break
 		}
 		for _, r := range b.Records {
 			got = append(got, strings.TrimRight(string(r.Data), "x"))
 		}
-		dlAck(t, l, b.Next())
+		mustAck(t, l, b.Next())
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("released %d records %v, want %v", len(got), got, want)
@@ -233,7 +233,7 @@ func TestHeldReleasesSegments(t *testing.T) {
 // appender and one type in the order they were appended.
 func TestHeldConcurrent(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	defer l.Close()
 	const appenders, each = 4, 200
 	done := make(chan struct{})
@@ -325,9 +325,9 @@ func TestHeldConcurrent(t *testing.T) {
 // again once there is room.
 func TestHeldReleaseAtLimit(t *testing.T) {
 	fsys := crashfs.New()
-	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	opts := crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
 	opts.MaxBytes = 3 * seglog.MinSegmentSize
-	l := dlOpen(t, opts)
+	l := openCrash(t, opts)
 	defer l.Close()
 	if err := l.SetAcceptedTypes([]string{"a"}); err != nil {
 		t.Fatal(err)
@@ -345,7 +345,7 @@ func TestHeldReleaseAtLimit(t *testing.T) {
 			break
 		}
 	}
-	if b := dlPending(t, l, 1); len(b.Records) != 1 || l.State().Held != 1 {
+	if b := mustPending(t, l, 1); len(b.Records) != 1 || l.State().Held != 1 {
 		t.Fatalf("held %d", l.State().Held)
 	}
 	if err := l.SetAcceptedTypes([]string{"a", "b"}); !errors.Is(err, seglog.ErrFull) {
@@ -355,22 +355,22 @@ func TestHeldReleaseAtLimit(t *testing.T) {
 		t.Fatalf("after a refused release: %+v", st)
 	}
 	for {
-		b := dlPending(t, l, 5)
+		b := mustPending(t, l, 5)
 		if b.Empty() {
 			break
 		}
-		dlAck(t, l, b.Next())
+		mustAck(t, l, b.Next())
 	}
 	// The last batch, kept for a resend, goes with the next answer.
 	if _, err := l.AppendTyped("a", nil); err != nil {
 		t.Fatal(err)
 	}
-	dlAck(t, l, dlPending(t, l, 5).Next())
+	mustAck(t, l, mustPending(t, l, 5).Next())
 	seglog.WaitReleases(l)
 	if err := l.SetAcceptedTypes([]string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
-	b := dlPending(t, l, 100)
+	b := mustPending(t, l, 100)
 	if len(b.Records) != 1 || string(b.Records[0].Data) != string(heldData) || l.State().Held != 0 {
 		t.Fatalf("after the release: %d records, %+v", len(b.Records), l.State())
 	}

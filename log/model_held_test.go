@@ -201,7 +201,7 @@ func (m *heldModel) drop(to uint64) {
 	m.first = to
 }
 
-func hmData(id uint64) []byte { return relPayload(id, 60+int(id%300)) }
+func hmData(id uint64) []byte { return tracedPayload(id, 60+int(id%300)) }
 
 func hmID(data []byte) uint64 { return binary.LittleEndian.Uint64(data) }
 
@@ -254,14 +254,14 @@ func TestModelHeld(t *testing.T) {
 }
 
 func runModelHeld(t *testing.T, opts *seglog.Options) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	fsys := crashfs.New()
 	r := &heldRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x4e1d)), fsys: fsys, opts: opts,
 		m:   &heldModel{sent: -1, typ: map[uint64]string{}, id: map[uint64]uint64{}, hole: map[uint64]bool{}},
 		got: map[uint64]int{}, gapOffs: map[uint64]bool{}, labelOff: map[uint64]uint64{},
 		order: map[string][]uint64{}, at: map[uint64]uint64{}, stats: map[string]int{}}
-	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet
-	r.l = dlOpen(t, opts)
+	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, quiet
+	r.l = openCrash(t, opts)
 	defer func() { r.l.Close() }()
 	for r.step = 0; r.step < *modelSteps; r.step++ {
 		if r.opts.MaxBytes > 0 && r.outage == 0 && r.rng.IntN(300) == 0 {
@@ -330,14 +330,14 @@ func (r *heldRun) followDrop() {
 	if r.opts.MaxBytes == 0 {
 		return
 	}
-	if used := limitSegBytes(r.t, r.fsys, dlDir); used > r.opts.MaxBytes {
+	if used := limitSegBytes(r.t, r.fsys, crashDir); used > r.opts.MaxBytes {
 		r.fatalf("segments hold %d bytes, cap %d", used, r.opts.MaxBytes)
 	}
 	to := r.l.State().First
 	if to == r.m.first {
 		return
 	}
-	segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	segs, _ := logFiles(r.t, r.fsys, crashDir)
 	if to < r.m.first || len(segs) == 0 || segs[0] != to {
 		r.fatalf("first moved from %d to %d on an append; segments %v", r.m.first, to, segs)
 	}
@@ -368,7 +368,7 @@ func (r *heldRun) reopen() {
 	if err := r.l.Close(); err != nil {
 		r.fatalf("Close: %v", err)
 	}
-	r.l = dlOpen(r.t, r.opts)
+	r.l = openCrash(r.t, r.opts)
 	m := r.m
 	m.handed = m.next
 	m.sent, m.sentFloor = -1, int64(m.labels(m.cursor, m.next))
