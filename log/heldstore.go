@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+
+	"github.com/seglog/seglog/internal/vfs"
 )
 
 // The held store: the file "held" beside the segments keeps the records of
@@ -420,4 +422,39 @@ func (l *Log) heldRewrite(lo uint64) error {
 	h.entries, h.holes = kept, keptHoles
 	l.mu.Unlock()
 	return nil
+}
+
+// HeldStoreInfo describes a log's held store as ReadHeldStore finds it.
+type HeldStoreInfo struct {
+	Present  bool   // the file exists
+	Bytes    int64  // its size
+	Held     int    // held records
+	Frontier uint64 // offsets below it have been judged
+	// Torn, when not empty, says why the frames stop before the end of
+	// the file, at byte TornAt: a write a crash tore, which a writer's
+	// Open cuts.
+	Torn   string
+	TornAt int64
+	// Intent is set when an append of held records again awaits its
+	// outcome (a writer's Open settles it by what the log holds).
+	Intent bool
+}
+
+// ReadHeldStore reads the held store of the log in dir without opening
+// the log, for verification tools. A store that is not one (a wrong
+// magic) is an error matching ErrCorrupt.
+func ReadHeldStore(dir string) (HeldStoreInfo, error) {
+	l := &Log{dir: dir, fs: vfs.Default}
+	c, err := l.readHeldStore()
+	if err != nil {
+		return HeldStoreInfo{}, err
+	}
+	info := HeldStoreInfo{Held: len(c.entries), Frontier: c.frontier, TornAt: c.end, Intent: c.intent != nil}
+	if fi, err := vfs.Default.Stat(l.path(heldFileName)); err == nil {
+		info.Present, info.Bytes = true, fi.Size()
+	}
+	if c.torn != nil {
+		info.Torn = c.torn.Error()
+	}
+	return info, nil
 }
