@@ -169,7 +169,7 @@ func (l *Log) prepareLocked(need int) error {
 			return fmt.Errorf("seglog: append: buffer full after failed writes: %w", l.mu.failErr)
 		}
 		roll := w.needsRoll(need, l.opts.SegmentSize)
-		if l.opts.MaxBytes > 0 {
+		if l.opts.MaxBytes > 0 || l.opts.MaxAge > 0 {
 			if retry, err := l.limitLocked(need, roll); err != nil {
 				return err
 			} else if retry {

@@ -206,7 +206,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 					break
 				}
 				b.Gaps = append(b.Gaps, Gap{Offset: next, Count: r.n, Label: seq + (next - cursor) - skipped, Reason: GapDropped,
-					Detail: fmt.Sprintf("dropped by the size limit (Options.MaxBytes) before they were sent: offsets [%d, %d)", cursor, first)})
+					Detail: fmt.Sprintf("dropped by the %s before they were sent: offsets [%d, %d)", l.limitName(), cursor, first)})
 				entries++
 			} else {
 				skipped += r.n
