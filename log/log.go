@@ -46,11 +46,15 @@ type Record struct {
 // Locks, always taken in this order (a lock is never taken while one
 // after it in the list is held):
 //
+//  0. held.io serialises Pending, SetAcceptedTypes and the writes of the
+//     held records' store (held.go). The held records' other fields,
+//     in heldState beside it, are guarded by mu.
 //  1. stateMu serialises the changes of the delivery state (Ack, Reset,
 //     SetMeta, the reserved entries), which save the checkpoint with mu
 //     released.
 //  2. mu guards every field inside it: the appender's, the segment
-//     list's, the follower's and the delivery state's. It is released
+//     list's, the follower's and the delivery state's (and those of
+//     heldState that say so). It is released
 //     during file I/O, which one goroutine at a time does under the
 //     handovers below.
 //  3. loaded.mu guards the list of sealed segments holding an open file.
