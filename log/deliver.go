@@ -177,7 +177,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	case l.mu.closed || l.mu.closing:
 		l.mu.Unlock()
 		return Batch{}, ErrClosed
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		l.mu.Unlock()
 		return Batch{}, ErrReadOnly
 	}

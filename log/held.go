@@ -576,7 +576,7 @@ func (l *Log) openHeld() error {
 	if err != nil {
 		return err
 	}
-	if c.frontier > l.mu.next && !l.opts.ReadOnly {
+	if c.frontier > l.mu.next && l.follow == nil {
 		// The store is fsynced only after the records it judged: the log
 		// lost records it had made durable (a cut of damaged data).
 		// Offsets given again must not be taken for held ones.
@@ -588,7 +588,7 @@ func (l *Log) openHeld() error {
 	for _, e := range h.entries {
 		h.counts[e.typ]++
 	}
-	if l.opts.ReadOnly {
+	if l.follow != nil {
 		if c.end > 0 {
 			f, err := l.fs.OpenFile(l.path(heldFileName), os.O_RDONLY, 0)
 			if err != nil {

@@ -38,8 +38,10 @@ type Record struct {
 //   - the segment set (mu.segs and loaded; segments.go, segsearch.go): the
 //     list of segments, pinning a segment for a read, loading a sealed
 //     segment's file and index, and evicting open files;
-//   - the follower (followState; refresh.go): what a read-only log does to
-//     keep up with a writer in another process;
+//   - the follower (follow, followState; follow.go, refresh.go): what a
+//     read-only log does to keep up with a writer in another process.
+//     Log holds one only when read-only: elsewhere, follow != nil is how
+//     the code tells a read-only log from a writer;
 //   - the delivery state (deliveryState; deliver.go, limit.go, reserved.go,
 //     outage.go, sessions.go, wait.go): the checkpoint, Pending and Ack.
 //
@@ -100,12 +102,13 @@ type Log struct {
 	logger *slog.Logger
 	lock   io.Closer
 	ckpt   *checkpoint.Store
+	follow *follower // a read-only log's follower (follow.go); nil for a writer
 
 	mu struct {
 		sync.Mutex
 		appendState   // the appender's state (append.go)
 		deliveryState // the delivery state (deliver.go)
-		followState   // a read-only log's (refresh.go)
+		followState   // a read-only log's (follow.go, refresh.go)
 
 		segs   []*segFile // in offset order; the last is the active one
 		probes uint64     // segments examined by findSegmentLocked, for tests
@@ -195,7 +198,7 @@ func (l *Log) writableLocked() error {
 	switch {
 	case l.mu.closed || l.mu.closing:
 		return ErrClosed
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		return ErrReadOnly
 	}
 	return l.mu.err
@@ -221,7 +224,7 @@ func (l *Log) Close() error {
 	l.mu.closing = true
 	l.waitRollLocked() // an append racing Close finishes its roll first
 	var err error
-	if !l.opts.ReadOnly && l.mu.err == nil {
+	if l.follow == nil && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
 		if err != nil {
 			err = l.closeUnwrittenLocked(err)
@@ -240,7 +243,7 @@ func (l *Log) Close() error {
 	for l.busyLocked() || (l.mu.w != nil && l.mu.w.filling) {
 		l.cond.Wait()
 	}
-	if w := l.mu.w; w != nil && !l.opts.ReadOnly {
+	if w := l.mu.w; w != nil { // a writer's: a read-only log has none
 		// A log closed cleanly ends at its last frame: the preallocated
 		// space goes (the next Open preallocates again).
 		trimmed, terr := l.trimLocked(w)

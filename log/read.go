@@ -54,7 +54,7 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	i := l.findSegmentLocked(offset)
 	s := segs[i]
 	v := view{s: s, bound: l.mu.next}
-	if l.opts.Sync == SyncAlways && !l.opts.ReadOnly {
+	if l.opts.Sync == SyncAlways && l.follow == nil {
 		v.bound = l.mu.synced
 	}
 	if i+1 < len(segs) {
@@ -87,9 +87,9 @@ func (l *Log) acquire(offset uint64) (view, error) {
 // read-only log, picks up the writer's new appends. A read never syncs.
 func (l *Log) readableLocked(offset uint64) error {
 	switch {
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		if offset >= l.mu.next {
-			return l.refreshLocked()
+			return l.follow.refreshLocked()
 		}
 	case offset >= l.mu.next || l.mu.err != nil:
 	case l.opts.Sync == SyncAlways:
