@@ -117,7 +117,7 @@ func (l *Log) stateLocked() State {
 	st := l.mu.state
 	c := l.mu.limit
 	s := State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.labelsLocked(st.Cursor, l.mu.next),
-		Held: uint64(len(l.held.entries)),
+		Held: uint64(len(l.mu.held.entries)),
 		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets,
 		DroppedUnsent: c.droppedUnsent, DroppedAcked: c.droppedAcked, DroppedSegments: c.dropSegments, Refused: c.refused}
 	if st.First > st.Cursor {
@@ -293,8 +293,8 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 		// After Open, the process before may have handed out as much
 		// as was pending then.
 		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor-skipped))
-		if next > l.held.handed {
-			l.held.handed = next // held.go: what may carry labels
+		if next > l.mu.held.handed {
+			l.mu.held.handed = next // held.go: what may carry labels
 		}
 		for _, g := range b.Gaps {
 			l.reportGapLocked(g)

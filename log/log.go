@@ -49,14 +49,16 @@ type Record struct {
 // after it in the list is held):
 //
 //  0. held.io serialises Pending, SetAcceptedTypes and the writes of the
-//     held records' store (held.go). The held records' other fields,
-//     in heldState beside it, are guarded by mu.
+//     held records' store (held.go), and guards the store's file (the
+//     other fields of heldStore). The held records themselves are in
+//     mu.held (heldState), guarded by mu; those changed with held.io held
+//     too may be read under held.io alone.
 //  1. stateMu serialises the changes of the delivery state (Ack, Reset,
 //     SetMeta, the reserved entries), which save the checkpoint with mu
 //     released.
 //  2. mu guards every field inside it: the appender's, the segment
-//     list's, the follower's and the delivery state's (and those of
-//     heldState that say so). It is released
+//     list's, the follower's, the delivery state's and the held
+//     records' (mu.held). It is released
 //     during file I/O, which one goroutine at a time does under the
 //     handovers below.
 //  3. loaded.mu guards the list of sealed segments holding an open file.
@@ -106,9 +108,10 @@ type Log struct {
 
 	mu struct {
 		sync.Mutex
-		appendState   // the appender's state (append.go)
-		deliveryState // the delivery state (deliver.go)
-		followState   // a read-only log's (follow.go, refresh.go)
+		appendState             // the appender's state (append.go)
+		deliveryState           // the delivery state (deliver.go)
+		followState             // a read-only log's (follow.go, refresh.go)
+		held          heldState // the accepted types and the held records (held.go)
 
 		segs   []*segFile // in offset order; the last is the active one
 		probes uint64     // segments examined by findSegmentLocked, for tests
@@ -137,7 +140,7 @@ type Log struct {
 	readFirst  atomic.Uint64
 	readClosed atomic.Bool
 	recovery   Recovery
-	held       heldState     // the accepted types and the held records (held.go)
+	held       heldStore     // the held records' store and its lock (held.go)
 	stop       chan struct{} // stops flushLoop
 	done       chan struct{} // closed when flushLoop has returned
 	kick       chan struct{} // asks flushLoop to write the buffer
