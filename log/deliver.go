@@ -304,6 +304,21 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	return b, nil
 }
 
+// countGap counts the part of gap g not counted before (State.Gaps,
+// GapOffsets), and reports whether there was one.
+func (d *deliveryState) countGap(g Gap) bool {
+	if g.End() <= d.gapReported {
+		return false
+	}
+	from := max(g.Offset, d.gapReported)
+	if g.Offset >= d.gapReported {
+		d.gaps++ // else the rest of a gap reported in part
+	}
+	d.gapOffsets += g.End() - from
+	d.gapReported = g.End()
+	return true
+}
+
 func gmax(a, b int) int {
 	if a > b {
 		return a
@@ -313,15 +328,9 @@ func gmax(a, b int) int {
 
 // reportGapLocked logs and counts a gap the first time it is handed out.
 func (l *Log) reportGapLocked(g Gap) {
-	if g.End() <= l.mu.gapReported {
+	if !l.mu.countGap(g) {
 		return
 	}
-	from := max(g.Offset, l.mu.gapReported)
-	if g.Offset >= l.mu.gapReported {
-		l.mu.gaps++ // else the rest of a gap reported in part
-	}
-	l.mu.gapOffsets += g.End() - from
-	l.mu.gapReported = g.End()
 	l.logger.Error("seglog: records cannot be delivered; handed out as a gap",
 		"dir", l.dir, "from", g.Offset, "to", g.End(), "label", g.Label, "reason", g.Reason.String(), "detail", g.Detail)
 }
