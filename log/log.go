@@ -13,6 +13,7 @@ import (
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // LockFile is the name of the lock file in a log directory.
@@ -99,6 +100,11 @@ type Log struct {
 	releases sync.WaitGroup
 	// fills tracks background zero fills of the active segment.
 	fills sync.WaitGroup
+	// dicts holds the log's compression dictionaries; training tracks a
+	// dictionary being trained in the background (dict.go).
+	dicts        *dict.Store
+	training     sync.WaitGroup
+	trainStarted atomic.Bool
 
 	loadedMu    sync.Mutex
 	loaded      []*segFile
@@ -243,6 +249,8 @@ func (l *Log) Close() error {
 	}
 	l.releases.Wait()
 	l.fills.Wait()
+	l.training.Wait()
+	l.dicts.Close()
 	if w != nil && w.idx != nil {
 		err = errors.Join(err, w.idx.Close())
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // Open opens the log in dir, creating it if it does not exist (unless
@@ -91,6 +92,12 @@ func (l *Log) open() error {
 	// and the one listing serves the checkpoint too.
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	if !ro {
+		dict.RemoveTemps(l.fs, l.dir, names)
+	}
+	if l.dicts, err = dict.Open(l.fs, l.dir, names); err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	var st checkpoint.State

@@ -288,7 +288,11 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 	if offset >= h.Next() {
 		return h, nil, &CorruptError{File: path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
 	}
-	raw, err := segment.Decompress(h.Codec, fb.raw[:0], b[segment.FrameHeaderSize:], h.RawLen)
+	d, err := segment.LookupDict(l.dicts, path, int64(e.Pos), &h)
+	if err != nil {
+		return h, nil, err
+	}
+	raw, err := segment.DecompressDict(h.Codec, d, fb.raw[:0], b[segment.FrameHeaderSize:], h.RawLen)
 	if err != nil {
 		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: err.Error()}
 	}
@@ -428,6 +432,7 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 	}
 	e := v.idx.At(i)
 	sc.Reset(v.f, v.s.path, v.s.fileSalt(), int64(e.Pos), v.end, e.Offset)
+	sc.SetDicts(l.dicts)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but

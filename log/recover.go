@@ -56,7 +56,7 @@ func (l *Log) recoverActive() error {
 	var tail segment.Tail
 	for lastEnd := int64(-1); ; lastEnd = tail.End {
 		entries, prevSynced = entries[:known], knownPrevSynced
-		tail = segment.ScanTail(f, s.path, s.fileSalt(), start, size, next, func(pos int64, h *segment.FrameHeader) {
+		tail = segment.ScanTailDicts(f, s.path, s.fileSalt(), l.dicts, start, size, next, func(pos int64, h *segment.FrameHeader) {
 			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 			prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
 		})
@@ -148,6 +148,7 @@ func (l *Log) recoverActive() error {
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
 	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
+	l.adoptDictLocked(l.mu.w)
 	if tail.Zero > 0 {
 		// Preallocated space a crash left: kept, and used.
 		l.mu.w.alloc = size
@@ -233,7 +234,7 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 	if err := checkHeader(f, prev); err != nil {
 		return false, err
 	}
-	tail := segment.ScanTail(f, prev.path, prev.fileSalt(), segment.HeaderSize, size, prev.base, nil)
+	tail := segment.ScanTailDicts(f, prev.path, prev.fileSalt(), l.dicts, segment.HeaderSize, size, prev.base, nil)
 	switch {
 	case tail.Err != nil:
 		return false, fmt.Errorf("seglog: open: %w", tail.Err)

@@ -77,7 +77,7 @@ func (l *Log) scanReadOnlyTail() error {
 	}
 	var tail segment.Tail
 	for lastEnd := int64(-1); ; {
-		tail = segment.ScanTail(s.f, s.path, s.fileSalt(), l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
+		tail = segment.ScanTailDicts(s.f, s.path, s.fileSalt(), l.dicts, l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
 			s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {

@@ -37,6 +37,9 @@ type segFile struct {
 	// salt is the file's segment.Salt, set when its header is read or
 	// written: every frame's checksums cover it.
 	salt atomic.Uint32
+	// version is the file's segment format version, set with salt: only
+	// a version 3 file may hold frames that name a dictionary.
+	version atomic.Uint32
 	// indexBytes is the memory of entries when evictLoaded counted it;
 	// guarded by Log.loadedMu.
 	indexBytes int64
@@ -194,6 +197,7 @@ func readHeader(f vfs.File, s *segFile) (uint16, error) {
 		return 0, &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", fh.Base)}
 	}
 	s.salt.Store(uint32(fh.Salt))
+	s.version.Store(uint32(fh.Version))
 	return fh.Flags, nil
 }
 
@@ -234,7 +238,7 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 	var entries []index.Entry
 	pos, next, damaged := int64(segment.HeaderSize), s.base, false
 	for pos < size {
-		tail := segment.ScanTail(f, s.path, s.fileSalt(), pos, size, next, func(pos int64, h *segment.FrameHeader) {
+		tail := segment.ScanTailDicts(f, s.path, s.fileSalt(), l.dicts, pos, size, next, func(pos int64, h *segment.FrameHeader) {
 			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {

@@ -8,9 +8,17 @@ import "fmt"
 const (
 	// Magic opens every segment file.
 	Magic = "SEGLOG\x00\x00"
-	// Version is the segment format version written by this package.
-	// Version 2 adds the salt (see Salt); version 1 files are still read.
-	Version = 2
+	// Version is the newest segment format version this package reads
+	// and writes. Version 2 adds the salt (see Salt); version 3 lets
+	// frames name a compression dictionary (FrameHeader.Dict), and is
+	// written only for segments of a log that has dictionaries, so that a
+	// log without them stays readable by builds that know version 2.
+	// Versions 1 and 2 are still read.
+	Version = 3
+
+	// VersionSalted is the version written for segments that hold no
+	// frame with a dictionary.
+	VersionSalted = 2
 
 	// HeaderSize is the size of the segment file header, in both versions:
 	// magic(8) version(2) flags(2) salt(4) base(8) checksum(8).
@@ -19,7 +27,8 @@ const (
 
 	// FrameHeaderSize is the size of a frame header:
 	// bodyLen(4) rawLen(4) base(8) count(4) durable(4) codec(1) flags(1)
-	// reserved(2) headerSum(4) frameSum(8).
+	// dict(2) headerSum(4) frameSum(8). (dict is reserved, zero, before
+	// version 3.)
 	FrameHeaderSize = 40
 
 	// MaxFrameBody bounds a frame body, stored and decoded. A decoder

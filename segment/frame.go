@@ -19,8 +19,11 @@ type FrameHeader struct {
 	// not a torn write.
 	Durable uint32
 	Codec   Codec
-	Flags   uint8  // FrameFlagPrevSynced or 0
-	Sum     uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
+	Flags   uint8 // FrameFlagPrevSynced or 0
+	// Dict is the dictionary the body was compressed with (see Dict),
+	// 0 for none. Only version 3 files hold frames with one.
+	Dict uint16
+	Sum  uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
 }
 
 // FrameFlagPrevSynced marks a frame written after the previous segment was
@@ -43,7 +46,7 @@ func putFrameHeader(b []byte, h *FrameHeader, salt Salt) {
 	binary.LittleEndian.PutUint32(b[20:], h.Durable)
 	b[24] = byte(h.Codec)
 	b[25] = h.Flags
-	b[26], b[27] = 0, 0
+	binary.LittleEndian.PutUint16(b[26:], h.Dict)
 	binary.LittleEndian.PutUint32(b[28:], headerSum(b, salt))
 }
 
@@ -94,11 +97,14 @@ func ParseFrameHeader(file string, pos int64, b []byte, salt Salt) (FrameHeader,
 		Durable: binary.LittleEndian.Uint32(b[20:]),
 		Codec:   Codec(b[24]),
 		Flags:   b[25],
+		Dict:    binary.LittleEndian.Uint16(b[26:]),
 		Sum:     binary.LittleEndian.Uint64(b[32:]),
 	}
 	switch {
-	case b[25]&^FrameFlagPrevSynced != 0 || b[26] != 0 || b[27] != 0:
+	case b[25]&^FrameFlagPrevSynced != 0:
 		return h, corruptf(file, pos, "unknown frame flags")
+	case h.Dict != 0 && h.Codec == CodecNone:
+		return h, corruptf(file, pos, "uncompressed frame naming dictionary %d", h.Dict)
 	case h.Codec > CodecZstd:
 		return h, corruptf(file, pos, "unknown codec %d", h.Codec)
 	case h.BodyLen > MaxFrameBody || h.RawLen > MaxFrameBody:

@@ -33,9 +33,11 @@ type Scanner struct {
 	f    io.ReaderAt
 	file string
 	salt Salt
-	pos  int64  // position of the next frame
-	end  int64  // the scan stops here
-	next uint64 // expected base offset of the next frame
+	// dicts gives the dictionaries frames name; nil when there are none.
+	dicts DictSource
+	pos   int64  // position of the next frame
+	end   int64  // the scan stops here
+	next  uint64 // expected base offset of the next frame
 
 	buf    []byte // read window
 	bufPos int64  // file position of buf[0]
@@ -62,6 +64,11 @@ func (s *Scanner) Reset(f io.ReaderAt, file string, salt Salt, pos, end int64, n
 	s.bufPos = 0
 	s.err = nil
 }
+
+// SetDicts sets where the scanner finds the dictionaries frames name.
+// Without one, a frame naming a dictionary stops the scan with a
+// *DictError.
+func (s *Scanner) SetDicts(d DictSource) { s.dicts = d }
 
 // SetEnd moves the end of the scan, for following a file that grows.
 func (s *Scanner) SetEnd(end int64) {
@@ -127,7 +134,12 @@ func (s *Scanner) Next() bool {
 		s.err = err
 		return false
 	}
-	raw, err := Decompress(h.Codec, s.raw, body, h.RawLen)
+	d, err := LookupDict(s.dicts, s.file, s.pos, &h)
+	if err != nil {
+		s.err = err
+		return false
+	}
+	raw, err := DecompressDict(h.Codec, d, s.raw, body, h.RawLen)
 	if err != nil {
 		s.err = corruptf(s.file, s.pos, "%v", err)
 		return false
