@@ -121,3 +121,5 @@ func TestCrashEveryStepDictionary(t *testing.T) {
 	points, recoveries := relCrashEveryStep(t, dictWorkload, seed)
 	t.Logf("%s: %d crash points, %d recoveries checked", dictWorkload.name, points, recoveries)
 }
+
+var osFS = vfs.Default

@@ -65,6 +65,12 @@ type jsonStats struct {
 	Warnings         int                 `json:"warnings"`
 	// SizeLimit is set once the size limit has dropped records (as in info).
 	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
+	// Dictionaries lists the log's compression dictionaries, when it
+	// has any, with the ratio of the frames compressed with each.
+	Dictionaries []jsonDictStats `json:"dictionaries,omitempty"`
+	// NoDictionary is the ratio of compressed frames without one, beside
+	// Dictionaries.
+	NoDictionary *jsonDictStats `json:"no_dictionary,omitempty"`
 }
 
 func (a *app) stats(dir string, progress bool) error {
@@ -93,6 +99,7 @@ func (a *app) stats(dir string, progress bool) error {
 	if j.BySegment == nil {
 		j.BySegment = []jsonSegmentStats{}
 	}
+	j.Dictionaries, j.NoDictionary = dictStats(st)
 	ckst, _, ckerr := checkpoint.Read(vfs.Default, dir)
 	if ckerr == nil {
 		j.SizeLimit = sizeLimitInfo(ckst)
@@ -111,6 +118,7 @@ func (a *app) stats(dir string, progress bool) error {
 		if j.SizeLimit != nil {
 			fmt.Fprintf(w, "size limit\t%s\n", sizeLimitLine(j.SizeLimit, ckst))
 		}
+		printDictStats(w, j.Dictionaries, j.NoDictionary)
 		w.Flush()
 
 		fmt.Fprintf(a.stdout, "\nsize histogram (bytes)\n")

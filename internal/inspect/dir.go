@@ -31,6 +31,7 @@ type Dir struct {
 	Orphans  []string      // index files whose segment is gone
 	Temps    []string      // stale temporary files (*.tmp)
 	Backups  []string      // directories left by earlier repairs
+	Dicts    []string      // compression dictionary files
 	Other    []string      // anything else, LOCK excepted
 }
 
@@ -97,6 +98,8 @@ func ReadDir(dir string) (*Dir, error) {
 			} else {
 				d.Other = append(d.Other, n)
 			}
+		case isDictName(n):
+			d.Dicts = append(d.Dicts, n)
 		case n == slotNames[0] || n == slotNames[1]:
 			d.Slots = append(d.Slots, n)
 		case strings.HasSuffix(n, ".tmp"):

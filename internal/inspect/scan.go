@@ -11,6 +11,7 @@ import (
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // Frame is one valid frame of a segment.
@@ -21,6 +22,7 @@ type Frame struct {
 	Len    int64  // size, header included
 	RawLen uint32 // body size after decompression
 	Codec  segment.Codec
+	Dict   uint16 // the dictionary the body was compressed with; 0 for none
 }
 
 // Next is the offset after the frame's last record.
@@ -42,6 +44,9 @@ type Damage struct {
 	// Torn is set for a tail that was never proven durable (segment.ScanTail):
 	// an interrupted write, or with a live writer one in progress.
 	Torn bool
+	// Dict is set for a whole frame whose dictionary is missing or
+	// damaged: nothing but the dictionary's file can make it readable.
+	Dict uint16
 }
 
 // Index states.
@@ -109,6 +114,7 @@ type scanner struct {
 	progress *atomic.Int64
 	keep     bool
 	stats    bool
+	dicts    *dict.Store
 }
 
 func (c *scanner) add(n int64) {
@@ -178,6 +184,9 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 	)
 	// A segment growing under a live writer is read up to its size now.
 	sc := segment.NewScanner(f, sf.Name, s.salt, segment.HeaderSize, size, sf.Base)
+	if c.dicts != nil {
+		sc.SetDicts(c.dicts)
+	}
 	c.add(segment.HeaderSize)
 	for n := 0; ; n++ {
 		if n&255 == 0 && c.ctx.Err() != nil {
@@ -186,7 +195,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		}
 		if sc.Next() {
 			h := sc.Header()
-			fr := Frame{Offset: h.Base, Count: h.Count, Pos: sc.Pos(), Len: h.Size(), RawLen: h.RawLen, Codec: h.Codec}
+			fr := Frame{Offset: h.Base, Count: h.Count, Pos: sc.Pos(), Len: h.Size(), RawLen: h.RawLen, Codec: h.Codec, Dict: h.Dict}
 			if err := c.visit(s, fr, sc.Body(), &body); err != nil {
 				// A frame whose checksum holds but whose records do not
 				// parse: a writer bug or a collision, damage either way.
@@ -211,6 +220,17 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 			break
 		}
 		var ce *segment.CorruptError
+		var de *segment.DictError
+		if errors.As(err, &de) {
+			// A whole frame whose dictionary is missing or damaged: its
+			// records cannot be read, the frames after it can.
+			q, next, ok := c.dictDamage(s, f, de, size)
+			if !ok {
+				break
+			}
+			sc.Reset(f, sf.Name, s.salt, q, size, next)
+			continue
+		}
 		if !errors.As(err, &ce) && !errors.Is(err, segment.ErrIncomplete) {
 			s.Err = err
 			break
@@ -251,6 +271,7 @@ func (c *scanner) visit(s *SegmentScan, fr Frame, raw []byte, body *segment.Body
 		s.Frames = append(s.Frames, fr)
 	}
 	if s.Stats != nil {
+		s.Stats.addFrame(fr)
 		s.Stats.Frames++
 		s.Stats.RawBytes += int64(fr.RawLen)
 		s.Stats.StoredBytes += fr.Len - segment.FrameHeaderSize
@@ -289,7 +310,7 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 		// The active segment's tail may be a write that never completed:
 		// told apart from damage by the durable watermarks that follow,
 		// exactly as the log's recovery does.
-		t := segment.ScanTail(f, s.Name, s.salt, p, size, next, nil)
+		t := segment.ScanTailDicts(f, s.Name, s.salt, source(c.dicts), p, size, next, nil)
 		if t.Err != nil {
 			s.Err = t.Err
 			return 0, 0, false
@@ -379,6 +400,11 @@ func validFrameAt(f io.ReaderAt, file string, salt segment.Salt, p, size int64) 
 	body := b[segment.FrameHeaderSize:]
 	if segment.VerifyFrame(file, p, &h, b, body, salt) != nil {
 		return h, false
+	}
+	if h.Dict != 0 {
+		// Its records are checked with the dictionary when the frame is
+		// read; its checksums are enough to resynchronise on it.
+		return h, true
 	}
 	raw, err := segment.Decompress(h.Codec, nil, body, h.RawLen)
 	if err != nil || segment.CheckBody(raw, h.Count) != nil {

@@ -84,7 +84,9 @@ func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 		}
 	}
 	frames := 0
-	t := segment.ScanTail(f, sf.Name, salt, start, size, next, func(pos int64, h *segment.FrameHeader) {
+	dicts := listDicts(dir)
+	defer dicts.Close()
+	t := segment.ScanTailDicts(f, sf.Name, salt, source(dicts), start, size, next, func(pos int64, h *segment.FrameHeader) {
 		frames++
 		if active && int(h.Codec) < len(si.Codecs) {
 			si.Codecs[h.Codec]++

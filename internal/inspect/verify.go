@@ -52,6 +52,7 @@ type Report struct {
 	Live       bool // a writer held the lock when the verification started
 	Checkpoint CheckpointReport
 	Segments   []*SegmentScan // in offset order, released ones included
+	Dicts      []DictReport   // compression dictionaries, in id order
 	Findings   []Finding
 	Counts     Counts
 
@@ -130,6 +131,8 @@ func Verify(ctx context.Context, dir string, opts Options) (*Report, error) {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
 	c := &scanner{ctx: ctx, dir: dir, progress: opts.Progress, keep: opts.KeepFrames, stats: opts.Stats}
+	c.dicts = r.checkDicts(emit)
+	defer c.dicts.Close()
 	done := make([]chan struct{}, len(segs))
 	for i := range done {
 		done[i] = make(chan struct{})
