@@ -51,21 +51,6 @@ func openDicts(dir string, names []string) *dict.Store {
 	return s
 }
 
-// listDicts opens the dictionaries of dir, listing it.
-func listDicts(dir string) *dict.Store {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, e := range ents {
-		if isDictName(e.Name()) {
-			names = append(names, e.Name())
-		}
-	}
-	return openDicts(dir, names)
-}
-
 // source returns s as a segment.DictSource, nil (not a typed nil) when s is.
 func source(s *dict.Store) segment.DictSource {
 	if s == nil {

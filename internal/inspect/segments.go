@@ -12,6 +12,7 @@ import (
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // SegmentInfo describes one segment as a quick read finds it: through its
@@ -42,13 +43,15 @@ func ListSegments(dir string) (*Dir, []SegmentInfo, error) {
 		return nil, nil, err
 	}
 	out := make([]SegmentInfo, len(d.Segments))
+	dicts := openDicts(dir, d.Dicts)
+	defer dicts.Close()
 	for i, sf := range d.Segments {
-		out[i] = quickSegment(dir, sf, i == len(d.Segments)-1)
+		out[i] = quickSegment(dir, sf, i == len(d.Segments)-1, dicts)
 	}
 	return d, out, nil
 }
 
-func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
+func quickSegment(dir string, sf SegmentFile, active bool, dicts *dict.Store) SegmentInfo {
 	si := SegmentInfo{SegmentFile: sf, Active: active, Next: sf.Base}
 	if sf.NotFile != "" {
 		si.Problem = sf.NotFile + ", not a segment file: none of its records can be read"
@@ -84,8 +87,6 @@ func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 		}
 	}
 	frames := 0
-	dicts := listDicts(dir)
-	defer dicts.Close()
 	t := segment.ScanTailDicts(f, sf.Name, salt, source(dicts), start, size, next, func(pos int64, h *segment.FrameHeader) {
 		frames++
 		if active && int(h.Codec) < len(si.Codecs) {
