@@ -5,7 +5,7 @@
 // to 20 digits (00000000000000000000.seg). All integers are little-endian.
 //
 //	file   := header frame* unused
-//	header := magic "SEGLOG\0\0" (8) | version uint16 (2) | flags uint16 |
+//	header := magic "SEGLOG\0\0" (8) | version uint16 (2 or 3) | flags uint16 |
 //	          salt uint32 | base uint64 | xxhash64(header[0:24]) (8)
 //	frame  := frame-header body
 //	frame-header (40 bytes):
@@ -16,7 +16,7 @@
 //	    20  durable  uint32   end of the frames known synced when it was written
 //	    24  codec    uint8    0 none, 1 s2, 2 zstd
 //	    25  flags    uint8    FrameFlagPrevSynced or 0
-//	    26  reserved uint16   0
+//	    26  dict     uint16   dictionary the body was compressed with; 0 for none (version 3; 0 before)
 //	    28  hsum     uint32   low 32 bits of xxhash64(salt || frame-header[0:28])
 //	    32  fsum     uint64   xxhash64(salt || frame-header[0:32] || stored body)
 //	body   := record*  (after decompression; exactly count records)
@@ -43,6 +43,10 @@
 // fsum covers every byte of the frame. Lengths are bounded by MaxFrameBody
 // before anything is allocated, and decompression must yield exactly rawLen
 // bytes.
+//
+// A frame naming a dictionary (see Dict and package segment/dict) is
+// decoded only with that dictionary; without it, the frame is reported as
+// a *DictError, damage that is not a torn write.
 //
 // The durable field is what tells a torn tail from damage. A writer syncs
 // frames in order, and writes into each frame the end of the frames it
