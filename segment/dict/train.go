@@ -5,7 +5,7 @@ import "github.com/seglog/seglog/segment"
 // DefaultSize is the size of a trained dictionary: s2 uses up to 64 KiB
 // of one, and zstd at its fastest level gains little from more while
 // paying to load a larger one for every frame.
-const DefaultSize = 64 << 10
+const DefaultSize = 128 << 10
 
 // Train builds dictionary content of at most size bytes from samples,
 // encoded records (segment.AppendRecord) as frames hold them. It takes
