@@ -131,9 +131,18 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	// A frame in the cache was read from the file, so it was readable;
 	// only a release since, or Close, can have put offset out of reach.
 	if !l.readClosed.Load() && offset >= l.readFirst.Load() {
-		if f := l.frames.get(offset); f != nil {
-			return f.record(dst, offset, clone), nil
+		if f := l.frames.get(offset); f != nil && f.acquire() {
+			r := f.record(dst, offset, clone)
+			f.release()
+			return r, nil
 		}
+	}
+	return l.readFile(dst, offset, clone)
+}
+
+// readFile is read for a record not in the frame cache.
+func (l *Log) readFile(dst []byte, offset uint64, clone bool) (Record, error) {
+	{
 	}
 	v, err := l.acquire(offset)
 	if err != nil {
@@ -151,14 +160,16 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	if l.walking(offset) {
 		// The reader walks the log: keep the frame decoded for the
 		// reads of its next records.
-		var fb frameBuf
-		f, err := l.loadFrame(&v, e, offset, &fb)
+		f, size, err := l.loadRun(&v, i, offset)
 		if err != nil {
 			return Record{}, err
 		}
 		l.walk.frameNext.Store(f.base + uint64(f.count()))
-		l.frames.put(f, len(fb.frame)+len(fb.raw))
-		return f.record(dst, offset, clone), nil
+		f.acquire() // the cache may drop f as soon as it has it
+		l.frames.put(f, size)
+		r := f.record(dst, offset, clone)
+		f.release()
+		return r, nil
 	}
 	// A read at random: decode into a reused buffer and keep nothing.
 	rb := readBufs.Get().(*readBuf)
@@ -275,6 +286,14 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 		}
 		return segment.FrameHeader{}, nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
 	}
+	return l.decodeFrame(v, e, offset, b, fb)
+}
+
+// decodeFrame checks the frame b, read from where index entry e points,
+// which must hold offset, and returns its header and decoded body
+// (decompressed into fb.raw, or b's body when it is stored as is).
+func (l *Log) decodeFrame(v *view, e index.Entry, offset uint64, b []byte, fb *frameBuf) (segment.FrameHeader, []byte, error) {
+	path := v.s.path
 	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b, v.s.fileSalt())
 	if err != nil {
 		return h, nil, err
