@@ -104,9 +104,7 @@ func (l *Log) addDictionary(recs [][]byte) (DictionaryInfo, error) {
 	defer l.mu.Unlock()
 	// A roll under way may have made its writer before the dictionary
 	// was added: adopt into the writer it leaves.
-	for l.mu.rolling && !l.mu.closed {
-		l.cond.Wait()
-	}
+	l.waitRollLocked()
 	if l.mu.closed {
 		return DictionaryInfo{}, ErrClosed
 	}
