@@ -6,7 +6,6 @@ import (
 	"io"
 	"iter"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -212,7 +211,9 @@ func (l *Log) walking(offset uint64) bool {
 // copyData returns data as Read (clone) or ReadAppend returns it.
 func copyData(dst, data []byte, clone bool) []byte {
 	if clone {
-		return slices.Clone(data)
+		b := make([]byte, len(data))
+		copy(b, data)
+		return b
 	}
 	return append(dst, data...)
 }

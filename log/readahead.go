@@ -1,6 +1,7 @@
 package log
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -121,21 +122,8 @@ func (l *Log) loadRun(v *view, i int, offset uint64) (*cachedFrame, int, error) 
 	}
 	f := &cachedFrame{base: first.Offset, raw: raw, span: make([]uint32, 0, 2*records), pooled: pooled}
 	f.refs.Store(1) // the cache's
-	var b segment.Body
 	for k, pt := range parts {
-		body := raw[pt.at : pt.at+len(pt.body)]
-		bodyEnd := uint32(pt.at + len(body))
-		err := walkFrame(&b, body, pt.h.Count, func(r uint32, typ string, data []byte) {
-			end := bodyEnd - uint32(b.Len()) // data ends where the walk is
-			f.span = append(f.span, end-uint32(len(data)), end)
-			if typ != "" && f.types == nil {
-				f.types = make([]string, records)
-			}
-			if f.types != nil {
-				f.types[len(f.span)/2-1] = typ
-			}
-		})
-		if err != nil {
+		if err := f.addRecords(raw[pt.at:pt.at+len(pt.body)], pt.at, pt.h.Count, records); err != nil {
 			e := v.idx.At(i + k)
 			if k == 0 {
 				if f.pooled != nil {
@@ -153,4 +141,46 @@ func (l *Log) loadRun(v *view, i int, offset uint64) (*cachedFrame, int, error) 
 		}
 	}
 	return f, cap(raw), nil
+}
+
+// addRecords records where each of the count records of body, which lies
+// at position at in f.raw, is, checking that body holds exactly count
+// well-formed records (as segment.Body does, in one pass over local
+// variables: the walk of a run is most of what it costs beside the read
+// and the checksum). records sizes f.types if a record has a type.
+func (f *cachedFrame) addRecords(body []byte, at int, count uint32, records int) error {
+	pos := 0
+	for i := uint32(0); i < count; i++ {
+		tl, n := binary.Uvarint(body[pos:])
+		if n <= 0 || tl > segment.MaxTypeLen || uint64(len(body)-pos-n) < tl {
+			return fmt.Errorf("record %d of %d: bad record type length", i, count)
+		}
+		typ := body[pos+n : pos+n+int(tl)]
+		pos += n + int(tl)
+		dl, n := binary.Uvarint(body[pos:])
+		if n <= 0 || dl > uint64(len(body)-pos-n) {
+			return fmt.Errorf("record %d of %d: bad record data length", i, count)
+		}
+		start := pos + n
+		pos = start + int(dl)
+		f.span = append(f.span, uint32(at+start), uint32(at+pos))
+		if len(typ) > 0 {
+			if f.types == nil {
+				f.types = make([]string, len(f.span)/2-1, records)
+			}
+			j := len(f.span)/2 - 1
+			f.types = f.types[:j+1]
+			if j > 0 && f.types[j-1] == string(typ) {
+				f.types[j] = f.types[j-1] // shared, as segment.Body shares it
+			} else {
+				f.types[j] = string(typ)
+			}
+		} else if f.types != nil {
+			f.types = append(f.types, "")
+		}
+	}
+	if pos != len(body) {
+		return fmt.Errorf("%d bytes after the last record", len(body)-pos)
+	}
+	return nil
 }
