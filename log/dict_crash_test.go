@@ -19,8 +19,8 @@ import (
 // one record shrink and name the dictionary.
 var dictType = "inventory/" + strings.Repeat("package-report.", 14)
 
-// dictAppend appends one record tagged dictType, as relRun.append does.
-func dictAppend(r *relRun, size int) error {
+// dictAppend appends one record tagged dictType, as crashRun.append does.
+func dictAppend(r *crashRun, size int) error {
 	id, rec := r.newRecord(dictType, size)
 	off, err := r.l.AppendRecords(seglog.Record{Type: rec.typ, Data: rec.data})
 	if err != nil {
@@ -39,10 +39,10 @@ func dictAppend(r *relRun, size int) error {
 // DictionarySample is set (so segments are started in the format that
 // names dictionaries) but too large to be reached here: the trainings are
 // the explicit, synchronous ones.
-var dictWorkload = relWorkload{
+var dictWorkload = runWorkload{
 	name: "dictionary",
 	opts: seglog.Options{Codec: seglog.CodecZstd, DictionarySample: 16 << 20},
-	run: func(r *relRun) error {
+	run: func(r *crashRun) error {
 		if err := r.open(); err != nil {
 			return err
 		}
@@ -66,14 +66,14 @@ var dictWorkload = relWorkload{
 				}
 			}
 		}
-		return relFinish(r)
+		return finishRun(r)
 	},
-	covers: func(r *relRun) error {
-		names, err := r.fs.ReadDir(relDir)
+	covers: func(r *crashRun) error {
+		names, err := r.fs.ReadDir(crashDir)
 		if err != nil {
 			return err
 		}
-		ids := dictFrames(r.fs, relDir, names)
+		ids := dictFrames(r.fs, crashDir, names)
 		if !ids[1] || !ids[2] {
 			return fmt.Errorf("frames name dictionaries %v, want 1 and 2", ids)
 		}
@@ -117,8 +117,8 @@ func dictFrames(fsys vfs.FS, dir string, names []string) map[uint16]bool {
 // TestCrashEveryStepDictionary is TestCrashEveryStep for the writing and
 // adoption of trained dictionaries.
 func TestCrashEveryStepDictionary(t *testing.T) {
-	seed := relSeed(t)
-	points, recoveries := relCrashEveryStep(t, dictWorkload, seed)
+	seed := testSeed(t)
+	points, recoveries := crashEveryIOStep(t, dictWorkload, seed)
 	t.Logf("%s: %d crash points, %d recoveries checked", dictWorkload.name, points, recoveries)
 }
 

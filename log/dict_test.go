@@ -72,7 +72,7 @@ func dictFill(t *testing.T, opts seglog.Options, msgs [][]byte) string {
 	opts.Sync = seglog.SyncNever
 	split := len(msgs) / 5
 	for _, part := range [][][]byte{msgs[:split], msgs[split:]} {
-		l := coreOpen(t, dir, &opts)
+		l := openLog(t, dir, &opts)
 		for _, m := range part {
 			if _, err := l.Append(m); err != nil {
 				t.Fatal(err)
@@ -87,7 +87,7 @@ func dictFill(t *testing.T, opts seglog.Options, msgs [][]byte) string {
 
 func dictReadAll(t *testing.T, dir string, opts seglog.Options, msgs [][]byte) {
 	t.Helper()
-	l := coreOpen(t, dir, &opts)
+	l := openLog(t, dir, &opts)
 	defer l.Close()
 	if n := l.NextOffset(); n != uint64(len(msgs)) {
 		t.Fatalf("reopened log holds %d records, want %d", n, len(msgs))
@@ -154,7 +154,7 @@ func TestTrainDictionaryOnDemand(t *testing.T) {
 	msgs := dictCorpus(t, "dpkg-log.jsonl.zst")
 	dir := t.TempDir()
 	opts := seglog.Options{Codec: seglog.CodecZstd, SegmentSize: 64 << 10}
-	l := coreOpen(t, dir, &opts)
+	l := openLog(t, dir, &opts)
 	half := len(msgs) / 2
 	for _, m := range msgs[:half] {
 		if _, err := l.Append(m); err != nil {
@@ -198,7 +198,7 @@ func TestDictionaryDamaged(t *testing.T) {
 			dir := dictFill(t, opts, msgs)
 			// The active segment ends with frames that name the
 			// dictionary, whatever the roll points were.
-			l := coreOpen(t, dir, &opts)
+			l := openLog(t, dir, &opts)
 			for _, m := range msgs[:100] {
 				if _, err := l.Append(m); err != nil {
 					t.Fatal(err)
@@ -229,7 +229,7 @@ func TestDictionaryDamaged(t *testing.T) {
 			}
 			sizes := segSizes(t, dir)
 			for _, ro := range []bool{false, true} {
-				_, err = seglog.Open(dir, coreQuietOpts(&seglog.Options{ReadOnly: ro}))
+				_, err = seglog.Open(dir, quietOpts(&seglog.Options{ReadOnly: ro}))
 				if !errors.Is(err, seglog.ErrCorrupt) || !strings.Contains(err.Error(), dict.FileName(1)) {
 					t.Fatalf("Open (read-only %v) with the dictionary %s: %v; want ErrCorrupt naming %s", ro, damage, err, dict.FileName(1))
 				}
@@ -244,7 +244,7 @@ func TestDictionaryDamaged(t *testing.T) {
 			if err := os.WriteFile(path, dictOrig, 0o640); err != nil {
 				t.Fatal(err)
 			}
-			l = coreOpen(t, dir, &seglog.Options{SegmentSize: 64 << 10})
+			l = openLog(t, dir, &seglog.Options{SegmentSize: 64 << 10})
 			for l.NextOffset() < uint64(len(msgs)+300) || len(segSizes(t, dir)) == len(sizes) {
 				if _, err := l.Append(msgs[0]); err != nil {
 					t.Fatal(err)
@@ -260,7 +260,7 @@ func TestDictionaryDamaged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+			ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 			bad := 0
 			for off := range uint64(len(msgs)) {
 				r, err := ro.Read(off)
@@ -286,11 +286,11 @@ func TestDictionaryFollowedReadOnly(t *testing.T) {
 	msgs := dictCorpus(t, "dpkg-log.jsonl.zst")
 	dir := t.TempDir()
 	opts := seglog.Options{Codec: seglog.CodecZstd, DictionarySample: 16 << 10}
-	l := coreOpen(t, dir, &opts)
+	l := openLog(t, dir, &opts)
 	if _, err := l.Append(msgs[0]); err != nil {
 		t.Fatal(err)
 	}
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 	for _, m := range msgs[1:] {
 		if _, err := l.Append(m); err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ func TestReadAheadDamage(t *testing.T) {
 				if codec != seglog.CodecNone {
 					segSize, n = 64<<10, 20000 // the records compress well
 				}
-				l := coreOpen(t, dir, &seglog.Options{Codec: codec, Sync: seglog.SyncNever, SegmentSize: segSize})
+				l := openLog(t, dir, &seglog.Options{Codec: codec, Sync: seglog.SyncNever, SegmentSize: segSize})
 				var want []seglog.Record
 				for i := range n {
 					r := seglog.Record{Data: fmt.Appendf(nil, "record %d %s", i, bytes.Repeat([]byte{byte('a' + i%26)}, 100+i%50))}
@@ -38,13 +38,13 @@ func TestReadAheadDamage(t *testing.T) {
 					r.Offset = off
 					want = append(want, r)
 				}
-				coreClose(t, l)
-				segs := coreSegments(t, dir)
+				closeLog(t, l)
+				segs := segmentPaths(t, dir)
 				if len(segs) < 2 {
 					t.Fatalf("%d segments, want the damage in a sealed one", len(segs))
 				}
 				seg := segs[0]
-				frames := coreFrames(t, seg)
+				frames := fileFrames(t, seg)
 				if len(frames) < 6 {
 					t.Fatalf("%d frames, want at least 6", len(frames))
 				}
@@ -57,7 +57,7 @@ func TestReadAheadDamage(t *testing.T) {
 				if err := os.WriteFile(seg, b, 0o640); err != nil {
 					t.Fatal(err)
 				}
-				l = coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+				l = openLog(t, dir, &seglog.Options{ReadOnly: true})
 				for pass := range 2 { // the second from the frame cache
 					for _, w := range want {
 						r, err := l.Read(w.Offset)
