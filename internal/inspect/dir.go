@@ -32,7 +32,7 @@ type Dir struct {
 	Temps    []string      // stale temporary files (*.tmp)
 	Backups  []string      // directories left by earlier repairs
 	Dicts    []string      // compression dictionary files
-	Other    []string      // anything else, LOCK excepted
+	Other    []string      // anything else, LOCK and the held store excepted
 }
 
 // SegmentFile is one segment file of a listing.
@@ -104,7 +104,7 @@ func ReadDir(dir string) (*Dir, error) {
 			d.Slots = append(d.Slots, n)
 		case strings.HasSuffix(n, ".tmp"):
 			d.Temps = append(d.Temps, n)
-		case n == seglog.LockFile:
+		case n == seglog.LockFile, n == seglog.HeldFile:
 		default:
 			d.Other = append(d.Other, n)
 		}
