@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // Slot file names inside the checkpoint directory, and the pattern of the

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // faultFS wraps vfs.Default, counts operations and fails the next write or
@@ -401,8 +401,8 @@ func TestBothSlotsCorrupt(t *testing.T) {
 			t.Fatalf("readOnly=%v: err = %v, want ErrCorrupt", ro, err)
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, slotPath(dir, 0)+": offset 0: bad magic") ||
-			!strings.Contains(msg, slotPath(dir, 1)+fmt.Sprintf(": offset %d: bad checksum", len(b)-8)) {
+		if !strings.Contains(msg, slotPath(dir, 0)+": offset 0: corrupt: bad magic") ||
+			!strings.Contains(msg, slotPath(dir, 1)+fmt.Sprintf(": offset %d: corrupt: bad checksum", len(b)-8)) {
 			t.Errorf("message %q does not name both files with offsets", msg)
 		}
 	}

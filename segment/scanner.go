@@ -114,7 +114,7 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	if h.Base != s.next {
-		s.err = corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
+		s.err = Corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
 		return false
 	}
 	fb, err := s.window(s.pos, int(h.Size()))
@@ -129,7 +129,7 @@ func (s *Scanner) Next() bool {
 	}
 	raw, err := Decompress(h.Codec, s.raw, body, h.RawLen)
 	if err != nil {
-		s.err = corruptf(s.file, s.pos, "%v", err)
+		s.err = Corruptf(s.file, s.pos, "%v", err)
 		return false
 	}
 	if h.Codec != CodecNone {
