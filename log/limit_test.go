@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // Tests of the size limit (Options.MaxBytes): a log capped at a few
