@@ -617,18 +617,22 @@ func TestReadLiveStore(t *testing.T) {
 	}
 }
 
-func TestOpenRemovesStaleTemporaries(t *testing.T) {
+// TestOpenTouchesOnlyItsSlots: Open creates its two slot files and
+// leaves every other file in the directory alone, whatever its name.
+func TestOpenTouchesOnlyItsSlots(t *testing.T) {
 	dir := t.TempDir()
-	stale := []string{"checkpoint.tmp", "checkpoint.0.tmp", "checkpoint-123.tmp"}
-	kept := []string{"checkpoint.0.tmpx", "other.tmp", "xcheckpoint.tmp", "00000000.seg"}
-	for _, n := range append(slices.Clone(stale), kept...) {
+	others := []string{"checkpoint.tmp", "checkpoint.0.tmp", "checkpoint-123.tmp", "checkpoint.0.tmpx", "other.tmp", "xcheckpoint.tmp", "00000000.seg"}
+	for _, n := range others {
 		overwrite(t, filepath.Join(dir, n), []byte("x"))
 	}
 	if err := os.Mkdir(filepath.Join(dir, "checkpoint.d.tmp"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	mustOpen(t, vfs.Default, dir)
-	want := append(slices.Clone(kept), checkpoint.Slot0Name, checkpoint.Slot1Name, "checkpoint.d.tmp")
+	if got := checkpoint.SlotNames(); got != [2]string{checkpoint.Slot0Name, checkpoint.Slot1Name} {
+		t.Errorf("SlotNames() = %v", got)
+	}
+	want := append(slices.Clone(others), checkpoint.Slot0Name, checkpoint.Slot1Name, "checkpoint.d.tmp")
 	slices.Sort(want)
 	if got := listDir(t, dir); !slices.Equal(got, want) {
 		t.Errorf("directory holds %v, want %v", got, want)

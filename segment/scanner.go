@@ -63,14 +63,6 @@ func (s *Scanner) Reset(f io.ReaderAt, file string, salt Salt, pos, end int64, n
 	s.err = nil
 }
 
-// SetEnd moves the end of the scan, for following a file that grows.
-func (s *Scanner) SetEnd(end int64) {
-	s.end = end
-	if errors.Is(s.err, ErrIncomplete) {
-		s.err = nil
-	}
-}
-
 // window returns the n bytes at pos, reading ahead into the buffer.
 func (s *Scanner) window(pos int64, n int) ([]byte, error) {
 	if pos >= s.bufPos && pos+int64(n) <= s.bufPos+int64(len(s.buf)) {
