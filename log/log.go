@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/log/vfs"
@@ -267,8 +266,6 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
-
-var timeNewTicker = time.NewTicker
 
 // discardedGroup is a group of SyncAlways appends that a failed write
 // discarded.
