@@ -44,10 +44,12 @@ var coreQuiet = stdlog.New(stdlog.DiscardHandler)
 // the end of the test.
 func coreOpen(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
 	t.Helper()
-	l, err := seglog.Open(dir, coreQuietOpts(opts))
+	o := coreQuietOpts(opts)
+	l, err := seglog.Open(dir, o)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
+	verifyAtEnd(t, o.FS, dir)
 	t.Cleanup(func() { l.Close() })
 	return l
 }

@@ -38,6 +38,7 @@ func dlOpen(t testing.TB, opts *seglog.Options) *seglog.Log {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	verifyAtEnd(t, opts.FS, dlDir)
 	return l
 }
 

@@ -43,6 +43,7 @@ func relOpenFS(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) *seglo
 	if err != nil {
 		t.Fatal(err)
 	}
+	verifyAtEnd(t, opts.FS, relDir)
 	return l
 }
 

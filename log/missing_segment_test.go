@@ -83,6 +83,7 @@ func dlCheckHole(t *testing.T, l *seglog.Log, from, to uint64) {
 
 func TestMissingMiddleSegment(t *testing.T) {
 	fsys, opts, segs := dlMiddle(t)
+	verifyExpectDamage(t, dlDir)
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {
 		if err := fsys.Remove(dlDir + "/" + name); err != nil {
 			t.Fatal(err)
@@ -103,6 +104,8 @@ func TestShortenedMiddleSegment(t *testing.T) {
 	} {
 		t.Run(cut.name, func(t *testing.T) {
 			fsys, opts, segs := dlMiddle(t)
+			verifyExpectDamage(t, dlDir)
+	verifyExpectDamage(t, dlDir)
 			name := dlDir + "/" + segment.FileName(segs[1])
 			b, err := fsys.ReadFile(name)
 			if err != nil {
@@ -134,6 +137,7 @@ func TestShortenedMiddleSegment(t *testing.T) {
 // holds the lock, so nothing else may delete its files): the same gap.
 func TestMissingMiddleSegmentLive(t *testing.T) {
 	fsys, opts, segs := dlMiddle(t)
+	verifyExpectDamage(t, dlDir)
 	l := dlOpen(t, opts)
 	defer l.Close()
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {

@@ -246,6 +246,7 @@ func TestReservedMetaDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Meta[checkpoint.KeyFailure] = []byte("short")
+	verifyExpectDamage(t, dir)
 	if err := s.Save(st); err != nil {
 		t.Fatal(err)
 	}

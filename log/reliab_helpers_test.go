@@ -176,6 +176,7 @@ func (r *relRun) open() error {
 	if err != nil {
 		return err
 	}
+	verifyAtEnd(r.t, r.opts.FS, relDir)
 	r.l = l
 	r.h.mu.Lock()
 	r.h.syncedNext = max(r.h.syncedNext, l.NextOffset())
