@@ -105,7 +105,6 @@ func TestShortenedMiddleSegment(t *testing.T) {
 		t.Run(cut.name, func(t *testing.T) {
 			fsys, opts, segs := dlMiddle(t)
 			verifyExpectDamage(t, dlDir)
-	verifyExpectDamage(t, dlDir)
 			name := dlDir + "/" + segment.FileName(segs[1])
 			b, err := fsys.ReadFile(name)
 			if err != nil {
