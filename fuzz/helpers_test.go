@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
@@ -21,7 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the generated seed corpora under testdata/fuzz")
 
 // quiet swallows the log's recovery reports, which fuzz inputs provoke.
-var quiet = stdlog.New(stdlog.DiscardHandler)
+var quiet = slog.New(slog.DiscardHandler)
 
 // logDir is the log directory inside a crashfs.
 const logDir = "/log"

@@ -5,9 +5,50 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/segment"
 )
+
+// appendState is the appender's part of Log.mu: the active segment's
+// writer, the offsets appended, written and synced, and what the group
+// commit and the failure paths need.
+type appendState struct {
+	w      *writer // the active segment's writer; nil if read-only
+	next   uint64  // offset the next append gets
+	synced uint64  // offsets below it are on stable storage
+	// written: offsets below it are in the file (SyncInterval, SyncNever).
+	written uint64
+	// err is sticky: once set (a failed fsync), every write fails.
+	err error
+	// ioBusy is the I/O handover (beginIOLocked, endIOLocked): set while
+	// one goroutine does writer I/O with mu released; others wait on cond.
+	ioBusy bool
+	// rolling is the roll handover (beginRollLocked, endRollLocked): set
+	// while rollLocked seals the active segment and creates the next one.
+	// Appends wait for it to clear: until the roll is done, w is still
+	// the sealed segment's writer.
+	rolling bool
+	// seal is a sealed segment whose fsync was left to the background
+	// flusher (SyncInterval, SyncNever); nil once it is durable.
+	seal *segFile
+	// epoch counts discarded groups: an appender whose group was
+	// discarded by a failed write sees the epoch change.
+	epoch uint64
+	// discarded[e] is the group discarded by the failed write that
+	// ended epoch e: its first offset, and the error its appenders
+	// get (kept here, since failErr is cleared by the next success).
+	// Kept only while waiting[e], the appenders waiting in epoch e,
+	// is not zero, so that a long run of failures holds no memory.
+	discarded map[uint64]discardedGroup
+	waiting   map[uint64]int
+	failErr   error
+}
+
+// discardedGroup is a group of SyncAlways appends that a failed write
+// discarded.
+type discardedGroup struct {
+	from uint64
+	err  error
+}
 
 // Append appends one record with no type tag and returns its offset.
 // Under SyncAlways it returns once the record is on stable storage. At
@@ -116,7 +157,7 @@ func (l *Log) prepareLocked(need int) error {
 			return err
 		}
 		if l.mu.rolling {
-			l.cond.Wait()
+			l.waitRollLocked()
 			continue
 		}
 		w := l.mu.w
@@ -134,7 +175,7 @@ func (l *Log) prepareLocked(need int) error {
 		if !roll {
 			return nil
 		}
-		if err := l.rollLocked(); err != nil {
+		if err := l.rollLocked(l.lazySeal()); err != nil {
 			return err
 		}
 	}
@@ -189,7 +230,7 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 			return l.mu.err
 		}
 		if l.mu.ioBusy {
-			l.cond.Wait()
+			l.waitIOLocked()
 			continue
 		}
 		if yields == 0 || (l.mu.next != seen && yields < maxGroupYields) {
@@ -205,161 +246,6 @@ func (l *Log) commitLocked(off, epoch uint64) error {
 		}
 		_ = l.flushLocked(true) // its outcome is read from the state above
 	}
-}
-
-// syncLocked makes offsets below target durable.
-// Only a target of l.mu.next waits for every buffered frame: records up to
-// a smaller target that are already in the file are synced without writing
-// the buffer behind them, so that a full disk does not stop the delivery
-// of what is on it.
-func (l *Log) syncLocked(target uint64) error {
-	for {
-		t := min(target, l.mu.next)
-		whole := t == l.mu.next && l.mu.w != nil && l.mu.w.durable < l.mu.w.end
-		if l.mu.synced >= t && !whole {
-			return l.mu.err
-		}
-		if l.mu.err != nil {
-			return l.mu.err
-		}
-		if l.mu.closed {
-			return ErrClosed
-		}
-		if l.mu.ioBusy {
-			l.cond.Wait()
-			continue
-		}
-		lazy := l.opts.Sync != SyncAlways
-		if lazy && l.mu.failErr != nil && t <= l.mu.written {
-			if err := l.syncWrittenLocked(); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := l.flushLocked(true); err != nil {
-			if lazy && unwritten(err) && l.mu.err == nil && t <= l.mu.written {
-				continue // the records wanted are in the file: sync them alone
-			}
-			return err
-		}
-	}
-}
-
-// flushLocked writes the buffered frames (cutting the open one) and, if
-// doSync, fsyncs. It releases l.mu during the I/O; only one goroutine does
-// writer I/O at a time (ioBusy).
-func (l *Log) flushLocked(doSync bool) error {
-	for {
-		for l.mu.ioBusy {
-			l.cond.Wait()
-		}
-		if w := l.mu.w; w != nil && w.filling && w.size+int64(len(w.buf)) > w.fillFrom {
-			// Rare: the writes caught up with the background fill.
-			l.waitFillLocked(w, w.size+int64(len(w.buf)))
-			continue
-		}
-		break
-	}
-	if l.mu.closed { // Close ran while this waited: the files are gone
-		return ErrClosed
-	}
-	if l.mu.err != nil {
-		return l.mu.err
-	}
-	w := l.mu.w
-	w.cut()
-	if len(w.buf) == 0 && (!doSync || (w.durable == w.size && l.mu.seal == nil)) {
-		if doSync {
-			// Every record is written, in files that are all synced.
-			l.mu.synced = l.mu.next
-		}
-		return nil
-	}
-	target := l.mu.next
-	pos := w.size
-	b, entries := w.take()
-	var seal *segFile
-	if doSync {
-		seal = l.mu.seal
-	}
-	l.mu.ioBusy = true
-	l.mu.Unlock()
-	writeErr, syncErr := w.writeOut(b, entries, pos, doSync)
-	if writeErr == nil && syncErr == nil && seal != nil {
-		syncErr = l.syncSeal(seal)
-	}
-	l.mu.Lock()
-	l.mu.ioBusy = false
-	l.cond.Broadcast()
-
-	if writeErr != nil {
-		return l.failWriteLocked(b, entries, pos, writeErr)
-	}
-	w.size = pos + int64(len(b))
-	w.seg.entries = append(w.seg.entries, entries...)
-	w.recycle(b, entries)
-	l.mu.failErr = nil
-	l.mu.written = target
-	if syncErr != nil {
-		if l.mu.err == nil { // syncSeal sets it for its own file
-			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, syncErr)
-			l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", syncErr)
-		}
-		return l.mu.err
-	}
-	if doSync {
-		w.durable = w.size
-		l.mu.synced = target
-		l.fillLocked()
-	}
-	return nil
-}
-
-// failWriteLocked undoes a failed write: the partial frame is cut off the
-// file so that no reader or recovery ever sees it. Under SyncAlways the
-// group's appenders are told and their offsets given again; otherwise the
-// frames, whose appends have returned, stay buffered for the next try.
-func (l *Log) failWriteLocked(b []byte, entries []index.Entry, pos int64, err error) error {
-	w := l.mu.w
-	err = fmt.Errorf("seglog: write %s at %d: %w", w.seg.path, pos, err)
-	if l.mu.failErr == nil { // once per run of failures: a full disk is retried every SyncEvery
-		l.logger.Error("seglog: write failed", "file", w.seg.path, "offset", pos, "err", err)
-	}
-	if terr := l.undoWrite(w, pos, int64(len(b))); terr != nil {
-		l.mu.err = fmt.Errorf("seglog: cannot undo failed write (%v): %w", err, terr)
-		return l.mu.err
-	}
-	l.mu.failErr = err
-	if l.opts.Sync == SyncAlways {
-		if len(entries) > 0 {
-			l.mu.next = entries[0].Offset
-		}
-		w.discard()
-		if l.mu.waiting[l.mu.epoch] > 0 {
-			l.mu.discarded[l.mu.epoch] = discardedGroup{from: l.mu.next, err: err}
-		}
-		l.mu.epoch++
-		return err
-	}
-	w.requeue(b, entries)
-	return &writeFailedError{err}
-}
-
-// Flush writes buffered records to the operating system without waiting
-// for stable storage, so that readers in other processes see them. Under
-// SyncAlways there is never anything to flush.
-func (l *Log) Flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.writableLocked(); err != nil {
-		return err
-	}
-	for l.mu.written < l.mu.next {
-		if err := l.flushLocked(false); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // doneWaitingLocked records that an appender waiting in epoch e is done,

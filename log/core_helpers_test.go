@@ -10,7 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	stdlog "log/slog"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -38,7 +38,7 @@ func coreRand(t testing.TB) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x5eed))
 }
 
-var coreQuiet = stdlog.New(stdlog.DiscardHandler)
+var coreQuiet = slog.New(slog.DiscardHandler)
 
 // coreOpen opens a log, quiet unless opts names a logger, and closes it at
 // the end of the test.

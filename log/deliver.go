@@ -10,6 +10,29 @@ import (
 	"github.com/seglog/seglog/checkpoint"
 )
 
+// deliveryState is the delivery protocol's part of Log.mu: the state the
+// checkpoint holds, and what is counted in memory beside it. Its changes
+// are saved with Log.stateMu held (saveState).
+type deliveryState struct {
+	state checkpoint.State
+	res   reservedState // the log's own entries of state.Meta, decoded
+	// sent is the largest batch (in labels) handed out since the last
+	// Ack, -1 if none; sentFloor what a process before Open may have
+	// handed out (the pending count at Open), until the first Ack.
+	sent      int
+	sentFloor int
+	// gapReported is the end of the last gap logged and counted;
+	// gaps and gapOffsets count them (State.Gaps, GapOffsets).
+	gapReported, gaps, gapOffsets uint64
+	// limit counts what Options.MaxBytes dropped and refused;
+	// releasing is the bytes of released segments not yet deleted.
+	limit     limitCounts
+	releasing int64
+	sealed    sealedSum
+	// wake is closed to wake WaitPending (wait.go); nil while none waits.
+	wake chan struct{}
+}
+
 // AckBranch names the branch an acknowledgement took. See docs/protocol.md.
 type AckBranch int
 
@@ -405,7 +428,7 @@ func (l *Log) Reset() error {
 	// active segment is replaced instead (see freeSpaceLocked).
 	replace := false
 	if l.mu.next > l.mu.w.seg.base {
-		if err := l.rollLocked(); err != nil {
+		if err := l.rollLocked(l.lazySeal()); err != nil {
 			if !isNoSpace(err) || l.mu.written != l.mu.next || l.mu.seal != nil {
 				l.mu.Unlock()
 				return err

@@ -3,7 +3,7 @@ package log_test
 import (
 	"flag"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +98,7 @@ func benchAckReleaseSeglog(b *testing.B, size int64, per int, data []byte) {
 	l, err := seglog.Open(b.TempDir(), &seglog.Options{
 		SegmentSize: size,
 		Sync:        seglog.SyncNever,
-		Logger:      stdlog.New(stdlog.DiscardHandler),
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

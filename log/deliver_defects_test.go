@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	stdlog "log/slog"
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"testing"
@@ -270,15 +270,15 @@ type dlCountHandler struct {
 	n   *atomic.Int64
 }
 
-func (h dlCountHandler) Enabled(context.Context, stdlog.Level) bool { return true }
-func (h dlCountHandler) Handle(_ context.Context, r stdlog.Record) error {
+func (h dlCountHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h dlCountHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == h.msg {
 		h.n.Add(1)
 	}
 	return nil
 }
-func (h dlCountHandler) WithAttrs([]stdlog.Attr) stdlog.Handler { return h }
-func (h dlCountHandler) WithGroup(string) stdlog.Handler        { return h }
+func (h dlCountHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h dlCountHandler) WithGroup(string) slog.Handler      { return h }
 
 // A gap is reported through the Logger once per occurrence: not again when
 // a retry or a rewind hands it out again; a second damaged frame is a
@@ -299,7 +299,7 @@ func TestDeliverGapReportedOnce(t *testing.T) {
 	verifyExpectDamage(t, dlDir)
 	var n atomic.Int64
 	opts := dlOpts(fsys, 0, seglog.SyncAlways)
-	opts.Logger = stdlog.New(dlCountHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
+	opts.Logger = slog.New(dlCountHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
 	l = dlOpen(t, opts)
 	defer l.Close()
 	for range 3 {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +24,7 @@ const dlDir = "/log"
 
 // dlQuiet discards the log's recovery and error reports, which crash
 // tests provoke by the thousand.
-var dlQuiet = stdlog.New(stdlog.DiscardHandler)
+var dlQuiet = slog.New(slog.DiscardHandler)
 
 // dlOpts returns options for a log on fsys with quiet logging.
 func dlOpts(fsys *crashfs.FS, segSize int64, policy seglog.SyncPolicy) *seglog.Options {

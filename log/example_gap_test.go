@@ -3,7 +3,7 @@ package log_test
 import (
 	"bytes"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -16,7 +16,7 @@ import (
 func ExampleBatch_Entries() {
 	dir, _ := os.MkdirTemp("", "seglog-example")
 	defer os.RemoveAll(dir)
-	opts := &seglog.Options{Logger: stdlog.New(stdlog.DiscardHandler)}
+	opts := &seglog.Options{Logger: slog.New(slog.DiscardHandler)}
 	l, _ := seglog.Open(dir, opts)
 	for _, msg := range []string{"alpha", "bravo", "charlie"} {
 		l.Append([]byte(msg))

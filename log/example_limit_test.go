@@ -3,7 +3,7 @@ package log_test
 import (
 	"errors"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -21,7 +21,7 @@ func ExampleOptions_maxBytes() {
 			SegmentSize: seglog.MinSegmentSize,
 			MaxBytes:    4 * seglog.MinSegmentSize,
 			Limit:       policy,
-			Logger:      stdlog.New(stdlog.DiscardHandler),
+			Logger:      slog.New(slog.DiscardHandler),
 		})
 		msg := []byte(strings.Repeat("m", 1000))
 		refused := 0

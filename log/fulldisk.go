@@ -65,9 +65,7 @@ func (l *Log) freeSpaceLocked(err error) bool {
 // with no segment awaiting its fsync and no I/O under way: the only state
 // in which the active segment may be replaced.
 func (l *Log) allAckedLocked() bool {
-	for l.mu.ioBusy || l.mu.rolling {
-		l.cond.Wait()
-	}
+	l.waitIdleLocked()
 	return l.writableLocked() == nil && l.mu.state.Cursor == l.mu.next &&
 		l.mu.written == l.mu.next && l.mu.seal == nil && len(l.mu.w.buf) == 0 && l.mu.w.open < 0
 }
@@ -82,7 +80,8 @@ func (l *Log) allAckedLocked() bool {
 func (l *Log) replaceActiveLocked() error {
 	old := l.mu.w
 	base := l.mu.next
-	l.mu.rolling, l.mu.ioBusy = true, true
+	l.beginRollLocked()
+	l.beginIOLocked()
 	l.mu.Unlock()
 	if old.idx != nil {
 		old.idx.Close()
@@ -94,8 +93,8 @@ func (l *Log) replaceActiveLocked() error {
 		nw, err = l.createSegment(base, 0)
 	}
 	l.mu.Lock()
-	l.mu.rolling, l.mu.ioBusy = false, false
-	l.cond.Broadcast()
+	l.endIOLocked()
+	l.endRollLocked()
 	if err != nil {
 		l.mu.err = fmt.Errorf("seglog: replace the active segment at offset %d: %w", base, err)
 		return l.mu.err

@@ -2,7 +2,7 @@ package log_test
 
 import (
 	"context"
-	stdlog "log/slog"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,15 +19,15 @@ type countingHandler struct {
 	n  map[string]int
 }
 
-func (h *countingHandler) Enabled(context.Context, stdlog.Level) bool { return true }
-func (h *countingHandler) Handle(_ context.Context, r stdlog.Record) error {
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.n[r.Message]++
 	return nil
 }
-func (h *countingHandler) WithAttrs([]stdlog.Attr) stdlog.Handler { return h }
-func (h *countingHandler) WithGroup(string) stdlog.Handler        { return h }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
 
 func (h *countingHandler) count(msg string) int {
 	h.mu.Lock()
@@ -42,7 +42,7 @@ func (h *countingHandler) count(msg string) int {
 func TestFullDiskRetriedQuietly(t *testing.T) {
 	fsys := crashfs.New()
 	h := &countingHandler{n: map[string]int{}}
-	l, err := seglog.Open("/quiet", &seglog.Options{FS: fsys, Logger: stdlog.New(h), Sync: seglog.SyncNever, SyncEvery: 2 * time.Millisecond})
+	l, err := seglog.Open("/quiet", &seglog.Options{FS: fsys, Logger: slog.New(h), Sync: seglog.SyncNever, SyncEvery: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

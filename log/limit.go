@@ -188,9 +188,7 @@ func (l *Log) dropLocked(need int, roll bool) error {
 		l.stateMu.Unlock()
 		l.mu.Lock()
 	}()
-	for l.mu.rolling || l.mu.ioBusy {
-		l.cond.Wait()
-	}
+	l.waitIdleLocked()
 	if err := l.writableLocked(); err != nil {
 		return err
 	}
@@ -210,7 +208,7 @@ func (l *Log) dropLocked(need int, roll bool) error {
 		if l.mu.w.seg.base == l.mu.next {
 			return fmt.Errorf("%w: the active segment is empty and the record still does not fit", ErrFull)
 		}
-		return l.rollLocked()
+		return l.rollLocked(l.lazySeal())
 	}
 	to := segs[k].base
 	// The new first offset must never pass what a crash keeps.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	stdlog "log/slog"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +112,7 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 	opts := &seglog.Options{FS: fsys, SegmentSize: limitSegSize, Sync: sync}
 	opts.MaxBytes = 4 * limitSegSize
 	opts.Limit = policy
-	opts.Logger = stdlog.New(stdlog.NewTextHandler(&logs, nil))
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	open := func() *seglog.Log {
 		l, err := seglog.Open(dir, opts)
 		if err != nil {

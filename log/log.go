@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log/slog"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,70 +26,84 @@ type Record struct {
 
 // Log is an append-only segmented log in one directory. Its methods are
 // safe for concurrent use.
+//
+// Log composes the parts that do the work, each in its own files (see
+// "How the code is laid out" in doc.go):
+//
+//   - the appender (appendState; append.go, roll.go, flush.go, writer.go):
+//     frames records, group-commits them, rolls to a new segment and runs
+//     the background flusher;
+//   - the segment set (mu.segs and loaded; segments.go, segsearch.go): the
+//     list of segments, pinning a segment for a read, loading a sealed
+//     segment's file and index, and evicting open files;
+//   - the follower (followState; refresh.go): what a read-only log does to
+//     keep up with a writer in another process;
+//   - the delivery state (deliveryState; deliver.go, limit.go, reserved.go,
+//     outage.go, sessions.go, wait.go): the checkpoint, Pending and Ack.
+//
+// Locks, always taken in this order (a lock is never taken while one
+// after it in the list is held):
+//
+//  1. stateMu serialises the changes of the delivery state (Ack, Reset,
+//     SetMeta, the reserved entries), which save the checkpoint with mu
+//     released.
+//  2. mu guards every field inside it: the appender's, the segment
+//     list's, the follower's and the delivery state's. It is released
+//     during file I/O, which one goroutine at a time does under the
+//     handovers below.
+//  3. loaded.mu guards the list of sealed segments holding an open file.
+//  4. segFile.mu guards one segment's read handle, index and reader count.
+//
+// mu has two handovers, each set and cleared with mu held, by named
+// helpers only (flush.go): the I/O handover (beginIOLocked, endIOLocked)
+// is held by the one goroutine that writes or syncs the active segment
+// with mu released; the roll handover (beginRollLocked, endRollLocked)
+// by the goroutine that seals the active segment and creates the next,
+// during which appends wait (mu.w is still the sealed segment's writer).
+// Waiters sleep on cond, whose lock is mu.
+//
+// Reads that take no lock:
+//   - The active segment's index entries (segFile.entries): acquire copies
+//     the slice header under mu, and a reader then searches it without a
+//     lock. The writer only appends to the slice (flushLocked, under mu):
+//     an append past the copy's length never changes the elements the
+//     copy covers, even when it moves the slice to a new array, so the
+//     reader sees a fixed, complete prefix.
+//   - The frame cache (framecache.go) holds immutable decoded frames in
+//     atomic slots; readFirst and readClosed, atomic copies of
+//     mu.state.First and mu.closed stored under mu, tell a cached frame's
+//     record still readable. A frame is only put in the cache once it was
+//     read from the file, so it was readable then.
+//   - walk (read.go) only steers whether a frame is cached; a race on it
+//     costs a cache miss, never a wrong record.
+//
+// Suffixes: a method named ...Locked is called with mu held (it may
+// release it and take it again while it waits or does I/O, and says so).
+// Open's helpers run before the Log is shared, and take no lock.
 type Log struct {
+	// Set by Open, then never changed.
 	dir    string
 	opts   Options
 	fs     vfs.FS
-	logger *stdlog.Logger
+	logger *slog.Logger
 	lock   io.Closer
 	ckpt   *checkpoint.Store
 
 	mu struct {
 		sync.Mutex
+		appendState   // the appender's state (append.go)
+		deliveryState // the delivery state (deliver.go)
+		followState   // a read-only log's (refresh.go)
+
 		segs   []*segFile // in offset order; the last is the active one
-		w      *writer    // the active segment's writer; nil if read-only
-		next   uint64     // offset the next append gets
-		synced uint64     // offsets below it are on stable storage
-		state  checkpoint.State
-		res    reservedState // the log's own entries of state.Meta, decoded
+		probes uint64     // segments examined by findSegmentLocked, for tests
 		closed bool
 		// closing is set when Close starts: appends and state changes fail
 		// with ErrClosed from then on, so that the sync Close does covers
 		// every append that returned.
 		closing bool
-		// err is sticky: once set (a failed fsync), every write fails.
-		err error
-		// ioBusy is held by the one goroutine doing writer I/O, which it
-		// does with mu released; others wait on cond.
-		ioBusy bool
-		// rolling is set while rollLocked seals the active segment and
-		// creates the next one. Appends wait for it to clear: until the
-		// roll is done, w is still the sealed segment's writer.
-		rolling bool
-		// seal is a sealed segment whose fsync was left to the background
-		// flusher (SyncInterval, SyncNever); nil once it is durable.
-		seal *segFile
-		// epoch counts discarded groups: an appender whose group was
-		// discarded by a failed write sees the epoch change.
-		epoch uint64
-		// discarded[e] is the group discarded by the failed write that
-		// ended epoch e: its first offset, and the error its appenders
-		// get (kept here, since failErr is cleared by the next success).
-		// Kept only while waiting[e], the appenders waiting in epoch e,
-		// is not zero, so that a long run of failures holds no memory.
-		discarded map[uint64]discardedGroup
-		waiting   map[uint64]int
-		failErr   error
-		// sent is the largest batch (in labels) handed out since the last
-		// Ack, -1 if none; sentFloor what a process before Open may have
-		// handed out (the pending count at Open), until the first Ack.
-		sent      int
-		sentFloor int
-		// gapReported is the end of the last gap logged and counted;
-		// gaps and gapOffsets count them (State.Gaps, GapOffsets).
-		gapReported, gaps, gapOffsets uint64
-		written                       uint64 // offsets below it are in the file (SyncInterval, SyncNever)
-		probes                        uint64 // segments examined by findSegmentLocked, for tests
-		// limit counts what Options.MaxBytes dropped and refused;
-		// releasing is the bytes of released segments not yet deleted.
-		limit     limitCounts
-		releasing int64
-		sealed    sealedSum
-
-		// wake is closed to wake WaitPending (wait.go); nil while none waits.
-		wake chan struct{}
 	}
-	cond sync.Cond
+	cond sync.Cond // L is &mu.Mutex
 
 	// stateMu serialises the writers of the delivery state (Ack, Reset,
 	// SetMeta), which save it with l.mu released.
@@ -99,12 +113,8 @@ type Log struct {
 	// fills tracks background zero fills of the active segment.
 	fills sync.WaitGroup
 
-	loadedMu    sync.Mutex
-	loaded      []*segFile
-	loadedIndex int64 // memory of the loaded segments' indexes
-	clock       atomic.Uint64
+	loaded loadedSegments // sealed segments holding an open file (segments.go)
 
-	roEnd  int64 // read-only: end of the last segment scanned
 	frames frameCache
 	walk   readWalk
 	// readFirst and readClosed copy mu.state.First and mu.closed for the
@@ -195,9 +205,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.mu.closing = true
-	for l.mu.rolling { // an append racing Close finishes its roll first
-		l.cond.Wait()
-	}
+	l.waitRollLocked() // an append racing Close finishes its roll first
 	var err error
 	if !l.opts.ReadOnly && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
@@ -209,13 +217,13 @@ func (l *Log) Close() error {
 			// background fsync of the previous one finished, so the
 			// next Open would read that segment whole to check it. A
 			// synced roll records that it is durable.
-			if rerr := l.roll(false); rerr != nil {
+			if rerr := l.rollLocked(false); rerr != nil {
 				l.logger.Warn("seglog: close: cannot start a segment", "dir", l.dir, "err", rerr)
 				err = l.mu.err // a failed fsync, if that was it
 			}
 		}
 	}
-	for l.mu.ioBusy || l.mu.rolling || (l.mu.w != nil && l.mu.w.filling) {
+	for l.busyLocked() || (l.mu.w != nil && l.mu.w.filling) {
 		l.cond.Wait()
 	}
 	if w := l.mu.w; w != nil && !l.opts.ReadOnly {
@@ -266,13 +274,6 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
-
-// discardedGroup is a group of SyncAlways appends that a failed write
-// discarded.
-type discardedGroup struct {
-	from uint64
-	err  error
-}
 
 // setStateLocked adopts a delivery state.
 func (l *Log) setStateLocked(st checkpoint.State) {

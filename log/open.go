@@ -121,7 +121,7 @@ func (l *Log) open() error {
 			// Reset replaced them): look again, from the first kept
 			// record, which may lie inside a segment.
 			l.mu.next = st.First
-			if err := l.restartReadOnly(st.First); err != nil {
+			if err := l.restartLocked(st.First); err != nil {
 				return err
 			}
 			if err := l.followLocked(st); err != nil {

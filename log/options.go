@@ -3,7 +3,7 @@ package log
 import (
 	"fmt"
 	"io/fs"
-	stdlog "log/slog"
+	"log/slog"
 	"time"
 
 	"github.com/seglog/seglog/log/vfs"
@@ -137,7 +137,7 @@ type Options struct {
 	KeepAckedBytes int64
 
 	// Logger receives recovery and error reports. Default slog.Default().
-	Logger *stdlog.Logger
+	Logger *slog.Logger
 
 	// FS is the filesystem the log uses. Default vfs.Default, the
 	// operating system's. Package vfs documents what an implementation
@@ -199,7 +199,7 @@ func (o *Options) withDefaults() (Options, error) {
 		opts.DirMode = 0o750
 	}
 	if opts.Logger == nil {
-		opts.Logger = stdlog.Default()
+		opts.Logger = slog.Default()
 	}
 	if opts.FS == nil {
 		opts.FS = vfs.Default

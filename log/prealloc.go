@@ -119,10 +119,7 @@ func (l *Log) fill(w *writer, from, to int64) {
 	case syncErr != nil:
 		// The fsync may have consumed a writeback error of the frames in
 		// the same file: as for any failed fsync, nothing more is written.
-		if l.mu.err == nil {
-			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, syncErr)
-			l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", syncErr)
-		}
+		l.syncFailedLocked(w.seg.path, syncErr)
 	default:
 		w.alloc = max(w.alloc, to)
 	}

@@ -75,15 +75,16 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	if l.mu.w != nil {
 		v.end, v.endOff = l.mu.w.size, l.mu.written
 	} else {
-		v.end, v.endOff = l.roEnd, l.mu.next
+		v.end, v.endOff = l.mu.roEnd, l.mu.next
 	}
 	l.mu.Unlock()
 	return v, nil
 }
 
 // readableLocked makes offset readable if it has been appended: it
-// writes out buffered frames, waits for a group commit in flight, or, for
-// a read-only log, picks up the writer's new appends.
+// writes out buffered frames (SyncInterval, SyncNever: a write, no
+// fsync), waits for the group commit in flight (SyncAlways), or, for a
+// read-only log, picks up the writer's new appends. A read never syncs.
 func (l *Log) readableLocked(offset uint64) error {
 	switch {
 	case l.opts.ReadOnly:
@@ -92,14 +93,18 @@ func (l *Log) readableLocked(offset uint64) error {
 		}
 	case offset >= l.mu.next || l.mu.err != nil:
 	case l.opts.Sync == SyncAlways:
-		if offset >= l.mu.synced {
-			// A write that fails (a full disk) is the error of the
-			// appends in it, which their callers get: a reader reads
-			// what is durable, up to l.mu.synced. A failed fsync is
-			// everyone's.
-			if err := l.syncLocked(offset + 1); err != nil && (l.mu.err != nil || errors.Is(err, ErrClosed)) {
-				return err
-			}
+		// Every record appended and not yet synced has its appender
+		// waiting in commitLocked, which writes and syncs it (or
+		// discards it, taking next back below it, if the write fails):
+		// wait for that group commit. A write that fails (a full disk)
+		// is the error of the appends in it, which their callers get: a
+		// reader reads what is durable, up to l.mu.synced. A failed
+		// fsync is everyone's.
+		for offset >= l.mu.synced && offset < l.mu.next && l.mu.err == nil && !l.mu.closed {
+			l.cond.Wait()
+		}
+		if l.mu.err != nil {
+			return l.mu.err
 		}
 	default:
 		for offset >= l.mu.written && offset < l.mu.next {

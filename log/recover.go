@@ -13,86 +13,153 @@ import (
 )
 
 // recoverActive opens the last segment, checks its tail and prepares it
-// for appending.
+// for appending (for reading, if read-only). It goes in four steps:
+// the header (openActive, readHeader), the tail scan (scanActiveTail), the
+// classification of what stops the scan (classifyTail) and the adoption
+// of the segment as the active one (adoptActive). Two findings make it
+// drop the last segment and start again with the one before: a header
+// that never reached the disk (an interrupted roll), and a previous
+// segment that lost unsynced data.
 func (l *Log) recoverActive() error {
-	ro := l.opts.ReadOnly
 	s := l.mu.segs[len(l.mu.segs)-1]
-	flag := os.O_RDWR
-	if ro {
-		flag = os.O_RDONLY
-	}
-	f, err := l.fs.OpenFile(s.path, flag, 0)
-	if err != nil {
-		return fmt.Errorf("seglog: open: %w", err)
-	}
-	size, err := f.Size()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("seglog: open %s: %w", s.path, err)
-	}
-	flags, herr := readHeader(f, s)
-	if herr != nil {
-		if !errors.Is(herr, ErrCorrupt) || !zeroAfterHeader(f, size) {
-			f.Close()
-			return herr
-		}
+	found, size, err := l.recoverSegment(s)
+	switch {
+	case err != nil:
+		return err
+	case found.tornHeader != nil:
 		// The header of a new segment was never synced: a roll
 		// interrupted by a crash. No record can be in it (only the zeros
 		// of its preallocated space, if anything), unless something
 		// durable says otherwise.
-		f.Close()
-		if err := l.checkNoRecords(s, herr); err != nil {
+		if err := l.checkNoRecords(s, found.tornHeader); err != nil {
 			return err
 		}
 		return l.dropTornSegment(s)
+	case found.prevIncomplete:
+		return l.dropUnsyncedSegment(s, size)
 	}
+	return nil
+}
 
+// lastSegment is what recoverSegment found that stops it from adopting
+// the last segment.
+type lastSegment struct {
+	tornHeader     error // its header never reached the disk
+	prevIncomplete bool  // the segment before it lost unsynced data
+}
+
+// recoverSegment runs the four steps of recoverActive on segment s. The
+// file stays open only if s is adopted.
+func (l *Log) recoverSegment(s *segFile) (found lastSegment, size int64, err error) {
+	f, size, err := l.openActive(s)
+	if err != nil {
+		return found, 0, err
+	}
+	adopted := false
+	defer func() {
+		if !adopted {
+			f.Close()
+		}
+	}()
+	flags, herr := readHeader(f, s)
+	if herr != nil {
+		if !errors.Is(herr, ErrCorrupt) || !zeroAfterHeader(f, size) {
+			return found, size, herr
+		}
+		found.tornHeader = herr
+		return found, size, nil
+	}
+	t, err := l.scanActiveTail(f, s, size)
+	if err != nil {
+		return found, size, err
+	}
+	if flags&segment.FlagPrevUnsynced != 0 && !t.prevSynced && len(l.mu.segs) > 1 {
+		// The previous segment's fsync was left to the background and
+		// nothing proves it finished: check that segment whole.
+		complete, err := l.checkPrevious(s)
+		if err != nil || !complete {
+			found.prevIncomplete = err == nil
+			return found, size, err
+		}
+	}
+	if err := l.classifyTail(f, s, size, t.Tail); err != nil {
+		return found, size, err
+	}
+	l.adoptActive(f, s, size, flags, t)
+	adopted = true
+	return found, size, nil
+}
+
+// openActive opens the last segment's file, read-write unless the log is
+// read-only, and returns its size.
+func (l *Log) openActive(s *segFile) (vfs.File, int64, error) {
+	flag := os.O_RDWR
+	if l.opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := l.fs.OpenFile(s.path, flag, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("seglog: open: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("seglog: open %s: %w", s.path, err)
+	}
+	return f, size, nil
+}
+
+// activeTail is what the scan of the active segment's tail found.
+type activeTail struct {
+	segment.Tail
+	entries    []index.Entry // every frame of the segment, in order
+	known      int           // of them, those the index file proved durable
+	idxOK      bool          // the index file held exactly entries[:known]
+	prevSynced bool          // a frame says the previous segment is durable
+}
+
+// scanActiveTail scans the active segment from the end of what its index
+// proves durable (activeIndex) to the end of the file.
+func (l *Log) scanActiveTail(f vfs.File, s *segFile, size int64) (activeTail, error) {
 	entries, next, prevSynced, idxOK := l.activeIndex(f, s, size)
 	start := int64(segment.HeaderSize)
 	if n := len(entries); n > 0 {
 		start = entries[n-1].End()
 	}
-	known, knownPrevSynced := len(entries), prevSynced
-	var tail segment.Tail
-	for lastEnd := int64(-1); ; lastEnd = tail.End {
-		entries, prevSynced = entries[:known], knownPrevSynced
-		tail = segment.ScanTail(f, s.path, s.fileSalt(), start, size, next, func(pos int64, h *segment.FrameHeader) {
-			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
-			prevSynced = prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
+	t := activeTail{known: len(entries), idxOK: idxOK}
+	for lastEnd := int64(-1); ; lastEnd = t.End {
+		t.entries, t.prevSynced = entries[:t.known], prevSynced
+		t.Tail = segment.ScanTail(f, s.path, s.fileSalt(), start, size, next, func(pos int64, h *segment.FrameHeader) {
+			t.entries = append(t.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
+			t.prevSynced = t.prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
 		})
-		if !ro || tail.Corrupt == nil || tail.End == lastEnd {
+		if !l.opts.ReadOnly || t.Corrupt == nil || t.End == lastEnd {
 			break
 		}
 		// A live writer's frame read while it was written, and a later
-		// one written since (see scanReadOnlyTail): read again.
+		// one written since (see scanTailLocked): read again.
 	}
-	if tail.Err != nil {
-		f.Close()
-		return fmt.Errorf("seglog: open: %w", tail.Err)
+	if t.Err != nil {
+		return t, fmt.Errorf("seglog: open: %w", t.Err)
 	}
-	if flags&segment.FlagPrevUnsynced != 0 && !prevSynced && len(l.mu.segs) > 1 {
-		// The previous segment's fsync was left to the background and
-		// nothing proves it finished: check that segment whole.
-		complete, err := l.checkPrevious(s)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		if !complete {
-			f.Close()
-			return l.dropUnsyncedSegment(s, size)
-		}
-	}
+	return t, nil
+}
+
+// classifyTail decides what stops the scan of the active segment: a torn
+// write is cut, damage is refused unless Options.TruncateCorrupt, and
+// neither is cut where something durable names records past it. A writer
+// makes what it adopts durable, and refuses a checkpoint that points
+// past the end of the log.
+func (l *Log) classifyTail(f vfs.File, s *segFile, size int64, tail segment.Tail) error {
+	ro := l.opts.ReadOnly
 	end := tail.End
 	if tail.Torn > 0 || tail.Corrupt != nil {
 		if err := l.checkCut(s, end, tail.Next, tail.Corrupt); err != nil {
-			f.Close()
 			return err
 		}
 	}
 	switch {
 	case tail.Corrupt != nil && !l.opts.TruncateCorrupt:
-		f.Close()
 		return tail.Corrupt
 	case tail.Corrupt != nil:
 		l.recovery.Corrupt = tail.Corrupt
@@ -107,7 +174,6 @@ func (l *Log) recoverActive() error {
 				err = f.Sync()
 			}
 			if err != nil {
-				f.Close()
 				return fmt.Errorf("seglog: cut torn tail of %s: %w", s.path, err)
 			}
 		}
@@ -117,44 +183,49 @@ func (l *Log) recoverActive() error {
 		// cache only: make what this log adopts durable before it is
 		// read, acknowledged or built upon (a cut tail was synced above).
 		if err := f.Sync(); err != nil {
-			f.Close()
 			return fmt.Errorf("seglog: open: sync %s: %w", s.path, err)
 		}
 	}
 	if st := l.mu.state; !ro && max(st.Cursor, st.First) > tail.Next {
 		// Refused before the index is rewritten: it may be the only
 		// record left of what the checkpoint names.
-		f.Close()
 		return &CorruptError{File: l.path("checkpoint"), Offset: 0,
 			Reason: fmt.Sprintf("checkpoint (first %d, cursor %d) points past the end of the log (%d): the last segment %s ends there", st.First, st.Cursor, tail.Next, s.path)}
 	}
-	s.f, s.entries = f, entries
-	l.mu.next = tail.Next
-	if ro {
-		l.roEnd = end
-		return nil
+	return nil
+}
+
+// adoptActive makes the checked segment the active one: a writer gets a
+// writer on it, with its index rewritten unless it holds exactly the
+// frames found; a read-only log follows it from the end found.
+func (l *Log) adoptActive(f vfs.File, s *segFile, size int64, flags uint16, t activeTail) {
+	end := t.End
+	s.f, s.entries = f, t.entries
+	l.mu.next = t.Next
+	if l.opts.ReadOnly {
+		l.mu.roEnd = end
+		return
 	}
-	exact := idxOK && known == len(entries)
+	exact := t.idxOK && t.known == len(t.entries)
 	if !exact {
 		// Frames past the durable watermark are scanned even when the
 		// index holds them: it needs no rebuild if it holds exactly
 		// what the scan found.
 		fileEntries, whole := l.readIndex(s, end)
-		exact = whole && slices.Equal(fileEntries, entries)
+		exact = whole && slices.Equal(fileEntries, t.entries)
 	}
 	l.recovery.IndexRebuilt = !exact
-	idx, err := l.openActiveIndex(s, entries, exact)
+	idx, err := l.openActiveIndex(s, t.entries, exact)
 	if err != nil {
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
-	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(entries))
-	if tail.Zero > 0 {
+	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(t.entries))
+	if t.Zero > 0 {
 		// Preallocated space a crash left: kept, and used.
 		l.mu.w.alloc = size
 	}
 	l.mu.w.prealloc = l.preallocates()
-	l.mu.w.recorded = flags&segment.FlagPrevUnsynced == 0 || prevSynced || len(l.mu.segs) == 1
-	return nil
+	l.mu.w.recorded = flags&segment.FlagPrevUnsynced == 0 || t.prevSynced || len(l.mu.segs) == 1
 }
 
 // activeIndex loads the active segment's index and returns the entries

@@ -9,6 +9,12 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
+// followState is the follower's part of Log.mu: what a read-only log
+// knows of the segment its writer appends to.
+type followState struct {
+	roEnd int64 // end of the last segment scanned
+}
+
 // Refresh makes a read-only log see what its writer has appended, released
 // and checkpointed since Open or the last Refresh. Reads past the known end
 // refresh by themselves; Refresh is for callers that poll FirstOffset,
@@ -41,29 +47,29 @@ func (l *Log) followLocked(st checkpoint.State) error {
 	if st.First > l.mu.next {
 		// The writer released records this reader never reached: start
 		// again from the segment holding the first kept record.
-		if err := l.restartReadOnly(st.First); err != nil {
+		if err := l.restartLocked(st.First); err != nil {
 			return err
 		}
 	}
 	for {
 		if len(l.mu.segs) > 0 {
-			if err := l.scanReadOnlyTail(); err != nil {
+			if err := l.scanTailLocked(); err != nil {
 				return err
 			}
 		}
-		added, err := l.addNewSegment()
+		added, err := l.addSegmentLocked()
 		if err != nil || !added {
 			if err == nil {
-				l.dropBefore(st)
+				l.dropBeforeLocked(st)
 			}
 			return err
 		}
 	}
 }
 
-// scanReadOnlyTail reads the frames added to the last segment. An
+// scanTailLocked reads the frames added to the last segment. An
 // incomplete frame at the end is a write in progress, not damage.
-func (l *Log) scanReadOnlyTail() error {
+func (l *Log) scanTailLocked() error {
 	s := l.mu.segs[len(l.mu.segs)-1]
 	if s.f == nil {
 		return nil
@@ -72,18 +78,18 @@ func (l *Log) scanReadOnlyTail() error {
 	if err != nil {
 		return fmt.Errorf("seglog: refresh %s: %w", s.path, err)
 	}
-	if size <= l.roEnd {
+	if size <= l.mu.roEnd {
 		return nil
 	}
 	var tail segment.Tail
 	for lastEnd := int64(-1); ; {
-		tail = segment.ScanTail(s.f, s.path, s.fileSalt(), l.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
+		tail = segment.ScanTail(s.f, s.path, s.fileSalt(), l.mu.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
 			s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {
 			return fmt.Errorf("seglog: refresh: %w", tail.Err)
 		}
-		l.roEnd, l.mu.next = tail.End, tail.Next
+		l.mu.roEnd, l.mu.next = tail.End, tail.Next
 		if tail.Corrupt == nil {
 			return nil
 		}
@@ -99,9 +105,9 @@ func (l *Log) scanReadOnlyTail() error {
 	}
 }
 
-// addNewSegment starts reading the segment after the last one known, if
+// addSegmentLocked starts reading the segment after the last one known, if
 // the writer has created it.
-func (l *Log) addNewSegment() (bool, error) {
+func (l *Log) addSegmentLocked() (bool, error) {
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return false, fmt.Errorf("seglog: refresh: %w", err)
@@ -126,20 +132,20 @@ func (l *Log) addNewSegment() (bool, error) {
 		}
 		if last != nil {
 			last.mu.Lock()
-			last.size = l.roEnd
+			last.size = l.mu.roEnd
 			last.mu.Unlock()
-			l.evictLoaded(last) // sealed: its handle may now go
+			l.loaded.add(last) // sealed: its handle may now go
 		}
 		s.f = f
 		l.mu.segs = append(l.mu.segs, s)
-		l.roEnd = segment.HeaderSize
+		l.mu.roEnd = segment.HeaderSize
 		return true, nil
 	}
 	return false, nil
 }
 
-// dropBefore adopts a newer checkpoint and forgets segments it released.
-func (l *Log) dropBefore(st checkpoint.State) {
+// dropBeforeLocked adopts a newer checkpoint and forgets segments it released.
+func (l *Log) dropBeforeLocked(st checkpoint.State) {
 	if st.First < l.mu.state.First {
 		return
 	}
@@ -157,9 +163,9 @@ func (l *Log) dropBefore(st checkpoint.State) {
 	}
 }
 
-// restartReadOnly forgets every segment and starts reading at the segment
+// restartLocked forgets every segment and starts reading at the segment
 // that holds offset first.
-func (l *Log) restartReadOnly(first uint64) error {
+func (l *Log) restartLocked(first uint64) error {
 	for _, s := range l.mu.segs {
 		s.mu.Lock()
 		s.removed = true
@@ -190,6 +196,6 @@ func (l *Log) restartReadOnly(first uint64) error {
 	}
 	s.f = f
 	l.mu.segs = []*segFile{s}
-	l.mu.next, l.roEnd = s.base, segment.HeaderSize
+	l.mu.next, l.mu.roEnd = s.base, segment.HeaderSize
 	return nil
 }

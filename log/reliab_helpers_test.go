@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -39,7 +39,7 @@ func relSeed(t testing.TB) uint64 {
 
 // relQuiet swallows the log's recovery and error reports, which the
 // reliability tests provoke by the thousand.
-var relQuiet = stdlog.New(stdlog.DiscardHandler)
+var relQuiet = slog.New(slog.DiscardHandler)
 
 // relDir is the log directory inside a crashfs.
 const relDir = "/rel"

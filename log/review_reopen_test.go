@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	stdlog "log/slog"
+	"log/slog"
 	"math/rand/v2"
 	"testing"
 
@@ -28,7 +28,7 @@ func (reviewProcFS) Lock(string, fs.FileMode) (io.Closer, error) { return review
 
 const reviewDir = "/review"
 
-var reviewQuiet = stdlog.New(stdlog.DiscardHandler)
+var reviewQuiet = slog.New(slog.DiscardHandler)
 
 func reviewOpen(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) (*seglog.Log, error) {
 	t.Helper()

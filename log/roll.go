@@ -8,26 +8,22 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-// rollLocked seals the active segment and starts a new one at the next
-// offset. The sealed segment is fsynced, and the new file and its
-// directory entry are durable, before any record goes into it.
-func (l *Log) rollLocked() error {
-	return l.roll(l.opts.Sync != SyncAlways)
-}
+// lazySeal reports whether a roll leaves the sealed segment's fsync to
+// the background flusher: under SyncInterval and SyncNever.
+func (l *Log) lazySeal() bool { return l.opts.Sync != SyncAlways }
 
-// roll is rollLocked, syncing the sealed segment at once unless lazy.
-func (l *Log) roll(lazy bool) error {
-	for l.mu.rolling {
-		l.cond.Wait()
-	}
+// rollLocked seals the active segment and starts a new one at the next
+// offset, under the roll handover: appends wait until it is done. The
+// sealed segment is fsynced before the new one starts unless lazy (see
+// lazySeal), and the new file and its directory entry are durable before
+// any record goes into it. It releases l.mu during the I/O.
+func (l *Log) rollLocked(lazy bool) error {
+	l.waitRollLocked()
 	if l.mu.w.seg.base == l.mu.next {
 		return nil // a concurrent roll has just started a segment here
 	}
-	l.mu.rolling = true
-	defer func() {
-		l.mu.rolling = false
-		l.cond.Broadcast()
-	}()
+	l.beginRollLocked()
+	defer l.endRollLocked()
 	// Under SyncAlways the sealed segment is synced before the next one
 	// starts. Under the weaker policies that fsync, of a whole segment,
 	// would stall appenders: the background flusher does it, the new
@@ -49,12 +45,10 @@ func (l *Log) roll(lazy bool) error {
 	}
 	if trimmed && !lazy {
 		if err := old.f.Sync(); err != nil {
-			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, old.seg.path, err)
-			l.logger.Error("seglog: fsync failed", "file", old.seg.path, "err", err)
-			return l.mu.err
+			return l.syncFailedLocked(old.seg.path, err)
 		}
 	}
-	l.mu.ioBusy = true
+	l.beginIOLocked()
 	l.mu.Unlock()
 	var nw *writer
 	err = l.syncSeal(pending)
@@ -74,8 +68,7 @@ func (l *Log) roll(lazy bool) error {
 		old.idx = nil
 	}
 	l.mu.Lock()
-	l.mu.ioBusy = false
-	l.cond.Broadcast()
+	l.endIOLocked()
 	if err != nil {
 		return err
 	}
@@ -97,47 +90,7 @@ func (l *Log) roll(lazy bool) error {
 	} else {
 		// Synced whole: its handle may now go, like those of the
 		// segments that reads load (maxLoaded).
-		l.evictLoaded(old.seg)
-	}
-	return nil
-}
-
-// syncSeal fsyncs a sealed segment that was left for the background, and
-// records that it is durable. It runs without l.mu. A failure is sticky,
-// as for any fsync.
-func (l *Log) syncSeal(s *segFile) error {
-	if s == nil {
-		return nil
-	}
-	s.mu.Lock()
-	if s.removed || s.f == nil {
-		s.mu.Unlock()
-		// Released meanwhile: nothing left to make durable.
-		l.mu.Lock()
-		if l.mu.seal == s {
-			l.mu.seal = nil
-		}
-		l.mu.Unlock()
-		return nil
-	}
-	s.refs++
-	f := s.f
-	s.mu.Unlock()
-	err := f.Sync()
-	s.release()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, s.path, err)
-		l.logger.Error("seglog: fsync failed", "file", s.path, "err", err)
-		return l.mu.err
-	}
-	if l.mu.seal == s {
-		l.mu.seal = nil
-		if w := l.mu.w; w != nil && !w.prevSynced && len(l.mu.segs) >= 2 && l.mu.segs[len(l.mu.segs)-2] == s {
-			w.prevSynced = true
-		}
-		l.evictLoaded(s) // durable: its handle may now go
+		l.loaded.add(old.seg)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 
 // segFile is one segment as the log tracks it. Sealed segments open their
 // file and load their index on first read, and stay loaded within bounds
-// on open files and index memory (see maxLoaded and maxLoadedIndex), so
+// on open files and index memory (see maxLoaded, maxLoadedIndex and loadedSegments), so
 // that reads at random over a warm log open nothing, while memory and
 // descriptors do not grow with the log.
 type segFile struct {
@@ -37,8 +37,8 @@ type segFile struct {
 	// salt is the file's segment.Salt, set when its header is read or
 	// written: every frame's checksums cover it.
 	salt atomic.Uint32
-	// indexBytes is the memory of entries when evictLoaded counted it;
-	// guarded by Log.loadedMu.
+	// indexBytes is the memory of entries when loadedSegments.add
+	// counted it; guarded by loadedSegments.mu.
 	indexBytes int64
 
 	// diskBytes is a sealed segment's file size for Options.MaxBytes,
@@ -93,11 +93,11 @@ func (l *Log) acquireSealed(s *segFile) (vfs.File, frameIndex, error) {
 	}
 	s.retired = false
 	s.refs++
-	s.lastUsed.Store(l.clock.Add(1))
+	s.lastUsed.Store(l.loaded.clock.Add(1))
 	f, idx := s.f, s.frameIndex()
 	s.mu.Unlock()
 	if loadedNow {
-		l.evictLoaded(s)
+		l.loaded.add(s)
 	}
 	return f, idx, nil
 }
@@ -249,27 +249,39 @@ func (l *Log) writeIndex(s *segFile, entries []index.Entry) error {
 	return index.WriteFile(l.fs, s.idxPath, s.base, entries, l.opts.FileMode, false)
 }
 
-// evictLoaded records that s was loaded and retires the least recently
-// used sealed segments beyond maxLoaded and maxLoadedIndex.
-func (l *Log) evictLoaded(s *segFile) {
-	l.loadedMu.Lock()
-	defer l.loadedMu.Unlock()
+// loadedSegments is the set of sealed segments holding an open file and
+// a loaded index, bounded by maxLoaded and maxLoadedIndex: the least
+// recently used are retired past the bounds. It has its own lock, taken
+// after Log.mu and before any segFile.mu.
+type loadedSegments struct {
+	mu         sync.Mutex
+	segs       []*segFile
+	indexBytes int64         // memory of the loaded segments' indexes
+	clock      atomic.Uint64 // ticks at each acquire, for segFile.lastUsed
+}
+
+// add records that s was loaded (or sealed, for the segment a roll just
+// sealed) and retires the least recently used sealed segments beyond
+// maxLoaded and maxLoadedIndex.
+func (c *loadedSegments) add(s *segFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	s.mu.Lock()
 	s.pack() // sealed by a roll: its entries are final
 	s.indexBytes = s.frameIndex().bytes()
 	s.mu.Unlock()
-	l.loaded = append(l.loaded, s)
-	l.loadedIndex += s.indexBytes
-	for len(l.loaded) > maxLoaded || (len(l.loaded) > 1 && l.loadedIndex > maxLoadedIndex) {
+	c.segs = append(c.segs, s)
+	c.indexBytes += s.indexBytes
+	for len(c.segs) > maxLoaded || (len(c.segs) > 1 && c.indexBytes > maxLoadedIndex) {
 		oldest := 0
-		for i, c := range l.loaded {
-			if c.lastUsed.Load() < l.loaded[oldest].lastUsed.Load() {
+		for i, x := range c.segs {
+			if x.lastUsed.Load() < c.segs[oldest].lastUsed.Load() {
 				oldest = i
 			}
 		}
-		victim := l.loaded[oldest]
-		l.loaded = append(l.loaded[:oldest], l.loaded[oldest+1:]...)
-		l.loadedIndex -= victim.indexBytes
+		victim := c.segs[oldest]
+		c.segs = append(c.segs[:oldest], c.segs[oldest+1:]...)
+		c.indexBytes -= victim.indexBytes
 		victim.retire()
 	}
 }

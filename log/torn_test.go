@@ -3,7 +3,7 @@ package log_test
 import (
 	"bytes"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,7 +111,7 @@ func coreCheckCut(t *testing.T, dir, lastName string, opts *seglog.Options, want
 	t.Helper()
 	var logBuf bytes.Buffer
 	o := *opts
-	o.Logger = stdlog.New(stdlog.NewTextHandler(&logBuf, nil))
+	o.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
 	o.FS = coreFastFS
 	l, err := seglog.Open(dir, &o)
 	if err != nil {

@@ -41,21 +41,17 @@ func unwritten(err error) bool {
 func (l *Log) syncWrittenLocked() error {
 	w := l.mu.w
 	target, size, seal := l.mu.written, w.size, l.mu.seal
-	l.mu.ioBusy = true
+	l.beginIOLocked()
 	l.mu.Unlock()
 	err := w.f.Sync()
 	if err == nil && seal != nil {
 		err = l.syncSeal(seal)
 	}
 	l.mu.Lock()
-	l.mu.ioBusy = false
-	l.cond.Broadcast()
+	l.endIOLocked()
 	if err != nil {
-		if l.mu.err == nil { // syncSeal sets it for its own file
-			l.mu.err = fmt.Errorf("%w: %s: %v", ErrSyncFailed, w.seg.path, err)
-			l.logger.Error("seglog: fsync failed", "file", w.seg.path, "err", err)
-		}
-		return l.mu.err
+		// syncSeal has recorded its own file's failure already.
+		return l.syncFailedLocked(w.seg.path, err)
 	}
 	w.durable = max(w.durable, size)
 	l.mu.synced = max(l.mu.synced, target)

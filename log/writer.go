@@ -37,8 +37,9 @@ const flushThreshold = 1 << 20
 const maxBuffered = 64 << 20
 
 // writer builds frames for the active segment and writes them. Its fields
-// are guarded by Log.mu, except that the goroutine holding Log.mu.ioBusy
-// uses f, idx and idxBuf with the lock released.
+// are guarded by Log.mu, except that the goroutine holding the I/O
+// handover (Log.beginIOLocked) uses f, idx and idxBuf with the lock
+// released.
 type writer struct {
 	seg   *segFile
 	f     vfs.File

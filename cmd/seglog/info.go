@@ -54,19 +54,11 @@ type jsonInfo struct {
 		Active int   `json:"active"`
 		Bytes  int64 `json:"bytes"`
 	} `json:"segments"`
-	FirstOffset uint64 `json:"first_offset"`
-	NextOffset  uint64 `json:"next_offset"`
-	Records     uint64 `json:"records"`
-	Delivery    *struct {
-		Sequence uint64 `json:"sequence"`
-		Cursor   uint64 `json:"cursor"`
-		First    uint64 `json:"first"`
-		Pending  uint64 `json:"pending"`
-		// Gaps are the pending offsets delivery hands out as gaps.
-		Gaps      []jsonPendingGap `json:"gaps"`
-		GapsError string           `json:"gaps_error,omitempty"`
-	} `json:"delivery"`
-	MetadataKeys []string `json:"metadata_keys"`
+	FirstOffset  uint64        `json:"first_offset"`
+	NextOffset   uint64        `json:"next_offset"`
+	Records      uint64        `json:"records"`
+	Delivery     *jsonDelivery `json:"delivery"`
+	MetadataKeys []string      `json:"metadata_keys"`
 	Checkpoint   struct {
 		File       string     `json:"file"`
 		Generation uint64     `json:"generation"`
@@ -114,15 +106,7 @@ func (a *app) info(dir string) error {
 	j.MetadataKeys = []string{}
 	if ck.Present && ck.Err == nil {
 		st := ck.State
-		j.Delivery = &struct {
-			Sequence uint64 `json:"sequence"`
-			Cursor   uint64 `json:"cursor"`
-			First    uint64 `json:"first"`
-			Pending  uint64 `json:"pending"`
-			// Gaps are the pending offsets delivery hands out as gaps.
-			Gaps      []jsonPendingGap `json:"gaps"`
-			GapsError string           `json:"gaps_error,omitempty"`
-		}{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
+		j.Delivery = &jsonDelivery{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
 		if li.Next > st.Cursor {
 			j.Delivery.Pending = li.Next - st.Cursor
 		}
@@ -321,4 +305,15 @@ func offsetGaps(li *inspect.LogInfo) []string {
 		}
 	}
 	return gaps
+}
+
+// jsonDelivery is the delivery state in info --json.
+type jsonDelivery struct {
+	Sequence uint64 `json:"sequence"`
+	Cursor   uint64 `json:"cursor"`
+	First    uint64 `json:"first"`
+	Pending  uint64 `json:"pending"`
+	// Gaps are the pending offsets delivery hands out as gaps.
+	Gaps      []jsonPendingGap `json:"gaps"`
+	GapsError string           `json:"gaps_error,omitempty"`
 }

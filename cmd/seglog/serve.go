@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/seglog/seglog/log/ship/exchange"
@@ -25,6 +24,7 @@ type serveFlags struct {
 	listen, dir, tokens string
 	tlsCert, tlsKey     string
 	maxBody, maxBatch   string
+	metrics             string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -43,9 +43,13 @@ blank lines and lines starting with # are skipped. A request without a
 known secret gets 401, with another agent's 403, and stores nothing.
 --tls-cert and --tls-key (PEM files) serve https instead of http.
 
-Prometheus metrics are on /metrics. The address actually listened on is
+--metrics ADDR serves Prometheus metrics on http://ADDR/metrics, a
+listener of its own and without authentication, so keep ADDR private (for
+example 127.0.0.1:9420); without it no metrics are served. The agents'
+listener serves only the exchange. The address actually listened on is
 printed on stderr ("listening on ADDR"; with --json, a JSON line on
-stdout), so that --listen 127.0.0.1:0 can be used. Interrupted (SIGINT,
+stdout, then {"event":"metrics"} with --metrics), so that --listen
+127.0.0.1:0 can be used. Interrupted (SIGINT,
 SIGTERM), it finishes the requests under way, closes the inboxes and
 exits 0. SIGHUP reads --tokens again (agents added, secrets rotated); a
 file that does not parse leaves the tokens in use.`,
@@ -62,6 +66,7 @@ file that does not parse leaves the tokens in use.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fl.StringVar(&f.maxBody, "max-body", "64MiB", "largest request body as sent (compressed): 413 past it")
 	fl.StringVar(&f.maxBatch, "max-batch", "256MiB", "largest request body decompressed: 413 past it")
+	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on ADDR (host:port), unauthenticated: keep it private")
 	_ = cmd.MarkFlagRequired("dir")
 	_ = cmd.MarkFlagRequired("tokens")
 	return cmd
@@ -115,7 +120,6 @@ func (a *app) serve(f *serveFlags) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", srv)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -139,6 +143,19 @@ func (a *app) serve(f *serveFlags) error {
 		_ = writeJSON(a.stdout, map[string]string{"event": "listening", "address": ln.Addr().String(), "url": scheme + "://" + ln.Addr().String()})
 	} else {
 		fmt.Fprintf(a.stderr, "seglog: listening on %s (%s://%s), %d agents, inboxes in %s\n", ln.Addr(), scheme, ln.Addr(), tokens.Len(), f.dir)
+	}
+
+	// Metrics get a listener of their own: the agents' listener
+	// answers only authenticated exchange requests, and the metrics
+	// (agent names, volumes) are for the operator's network alone.
+	if f.metrics != "" {
+		stop, err := a.serveMetrics(f.metrics, reg)
+		if err != nil {
+			_ = hs.Close()
+			srv.Close()
+			return err
+		}
+		defer stop()
 	}
 
 	var serveErr error

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,9 +31,10 @@ const testSecret = "agent-one-secret-0123456789"
 
 // server is a "seglog serve" running in-process.
 type server struct {
-	url, addr string
-	dir       string
-	stop      func() result
+	url, addr  string
+	metricsURL string // set when serve runs with --metrics
+	dir        string
+	stop       func() result
 }
 
 // startServe runs "seglog serve" in-process on 127.0.0.1 with the agent
@@ -54,17 +56,27 @@ func startServe(t *testing.T, extra ...string) *server {
 		done <- runContext(ctx, args, pw, &errb)
 		pw.Close()
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	out := bufio.NewReader(pr)
+	line, err := out.ReadString('\n')
 	if err != nil {
 		cancel()
 		t.Fatalf("serve printed no address: %v; stderr: %s; exit %d", err, errb.String(), <-done)
 	}
-	go io.Copy(io.Discard, pr)
 	var ev struct{ Event, Address, URL string }
 	if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Event != "listening" {
 		t.Fatalf("serve's first line %q: %v", line, err)
 	}
 	s.url, s.addr = ev.URL, ev.Address
+	if slices.Contains(extra, "--metrics") {
+		line, err := out.ReadString('\n')
+		var mev struct{ Event, URL string }
+		if err != nil || json.Unmarshal([]byte(line), &mev) != nil || mev.Event != "metrics" {
+			cancel()
+			t.Fatalf("serve --metrics: second line %q: %v; stderr: %s", line, err, errb.String())
+		}
+		s.metricsURL = mev.URL
+	}
+	go io.Copy(io.Discard, out)
 	stopped := false
 	s.stop = func() result {
 		if !stopped {
@@ -164,7 +176,7 @@ func TestShipServe(t *testing.T) {
 				extra = []string{"--tls-cert", cert, "--tls-key", key}
 				shipExtra = []string{"--ca", cert}
 			}
-			srv := startServe(t, extra...)
+			srv := startServe(t, append(extra, "--metrics", "127.0.0.1:0")...)
 			if tlsOn != strings.HasPrefix(srv.url, "https://") {
 				t.Fatalf("server URL %s", srv.url)
 			}
@@ -188,9 +200,14 @@ func TestShipServe(t *testing.T) {
 			again := append([]string{"ship", dir, "--to", srv.url, "--agent", "agent1", "--token-file", tokenFile(t, testSecret), "--drain"}, shipExtra...)
 			seglogCmd(t, again...).wantCode(t, exitOK)
 
-			metrics := get(t, srv, "/metrics")
+			metrics := getURL(t, srv.metricsURL)
 			if !strings.Contains(metrics, `seglog_serve_records_total{agent="agent1"} 700`) {
 				t.Fatalf("metrics lack the stored records:\n%s", grepLines(metrics, "seglog_"))
+			}
+			// The agents' listener serves the exchange only: the metrics
+			// name every agent and are not for the network it faces.
+			if code := getStatus(t, srv, "/metrics"); code != http.StatusNotFound {
+				t.Fatalf("GET /metrics on the agents' listener: status %d, want 404", code)
 			}
 			if r := srv.stop(); r.code != exitOK {
 				t.Fatalf("serve exited %d: %s", r.code, r.stderr)
@@ -269,21 +286,42 @@ func TestShipRefusals(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, srv *server, path string) string {
+// getURL returns the body of a GET of url, which must answer 200.
+func getURL(t *testing.T, url string) string {
 	t.Helper()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = nil
-	c := &http.Client{Transport: tr}
-	if strings.HasPrefix(srv.url, "https") {
-		tr.TLSClientConfig = insecureForTest()
-	}
-	resp, err := c.Get(srv.url + path)
+	resp, err := testClient(url).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
 	return string(b)
+}
+
+// getStatus returns the status of an unauthenticated GET of path on the
+// server's agents' listener.
+func getStatus(t *testing.T, srv *server, path string) int {
+	t.Helper()
+	resp, err := testClient(srv.url).Get(srv.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// testClient is an HTTP client for url, skipping certificate checks for
+// the tests' self-signed https servers.
+func testClient(url string) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = nil
+	if strings.HasPrefix(url, "https") {
+		tr.TLSClientConfig = insecureForTest()
+	}
+	return &http.Client{Transport: tr}
 }
 
 func grepLines(s, sub string) string {

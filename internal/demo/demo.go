@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -57,7 +57,7 @@ type demo struct {
 func (d *demo) open() error {
 	l, err := seglog.Open(d.dir, &seglog.Options{
 		SegmentSize: seglog.MinSegmentSize,
-		Logger:      stdlog.New(stdlog.DiscardHandler),
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)

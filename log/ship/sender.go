@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -46,7 +46,7 @@ type Options struct {
 
 	// Logger receives failures (at Warn, once per run of failures) and
 	// resyncs. Default slog.Default().
-	Logger *stdlog.Logger
+	Logger *slog.Logger
 }
 
 const (
@@ -77,7 +77,7 @@ func (o *Options) withDefaults() Options {
 		opts.MaxBackoff = opts.MinBackoff
 	}
 	if opts.Logger == nil {
-		opts.Logger = stdlog.Default()
+		opts.Logger = slog.Default()
 	}
 	return opts
 }

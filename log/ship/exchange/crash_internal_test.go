@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	stdlog "log/slog"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -171,4 +171,4 @@ func checkCrashInbox(t *testing.T, what string, srv *Server) {
 	}
 }
 
-func quiet() *stdlog.Logger { return stdlog.New(stdlog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

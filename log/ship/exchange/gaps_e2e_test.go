@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	stdlog "log/slog"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,7 +27,7 @@ func TestGapsShippedOverHTTP(t *testing.T) {
 		t.Run(damage, func(t *testing.T) {
 			srv, hs, dir := newServer(t, nil)
 			agentDir := t.TempDir()
-			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Logger: stdlog.New(stdlog.DiscardHandler)}
+			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Logger: slog.New(slog.DiscardHandler)}
 			if damage == "size limit" {
 				opts.MaxBytes, opts.Limit = 3*seglog.MinSegmentSize, seglog.LimitDrop
 			}

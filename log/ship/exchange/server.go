@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log/slog"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -44,7 +44,7 @@ type ServerOptions struct {
 	OnStored   func(Stored)
 	OnRejected func(agent string, status int, err error)
 	// Logger receives server-side failures. Default slog.Default().
-	Logger *stdlog.Logger
+	Logger *slog.Logger
 }
 
 // Stored describes one answered batch, for OnStored.
@@ -115,7 +115,7 @@ func NewServer(dir string, tokens *Tokens, opts *ServerOptions) (*Server, error)
 		s.opts.MaxGapLabels = defaultMaxGapLabels
 	}
 	if s.opts.Logger == nil {
-		s.opts.Logger = stdlog.Default()
+		s.opts.Logger = slog.Default()
 	}
 	if s.opts.LogOptions != nil {
 		s.logOpt = *s.opts.LogOptions
