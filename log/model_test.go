@@ -173,6 +173,7 @@ func (r *modelRun) open() {
 	if err != nil {
 		r.fatalf("Open: %v", err)
 	}
+	verifyAtEnd(r.t, opts.FS, dlDir)
 	r.l = l
 }
 

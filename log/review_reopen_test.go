@@ -36,7 +36,11 @@ func reviewOpen(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) (*seg
 	if mod != nil {
 		mod(opts)
 	}
-	return seglog.Open(reviewDir, opts)
+	l, err := seglog.Open(reviewDir, opts)
+	if err == nil {
+		verifyAtEnd(t, opts.FS, reviewDir)
+	}
+	return l, err
 }
 
 func reviewPayload(i int) []byte { return fmt.Appendf(nil, "record %04d %0500d", i, i) }
