@@ -41,6 +41,8 @@ type appendState struct {
 	discarded map[uint64]discardedGroup
 	waiting   map[uint64]int
 	failErr   error
+	// rollWaits counts the waits for a roll to finish, for tests.
+	rollWaits uint64
 }
 
 // discardedGroup is a group of SyncAlways appends that a failed write

@@ -20,7 +20,7 @@ func TestCloseRacingAppends(t *testing.T) {
 		policy := policies[run%len(policies)]
 		fsys := crashfs.New()
 		const dir = "/closing"
-		opts := &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize, Sync: policy, Logger: coreQuiet}
+		opts := &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize, Sync: policy, Logger: quiet}
 		l, err := seglog.Open(dir, opts)
 		if err != nil {
 			t.Fatal(err)

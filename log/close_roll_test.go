@@ -20,7 +20,7 @@ import (
 // after Close still loses nothing.
 func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 	fsys := crashfs.New()
-	seg0 := reviewDir + "/" + segment.FileName(0)
+	seg0 := crashDir + "/" + segment.FileName(0)
 	// Hold the background fsync of the sealed segment until records are
 	// written to the next one.
 	held, release := make(chan struct{}), make(chan struct{})
@@ -34,14 +34,14 @@ func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 			})
 		}
 	}}
-	l1, err := seglog.Open(reviewDir, &seglog.Options{FS: holdFS, Logger: reviewQuiet, SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever})
+	l1, err := seglog.Open(crashDir, &seglog.Options{FS: holdFS, Logger: quiet, SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever})
 	if err != nil {
 		t.Fatal(err)
 	}
 	armed.Store(true)
 	var want [][]byte
-	for i := 0; len(reviewSegs(t, fsys)) < 2; i++ {
-		p := reviewPayload(i)
+	for i := 0; len(procSegs(t, fsys)) < 2; i++ {
+		p := procPayload(i)
 		if _, err := l1.Append(p); err != nil {
 			t.Fatal(err)
 		}
@@ -49,12 +49,12 @@ func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 	}
 	<-held
 	for i := len(want); i < len(want)+3; i++ {
-		if _, err := l1.Append(reviewPayload(i)); err != nil {
+		if _, err := l1.Append(procPayload(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 3 {
-		want = append(want, reviewPayload(len(want)))
+		want = append(want, procPayload(len(want)))
 	}
 	if err := l1.Flush(); err != nil { // frames cut before the fsync ends
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 		}
 		return nil
 	})
-	l2, err := reviewOpen(t, fsys, nil)
+	l2, err := openProc(t, fsys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestCloseRecordsSealedSegmentDurable(t *testing.T) {
 	}
 	l2.Close()
 
-	l3, err := reviewOpen(t, fsys.Crash(nil, crashfs.CrashLoseUnsynced), nil)
+	l3, err := openProc(t, fsys.Crash(nil, crashfs.CrashLoseUnsynced), nil)
 	if err != nil {
 		t.Fatalf("open after power loss: %v", err)
 	}

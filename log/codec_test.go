@@ -26,14 +26,14 @@ func TestCodecRoundTrip(t *testing.T) {
 	sizes := []int{0, 1, 100, 4 << 10, 1 << 20, 4 << 20}
 	for _, tt := range tests {
 		t.Run(tt.codec.String(), func(t *testing.T) {
-			rng := coreRand(t)
+			rng := newRand(t)
 			dir := t.TempDir()
 			opts := &seglog.Options{SegmentSize: tt.segSize, Codec: tt.codec}
-			l := coreOpen(t, dir, opts)
+			l := openLog(t, dir, opts)
 			var want []seglog.Record
 			compressible := map[uint64]bool{}
 			add := func(size int, comp bool, typ string) {
-				r := coreAppend(t, l, seglog.Record{Type: typ, Data: coreData(rng, size, comp)})[0]
+				r := appendRecs(t, l, seglog.Record{Type: typ, Data: recordData(rng, size, comp)})[0]
 				if len(typ) < 8 { // a long tag of one letter compresses
 					compressible[r.Offset] = comp
 				}
@@ -49,13 +49,13 @@ func TestCodecRoundTrip(t *testing.T) {
 				add(rng.IntN(64<<10), rng.IntN(2) == 0, []string{"", "a", "bb"}[rng.IntN(3)])
 			}
 			add(0, false, strings.Repeat("x", seglog.MaxTypeLen))
-			coreCheck(t, l, want)
-			coreClose(t, l)
+			checkLog(t, l, want)
+			closeLog(t, l)
 
 			// Each frame holds one record: stored compressed when that
 			// shrank it, which it does for sizeable compressible data.
-			for _, seg := range coreSegments(t, dir) {
-				for _, f := range coreFrames(t, seg) {
+			for _, seg := range segmentPaths(t, dir) {
+				for _, f := range fileFrames(t, seg) {
 					size := len(want[f.base].Data)
 					comp, known := compressible[f.base]
 					switch {
@@ -76,8 +76,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			// reads the old frames and writes new ones its own way.
 			o := *opts
 			o.Codec = tt.reopen
-			l = coreOpen(t, dir, &o)
-			coreCheck(t, l, want)
+			l = openLog(t, dir, &o)
+			checkLog(t, l, want)
 			for _, comp := range []bool{true, false} {
 				for _, size := range []int{0, 100, 1 << 20} {
 					add(size, comp, "reopened")
@@ -85,12 +85,12 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			batch := make([]seglog.Record, 10)
 			for i := range batch {
-				batch[i] = seglog.Record{Type: fmt.Sprint(i % 3), Data: coreData(rng, rng.IntN(10<<10), i%2 == 0)}
+				batch[i] = seglog.Record{Type: fmt.Sprint(i % 3), Data: recordData(rng, rng.IntN(10<<10), i%2 == 0)}
 			}
-			want = append(want, coreAppendBatch(t, l, batch...)...)
-			coreCheck(t, l, want)
-			coreClose(t, l)
-			coreCheck(t, coreOpen(t, dir, &seglog.Options{ReadOnly: true}), want)
+			want = append(want, appendBatch(t, l, batch...)...)
+			checkLog(t, l, want)
+			closeLog(t, l)
+			checkLog(t, openLog(t, dir, &seglog.Options{ReadOnly: true}), want)
 		})
 	}
 }
@@ -100,8 +100,8 @@ func TestCodecRoundTrip(t *testing.T) {
 // refused append appends nothing, not even the good records of its batch.
 func TestTooLarge(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
-	want := coreAppend(t, l, seglog.Record{Data: []byte("before")})
+	l := openLog(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
+	want := appendRecs(t, l, seglog.Record{Data: []byte("before")})
 
 	big := make([]byte, seglog.MaxRecordSize+1)
 	for i := range big {
@@ -147,39 +147,39 @@ func TestTooLarge(t *testing.T) {
 	}
 
 	// The limits themselves are accepted.
-	want = append(want, coreAppend(t, l, seglog.Record{Data: big[:seglog.MaxRecordSize]})...)
-	want = append(want, coreAppend(t, l, seglog.Record{Type: longType[:seglog.MaxTypeLen], Data: []byte("longest type")})...)
-	coreCheck(t, l, want)
-	coreClose(t, l)
-	coreCheck(t, coreOpen(t, dir, nil), want)
+	want = append(want, appendRecs(t, l, seglog.Record{Data: big[:seglog.MaxRecordSize]})...)
+	want = append(want, appendRecs(t, l, seglog.Record{Type: longType[:seglog.MaxTypeLen], Data: []byte("longest type")})...)
+	checkLog(t, l, want)
+	closeLog(t, l)
+	checkLog(t, openLog(t, dir, nil), want)
 }
 
 // TestRecordLargerThanSegment appends records larger than SegmentSize,
 // into an empty log and between small ones: each gets a segment of its
 // own, and the records around it go to the segments before and after.
 func TestRecordLargerThanSegment(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Codec: seglog.CodecS2}
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	var want []seglog.Record
 	huge := func() seglog.Record {
-		return seglog.Record{Data: coreData(rng, 3*seglog.MinSegmentSize+rng.IntN(1000), false)}
+		return seglog.Record{Data: recordData(rng, 3*seglog.MinSegmentSize+rng.IntN(1000), false)}
 	}
-	smallRec := func() seglog.Record { return seglog.Record{Data: coreData(rng, 100, false)} }
-	want = append(want, coreAppend(t, l, huge())...)                  // 0: first in the log
-	want = append(want, coreAppend(t, l, smallRec(), smallRec())...)  // 1, 2
-	want = append(want, coreAppend(t, l, huge())...)                  // 3
-	want = append(want, coreAppend(t, l, huge())...)                  // 4: right after another
-	want = append(want, coreAppendBatch(t, l, smallRec(), huge())...) // 5, 6: a batch is one frame
-	want = append(want, coreAppend(t, l, smallRec())...)              // 7
-	coreCheck(t, l, want)
-	coreClose(t, l)
+	smallRec := func() seglog.Record { return seglog.Record{Data: recordData(rng, 100, false)} }
+	want = append(want, appendRecs(t, l, huge())...)                 // 0: first in the log
+	want = append(want, appendRecs(t, l, smallRec(), smallRec())...) // 1, 2
+	want = append(want, appendRecs(t, l, huge())...)                 // 3
+	want = append(want, appendRecs(t, l, huge())...)                 // 4: right after another
+	want = append(want, appendBatch(t, l, smallRec(), huge())...)    // 5, 6: a batch is one frame
+	want = append(want, appendRecs(t, l, smallRec())...)             // 7
+	checkLog(t, l, want)
+	closeLog(t, l)
 
 	var got [][]uint64 // the offsets each segment holds
-	for _, seg := range coreSegments(t, dir) {
+	for _, seg := range segmentPaths(t, dir) {
 		var offs []uint64
-		for _, f := range coreFrames(t, seg) {
+		for _, f := range fileFrames(t, seg) {
 			for o := f.base; o < f.next(); o++ {
 				offs = append(offs, o)
 			}
@@ -190,10 +190,10 @@ func TestRecordLargerThanSegment(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(wantSegs) {
 		t.Fatalf("segments hold offsets %v, want %v", got, wantSegs)
 	}
-	for i, seg := range coreSegments(t, dir) {
+	for i, seg := range segmentPaths(t, dir) {
 		if base, _ := segment.ParseFileName(seg[len(seg)-len(segment.FileName(0)):]); base != wantSegs[i][0] {
 			t.Fatalf("segment %s: base %d, want %d", seg, base, wantSegs[i][0])
 		}
 	}
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	checkLog(t, openLog(t, dir, opts), want)
 }

@@ -11,10 +11,10 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
-// coreConcData is the self-describing payload of writer g's n-th record:
+// concData is the self-describing payload of writer g's n-th record:
 // a header naming both, then bytes derived from them, so a reader can check
 // any record it meets without knowing who wrote it.
-func coreConcData(g, n, size int) []byte {
+func concData(g, n, size int) []byte {
 	b := fmt.Appendf(nil, "g%d n%d|", g, n)
 	for i := len(b); i < size; i++ {
 		b = append(b, byte(g*31+n*7+i))
@@ -22,13 +22,13 @@ func coreConcData(g, n, size int) []byte {
 	return b
 }
 
-// coreConcCheck checks a record read from a concurrently written log.
-func coreConcCheck(r seglog.Record) error {
+// concCheck checks a record read from a concurrently written log.
+func concCheck(r seglog.Record) error {
 	var g, n int
 	if _, err := fmt.Sscanf(string(r.Data), "g%d n%d|", &g, &n); err != nil {
 		return fmt.Errorf("offset %d: unparsable record %q: %v", r.Offset, r.Data[:min(len(r.Data), 20)], err)
 	}
-	if want := coreConcData(g, n, len(r.Data)); !bytes.Equal(r.Data, want) {
+	if want := concData(g, n, len(r.Data)); !bytes.Equal(r.Data, want) {
 		return fmt.Errorf("offset %d: record of writer %d, #%d is damaged", r.Offset, g, n)
 	}
 	if r.Type != "" && r.Type != fmt.Sprintf("g%d", g) {
@@ -46,10 +46,10 @@ func TestConcurrentAppendRead(t *testing.T) {
 	const writers, perWriter = 8, 120
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
-			seed := coreRand(t).Uint64()
+			seed := newRand(t).Uint64()
 			dir := t.TempDir()
 			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: policy, Codec: seglog.CodecS2}
-			l := coreOpen(t, dir, opts)
+			l := openLog(t, dir, opts)
 
 			type written struct {
 				g, n, size int
@@ -79,7 +79,7 @@ func TestConcurrentAppendRead(t *testing.T) {
 							size = seglog.MinSegmentSize + rng.IntN(4000)
 						}
 						if rng.IntN(4) > 0 {
-							off, err := l.Append(coreConcData(g, n, size))
+							off, err := l.Append(concData(g, n, size))
 							if err != nil {
 								t.Errorf("writer %d: Append: %v", g, err)
 								return
@@ -91,7 +91,7 @@ func TestConcurrentAppendRead(t *testing.T) {
 						k := 1 + rng.IntN(4)
 						batch := make([]seglog.Record, k)
 						for i := range batch {
-							batch[i] = seglog.Record{Type: fmt.Sprintf("g%d", g), Data: coreConcData(g, n+i, size/k)}
+							batch[i] = seglog.Record{Type: fmt.Sprintf("g%d", g), Data: concData(g, n+i, size/k)}
 						}
 						first, err := l.AppendRecords(batch...)
 						if err != nil {
@@ -122,7 +122,7 @@ func TestConcurrentAppendRead(t *testing.T) {
 							err = fmt.Errorf("Read(%d) returned offset %d", o, rec.Offset)
 						}
 						if err == nil {
-							err = coreConcCheck(rec)
+							err = concCheck(rec)
 						}
 						if err != nil {
 							t.Errorf("reader %d: %v", r, err)
@@ -142,7 +142,7 @@ func TestConcurrentAppendRead(t *testing.T) {
 							err = fmt.Errorf("Records yields offset %d, want %d", rec.Offset, want)
 						}
 						if err == nil {
-							err = coreConcCheck(rec)
+							err = concCheck(rec)
 						}
 						if err != nil {
 							t.Errorf("iterator: %v", err)
@@ -171,7 +171,7 @@ func TestConcurrentAppendRead(t *testing.T) {
 				if !ok {
 					t.Fatalf("offset %d was never handed out: offsets are not dense", o)
 				}
-				want[o] = seglog.Record{Offset: o, Type: w.typ, Data: coreConcData(w.g, w.n, w.size)}
+				want[o] = seglog.Record{Offset: o, Type: w.typ, Data: concData(w.g, w.n, w.size)}
 			}
 			// Each writer's records appear in the order it appended them.
 			last := make([]int, writers)
@@ -184,13 +184,13 @@ func TestConcurrentAppendRead(t *testing.T) {
 					t.Fatalf("writer %d's record #%d at offset %d follows its #%d", w.g, w.n, o, last[w.g])
 				}
 				last[w.g] = w.n
-				if err := coreConcCheck(want[o]); err != nil {
+				if err := concCheck(want[o]); err != nil {
 					t.Fatal(err)
 				}
 			}
-			coreCheck(t, l, want)
-			coreClose(t, l)
-			coreCheck(t, coreOpen(t, dir, opts), want)
+			checkLog(t, l, want)
+			closeLog(t, l)
+			checkLog(t, openLog(t, dir, opts), want)
 		})
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // refServer is a reference server. It keeps the label it expects next and
 // what it stored, in order: the offset of each record (decoded from the
-// payload, which the tests make from the offset with relPayload), or -1
+// payload, which the tests make from the offset with tracedPayload), or -1
 // for each offset a gap notice covered.
 type refServer struct {
 	// noDedupe breaks rule 2 and 3: the server stores every entry it gets
@@ -88,7 +88,7 @@ type ctAgent struct {
 
 func newCtAgent(t *testing.T) *ctAgent {
 	fsys := crashfs.New()
-	a := &ctAgent{t: t, fsys: fsys, l: dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))}
+	a := &ctAgent{t: t, fsys: fsys, l: openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))}
 	t.Cleanup(func() { a.l.Close() })
 	return a
 }
@@ -96,7 +96,7 @@ func newCtAgent(t *testing.T) *ctAgent {
 func (a *ctAgent) append(n int) {
 	a.t.Helper()
 	for range n {
-		if _, err := a.l.Append(relPayload(a.next, 200)); err != nil {
+		if _, err := a.l.Append(tracedPayload(a.next, 200)); err != nil {
 			a.t.Fatal(err)
 		}
 		a.next++
@@ -107,12 +107,12 @@ func (a *ctAgent) append(n int) {
 // answer, unless lost.
 func (a *ctAgent) exchange(srv *refServer, max int, lost bool) seglog.AckResult {
 	a.t.Helper()
-	b := dlPending(a.t, a.l, max)
+	b := mustPending(a.t, a.l, max)
 	n := srv.receive(b)
 	if lost {
 		return seglog.AckResult{}
 	}
-	return dlAck(a.t, a.l, n)
+	return mustAck(a.t, a.l, n)
 }
 
 // drain exchanges until nothing is pending and the last batch is
@@ -161,7 +161,7 @@ func ctRange(from, to int64) []int64 {
 // reaches it exactly once and in order, whatever answers are lost, however
 // the batch size varies, and across crashes of the agent.
 func TestContractExactlyOnce(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	a := newCtAgent(t)
 	srv := &refServer{}
@@ -176,7 +176,7 @@ func TestContractExactlyOnce(t *testing.T) {
 			// returned, and every Ack, is durable).
 			a.l.Close()
 			a.fsys = a.fsys.Crash(rng, crashfs.CrashLoseUnsynced)
-			a.l = dlOpen(t, dlOpts(a.fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+			a.l = openCrash(t, crashOpts(a.fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 			if got := a.l.NextOffset(); got != a.next {
 				t.Fatalf("step %d: next %d after a crash, want %d", step, got, a.next)
 			}
@@ -195,8 +195,8 @@ func TestContractGap(t *testing.T) {
 	a := newCtAgent(t)
 	a.append(20)
 	a.l.Close()
-	dlFlipInRecord(t, a.fsys, relPayload(7, 200)[16:100])
-	a.l = dlOpen(t, dlOpts(a.fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	flipInRecord(t, a.fsys, tracedPayload(7, 200)[16:100])
+	a.l = openCrash(t, crashOpts(a.fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	srv := &refServer{}
 	a.exchange(srv, 5, true) // answers lost: the gap is handed out again, and skipped as a duplicate
 	a.exchange(srv, 9, false)
@@ -236,7 +236,7 @@ func TestContractRewindDuplicates(t *testing.T) {
 		srv := &refServer{noDedupe: !dedupe}
 		a.exchange(srv, 10, false)
 		a.exchange(srv, 10, false) // has 0..19, kept 10..19
-		if res := dlAck(t, a.l, 15); res.Branch != seglog.AckRewind || res.Resync {
+		if res := mustAck(t, a.l, 15); res.Branch != seglog.AckRewind || res.Resync {
 			t.Fatalf("stale Ack(15) = %+v, want rewind", res)
 		}
 		a.drain(srv)
@@ -279,9 +279,9 @@ func TestContractTooHigh(t *testing.T) {
 	a.append(30)
 	srv := &refServer{}
 	a.exchange(srv, 10, false)
-	b := dlPending(t, a.l, 5) // labels 10..14
-	srv.receive(b)            // stored; the server answers wrongly:
-	res := dlAck(t, a.l, 1000)
+	b := mustPending(t, a.l, 5) // labels 10..14
+	srv.receive(b)              // stored; the server answers wrongly:
+	res := mustAck(t, a.l, 1000)
 	if res.Branch != seglog.AckTooHigh || !res.Resync || res.State.Cursor != 10 {
 		t.Fatalf("Ack(1000) = %+v, want too high with the cursor on 10", res)
 	}
@@ -307,7 +307,7 @@ func TestContractStaleAnswerLoses(t *testing.T) {
 	srv := &refServer{}
 	a.exchange(srv, 10, false)
 	a.exchange(srv, 10, false) // has 0..19; kept 10..19; cursor 20
-	res := dlAck(t, a.l, 3)    // stale: far below the window
+	res := mustAck(t, a.l, 3)  // stale: far below the window
 	if res.Branch != seglog.AckAncient || !res.Resync || res.State.Cursor != 10 {
 		t.Fatalf("Ack(3) = %+v, want ancient", res)
 	}

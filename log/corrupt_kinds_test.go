@@ -3,7 +3,6 @@ package log_test
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,6 @@ import (
 // seglog.ErrCorrupt and is one *seglog.CorruptError naming the damaged
 // file and the byte position of the damage.
 func TestEveryDamagedFileMatchesErrCorrupt(t *testing.T) {
-	quiet := slog.New(slog.DiscardHandler)
 	src := t.TempDir()
 	l, err := seglog.Open(src, &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize})
 	if err != nil {

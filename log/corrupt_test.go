@@ -14,41 +14,41 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-var coreExhaustive = flag.Bool("core.exhaustive", false, "flip every byte of every frame in the bit-flip tests (slow)")
+var exhaustive = flag.Bool("exhaustive", false, "flip every byte of every frame in the bit-flip tests (slow)")
 
-// coreBuildSegments appends records of mixed sizes, single and batched,
+// buildSegments appends records of mixed sizes, single and batched,
 // until the log in dir has at least n segments, and returns them.
-func coreBuildSegments(t *testing.T, rng *rand.Rand, dir string, opts *seglog.Options, n int) []seglog.Record {
+func buildSegments(t *testing.T, rng *rand.Rand, dir string, opts *seglog.Options, n int) []seglog.Record {
 	t.Helper()
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	var want []seglog.Record
-	for len(coreSegments(t, dir)) < n {
+	for len(segmentPaths(t, dir)) < n {
 		compressible := rng.IntN(2) == 0
 		if rng.IntN(3) == 0 {
 			var recs []seglog.Record
 			for range 2 + rng.IntN(3) {
-				recs = append(recs, seglog.Record{Type: fmt.Sprintf("type-%d", rng.IntN(4)), Data: coreData(rng, rng.IntN(300), compressible)})
+				recs = append(recs, seglog.Record{Type: fmt.Sprintf("type-%d", rng.IntN(4)), Data: recordData(rng, rng.IntN(300), compressible)})
 			}
-			want = append(want, coreAppendBatch(t, l, recs...)...)
+			want = append(want, appendBatch(t, l, recs...)...)
 		} else {
-			want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, rng.IntN(600), compressible)})...)
+			want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, rng.IntN(600), compressible)})...)
 		}
 	}
-	coreCheck(t, l, want)
-	coreClose(t, l)
+	checkLog(t, l, want)
+	closeLog(t, l)
 	return want
 }
 
-// coreFlipPositions returns the byte positions of f to damage: every
+// flipPositions returns the byte positions of f to damage: every
 // header byte and a sample of body bytes (every byte under
-// -core.exhaustive).
-func coreFlipPositions(rng *rand.Rand, f coreFrame) []int64 {
+// -exhaustive).
+func flipPositions(rng *rand.Rand, f fileFrame) []int64 {
 	var ps []int64
 	for p := f.pos; p < f.pos+segment.FrameHeaderSize; p++ {
 		ps = append(ps, p)
 	}
 	body := f.size - segment.FrameHeaderSize
-	if *coreExhaustive {
+	if *exhaustive {
 		for p := f.pos + segment.FrameHeaderSize; p < f.end(); p++ {
 			ps = append(ps, p)
 		}
@@ -63,25 +63,25 @@ func coreFlipPositions(rng *rand.Rand, f coreFrame) []int64 {
 	return ps
 }
 
-// coreRecordsAround iterates the log from offset from, going on after
+// recordsAround iterates the log from offset from, going on after
 // errors, and checks that it yields want except the records of the damaged
 // frame bad, in whose place it yields one ErrCorrupt naming file and the
 // frame's position.
-func coreRecordsAround(t *testing.T, l *seglog.Log, want []seglog.Record, from uint64, bad coreFrame, file string) {
+func recordsAround(t *testing.T, l *seglog.Log, want []seglog.Record, from uint64, bad fileFrame, file string) {
 	t.Helper()
 	i, errs := from, 0
 	for r, err := range l.Records(from) {
 		if err != nil {
 			errs++
-			coreMustCorrupt(t, err, file, bad.pos)
+			mustCorrupt(t, err, file, bad.pos)
 			if i != bad.base {
 				t.Fatalf("Records: damage reported after offset %d, want at %d", i, bad.base)
 			}
 			i = bad.next()
 			continue
 		}
-		if i >= uint64(len(want)) || !coreSameRecord(r, want[i]) {
-			t.Fatalf("Records yields %s, want offset %d", coreDescribe(r), i)
+		if i >= uint64(len(want)) || !sameRecord(r, want[i]) {
+			t.Fatalf("Records yields %s, want offset %d", describeRecord(r), i)
 		}
 		i++
 	}
@@ -98,17 +98,17 @@ func coreRecordsAround(t *testing.T, l *seglog.Log, want []seglog.Record, from u
 func TestBitFlipSealedSegment(t *testing.T) {
 	for _, codec := range []seglog.Codec{seglog.CodecNone, seglog.CodecS2} {
 		t.Run(codec.String(), func(t *testing.T) {
-			rng := coreRand(t)
+			rng := newRand(t)
 			dir := t.TempDir()
 			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Codec: codec, Sync: seglog.SyncNever}
-			want := coreBuildSegments(t, rng, dir, opts, 3)
-			sealed := coreSegments(t, dir)[1]
-			frames := coreFrames(t, sealed)
+			want := buildSegments(t, rng, dir, opts, 3)
+			sealed := segmentPaths(t, dir)[1]
+			frames := fileFrames(t, sealed)
 			flips := 0
 			for k, f := range frames {
 				// A fresh handle per frame: Read keeps recently decoded
 				// frames, and this frame must come from the disk.
-				l := coreOpen(t, dir, opts)
+				l := openLog(t, dir, opts)
 				var neighbours []uint64
 				for _, o := range []uint64{0, uint64(len(want)) - 1, frames[0].base, frames[len(frames)-1].next(), f.base - 1, f.next()} {
 					if !f.holds(o) && o < uint64(len(want)) {
@@ -116,29 +116,29 @@ func TestBitFlipSealedSegment(t *testing.T) {
 					}
 				}
 				from := frames[max(k-1, 0)].base
-				for _, p := range coreFlipPositions(rng, f) {
+				for _, p := range flipPositions(rng, f) {
 					x := byte(1 + rng.IntN(255))
-					coreXor(t, sealed, p, x)
+					xorByte(t, sealed, p, x)
 					for o := f.base; o < f.next(); o++ {
 						r, err := l.Read(o)
 						if err == nil {
-							t.Fatalf("byte %d of %s ^= %#x: Read(%d) = %s, want ErrCorrupt", p, sealed, x, o, coreDescribe(r))
+							t.Fatalf("byte %d of %s ^= %#x: Read(%d) = %s, want ErrCorrupt", p, sealed, x, o, describeRecord(r))
 						}
-						coreMustCorrupt(t, err, sealed, f.pos)
+						mustCorrupt(t, err, sealed, f.pos)
 					}
 					for _, o := range neighbours {
-						if r, err := l.Read(o); err != nil || !coreSameRecord(r, want[o]) {
-							t.Fatalf("byte %d ^= %#x in frame at %d: Read(%d) = %s, %v", p, x, f.pos, o, coreDescribe(r), err)
+						if r, err := l.Read(o); err != nil || !sameRecord(r, want[o]) {
+							t.Fatalf("byte %d ^= %#x in frame at %d: Read(%d) = %s, %v", p, x, f.pos, o, describeRecord(r), err)
 						}
 					}
-					coreRecordsAround(t, l, want, from, f, sealed)
-					coreXor(t, sealed, p, x)
+					recordsAround(t, l, want, from, f, sealed)
+					xorByte(t, sealed, p, x)
 					flips++
 				}
-				coreClose(t, l)
+				closeLog(t, l)
 			}
 			t.Logf("%d flips in %d frames of %s", flips, len(frames), filepath.Base(sealed))
-			coreCheck(t, coreOpen(t, dir, opts), want)
+			checkLog(t, openLog(t, dir, opts), want)
 		})
 	}
 }
@@ -148,24 +148,24 @@ func TestBitFlipSealedSegment(t *testing.T) {
 // file, and the other segments still read. (The segment is not the one
 // before the active segment, which Open may check whole.)
 func TestBitFlipSegmentHeader(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	want := coreBuildSegments(t, rng, dir, opts, 4)
-	segs := coreSegments(t, dir)
-	first, last := coreFrames(t, segs[1]), coreFrames(t, segs[2])
+	want := buildSegments(t, rng, dir, opts, 4)
+	segs := segmentPaths(t, dir)
+	first, last := fileFrames(t, segs[1]), fileFrames(t, segs[2])
 	lo, hi := first[0].base, last[0].base // the damaged segment holds [lo, hi)
 	for p := int64(0); p < segment.HeaderSize; p++ {
 		x := byte(1 + rng.IntN(255))
-		coreXor(t, segs[1], p, x)
-		l := coreOpen(t, dir, opts)
+		xorByte(t, segs[1], p, x)
+		l := openLog(t, dir, opts)
 		for _, o := range []uint64{lo, (lo + hi) / 2, hi - 1} {
 			_, err := l.Read(o)
-			coreMustCorrupt(t, err, segs[1], -1)
+			mustCorrupt(t, err, segs[1], -1)
 		}
 		for _, o := range []uint64{0, lo - 1, hi, uint64(len(want)) - 1} {
-			if r, err := l.Read(o); err != nil || !coreSameRecord(r, want[o]) {
-				t.Fatalf("header byte %d ^= %#x: Read(%d) = %s, %v", p, x, o, coreDescribe(r), err)
+			if r, err := l.Read(o); err != nil || !sameRecord(r, want[o]) {
+				t.Fatalf("header byte %d ^= %#x: Read(%d) = %s, %v", p, x, o, describeRecord(r), err)
 			}
 		}
 		var errs []error
@@ -177,11 +177,11 @@ func TestBitFlipSegmentHeader(t *testing.T) {
 		if len(errs) == 0 {
 			t.Fatalf("header byte %d ^= %#x: Records over the segment reported nothing", p, x)
 		}
-		coreMustCorrupt(t, errs[0], segs[1], -1)
-		coreClose(t, l)
-		coreXor(t, segs[1], p, x)
+		mustCorrupt(t, errs[0], segs[1], -1)
+		closeLog(t, l)
+		xorByte(t, segs[1], p, x)
 	}
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	checkLog(t, openLog(t, dir, opts), want)
 }
 
 // TestBitFlipActiveSegment damages a frame of the active segment that a
@@ -193,26 +193,26 @@ func TestBitFlipSegmentHeader(t *testing.T) {
 // frame, but the damage is still never silently dropped: Read reports it.
 // Damage in the last frame is indistinguishable from a torn write.
 func TestBitFlipActiveSegment(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	src := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize}
-	l := coreOpen(t, src, opts)
+	l := openLog(t, src, opts)
 	var want []seglog.Record
 	for range 8 {
 		if rng.IntN(2) == 0 {
-			want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 1+rng.IntN(400), false)})...)
+			want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, 1+rng.IntN(400), false)})...)
 		} else {
-			want = append(want, coreAppendBatch(t, l, seglog.Record{Type: "a", Data: coreData(rng, 50, true)}, seglog.Record{Data: []byte("b")})...)
+			want = append(want, appendBatch(t, l, seglog.Record{Type: "a", Data: recordData(rng, 50, true)}, seglog.Record{Data: []byte("b")})...)
 		}
 	}
-	coreClose(t, l)
-	segs := coreSegments(t, src)
+	closeLog(t, l)
+	segs := segmentPaths(t, src)
 	if len(segs) != 1 {
 		t.Fatalf("%d segments, want 1", len(segs))
 	}
 	seg := filepath.Base(segs[0])
 	idx := seg[:len(seg)-len(segment.Suffix)] + ".idx"
-	frames := coreFrames(t, segs[0])
+	frames := fileFrames(t, segs[0])
 	size := frames[len(frames)-1].end()
 
 	indexStates := []struct {
@@ -231,14 +231,14 @@ func TestBitFlipActiveSegment(t *testing.T) {
 			for _, p := range []int64{f.pos, f.pos + 30, f.pos + segment.FrameHeaderSize + rng.Int64N(f.size-segment.FrameHeaderSize)} {
 				name := fmt.Sprintf("%s, frame %d, byte %d", st.name, k, p)
 				last := k == len(frames)-1
-				coreCopyDir(t, src, work)
+				copyDir(t, src, work)
 				path := filepath.Join(work, seg)
 				st.apply(t, filepath.Join(work, idx))
-				coreXor(t, path, p, 0x20)
+				xorByte(t, path, p, 0x20)
 
 				fast := *opts
-				fast.FS = coreFastFS
-				l, err := seglog.Open(work, coreQuietOpts(&fast))
+				fast.FS = fastFS
+				l, err := seglog.Open(work, quietOpts(&fast))
 				cases++
 				switch {
 				case last:
@@ -249,13 +249,13 @@ func TestBitFlipActiveSegment(t *testing.T) {
 					if r := l.Recovery(); r.TornBytes != f.size || r.TornFrom != f.base || r.Corrupt != nil {
 						t.Fatalf("%s: Recovery %+v, want %d torn bytes from %d", name, r, f.size, f.base)
 					}
-					coreCheck(t, l, want[:f.base])
-					coreClose(t, l)
+					checkLog(t, l, want[:f.base])
+					closeLog(t, l)
 					continue
 				case st.whole:
 					if err != nil {
 						// Finding the damage at Open is as good.
-						coreMustCorrupt(t, err, path, f.pos)
+						mustCorrupt(t, err, path, f.pos)
 						break
 					}
 					if l.NextOffset() != uint64(len(want)) {
@@ -263,22 +263,22 @@ func TestBitFlipActiveSegment(t *testing.T) {
 					}
 					for o := f.base; o < f.next(); o++ {
 						_, err := l.Read(o)
-						coreMustCorrupt(t, err, path, f.pos)
+						mustCorrupt(t, err, path, f.pos)
 					}
-					coreRecordsAround(t, l, want, 0, f, path)
-					coreClose(t, l)
+					recordsAround(t, l, want, 0, f, path)
+					closeLog(t, l)
 				default:
 					if err == nil {
 						l.Close()
 						t.Fatalf("%s: Open succeeded, want ErrCorrupt", name)
 					}
-					coreMustCorrupt(t, err, path, f.pos)
+					mustCorrupt(t, err, path, f.pos)
 				}
 
 				// Salvage: cut at the damage, report it, append on.
 				o := fast
 				o.TruncateCorrupt = true
-				l, err = seglog.Open(work, coreQuietOpts(&o))
+				l, err = seglog.Open(work, quietOpts(&o))
 				if err != nil {
 					t.Fatalf("%s: Open with TruncateCorrupt: %v", name, err)
 				}
@@ -287,29 +287,29 @@ func TestBitFlipActiveSegment(t *testing.T) {
 					if r.Corrupt == nil || r.TornFrom != f.base || r.TornBytes != size-f.pos || r.File != path {
 						t.Fatalf("%s: TruncateCorrupt recovered %+v; want the damage at %d cut, %d bytes from offset %d", name, r, f.pos, size-f.pos, f.base)
 					}
-					coreMustCorrupt(t, r.Corrupt, path, f.pos)
+					mustCorrupt(t, r.Corrupt, path, f.pos)
 					got := slices.Clone(want[:f.base])
-					got = append(got, coreAppend(t, l, seglog.Record{Data: []byte("salvaged")})...)
-					coreCheck(t, l, got)
+					got = append(got, appendRecs(t, l, seglog.Record{Data: []byte("salvaged")})...)
+					checkLog(t, l, got)
 				}
-				coreClose(t, l)
+				closeLog(t, l)
 			}
 		}
 	}
 	t.Logf("%d damaged copies of %d frames opened", cases, len(frames))
-	coreCheck(t, coreOpen(t, src, opts), want)
+	checkLog(t, openLog(t, src, opts), want)
 }
 
 // TestReadPastShortSealedSegment truncates a sealed segment (damage the
 // index cannot know of): reads past the cut fail with an error, never with
 // wrong data or a panic.
 func TestReadPastShortSealedSegment(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	want := coreBuildSegments(t, rng, dir, opts, 3)
-	sealed := coreSegments(t, dir)[0]
-	frames := coreFrames(t, sealed)
+	want := buildSegments(t, rng, dir, opts, 3)
+	sealed := segmentPaths(t, dir)[0]
+	frames := fileFrames(t, sealed)
 	cutFrame := frames[len(frames)/2]
 	whole, err := os.ReadFile(sealed)
 	if err != nil {
@@ -318,27 +318,27 @@ func TestReadPastShortSealedSegment(t *testing.T) {
 	if err := os.Truncate(sealed, cutFrame.pos+3); err != nil {
 		t.Fatal(err)
 	}
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	for o := range uint64(len(want)) {
 		r, err := l.Read(o)
 		switch {
 		case o < frames[len(frames)-1].next() && o >= cutFrame.base:
 			if !errors.Is(err, seglog.ErrCorrupt) {
-				t.Fatalf("Read(%d) past the cut: %s, %v; want ErrCorrupt", o, coreDescribe(r), err)
+				t.Fatalf("Read(%d) past the cut: %s, %v; want ErrCorrupt", o, describeRecord(r), err)
 			}
 		case err != nil && o < cutFrame.base:
 			// The index still vouches for these frames, but a reader
 			// may also refuse the whole damaged segment.
-			coreMustCorrupt(t, err, sealed, -1)
-		case err == nil && !coreSameRecord(r, want[o]):
-			t.Fatalf("Read(%d) = %s, want %s", o, coreDescribe(r), coreDescribe(want[o]))
+			mustCorrupt(t, err, sealed, -1)
+		case err == nil && !sameRecord(r, want[o]):
+			t.Fatalf("Read(%d) = %s, want %s", o, describeRecord(r), describeRecord(want[o]))
 		case err != nil && o >= frames[len(frames)-1].next():
 			t.Fatalf("Read(%d) in an undamaged segment: %v", o, err)
 		}
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	if err := os.WriteFile(sealed, whole, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	checkLog(t, openLog(t, dir, opts), want)
 }

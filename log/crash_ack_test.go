@@ -33,13 +33,13 @@ import (
 //
 // The storage core's crash tests are in crash_test.go.
 
-// dlCkpt is the part of the delivery state a checkpoint holds.
-type dlCkpt struct {
+// ckptState is the part of the delivery state a checkpoint holds.
+type ckptState struct {
 	Sequence, Cursor, First uint64
 	Meta                    string
 }
 
-func dlCkptOf(l *seglog.Log) dlCkpt {
+func ckptOf(l *seglog.Log) ckptState {
 	st := l.State()
 	var meta []string
 	for _, k := range l.MetaKeys() {
@@ -49,84 +49,84 @@ func dlCkptOf(l *seglog.Log) dlCkpt {
 		}
 		meta = append(meta, fmt.Sprintf("%s=%q", k, v))
 	}
-	return dlCkpt{st.Sequence, st.Cursor, st.First, strings.Join(meta, ",")}
+	return ckptState{st.Sequence, st.Cursor, st.First, strings.Join(meta, ",")}
 }
 
-// dlCrashCase is one call to crash.
-type dlCrashCase struct {
+// crashCase is one call to crash.
+type crashCase struct {
 	name   string
 	policy seglog.SyncPolicy
 	setup  func(t testing.TB, l *seglog.Log)
 	op     func(l *seglog.Log) error
 }
 
-// dlCrashRecord is the data of the record at offset o: big enough that a
+// crashRecord is the data of the record at offset o: big enough that a
 // few dozen fill a minimum-size segment.
-func dlCrashRecord(o uint64) []byte {
+func crashRecord(o uint64) []byte {
 	return fmt.Appendf(nil, "%06d:%s", o, bytes.Repeat([]byte{byte('a' + o%26)}, 1000))
 }
 
-func dlCrashAppend(t testing.TB, l *seglog.Log, n int) {
+func crashAppend(t testing.TB, l *seglog.Log, n int) {
 	t.Helper()
 	for range n {
-		if _, err := l.Append(dlCrashRecord(l.NextOffset())); err != nil {
+		if _, err := l.Append(crashRecord(l.NextOffset())); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 	}
 }
 
-// dlCrashSetup appends 80 records, acknowledges the first 40, appends 40
+// crashSetup appends 80 records, acknowledges the first 40, appends 40
 // more: 120 records in about 8 segments, first 0, cursor 40, sequence 40.
 // withPending hands out the batches before their Acks; without, under
 // SyncNever, the last records appended are not yet synced.
-func dlCrashSetup(withPending bool) func(t testing.TB, l *seglog.Log) {
+func crashSetup(withPending bool) func(t testing.TB, l *seglog.Log) {
 	return func(t testing.TB, l *seglog.Log) {
 		t.Helper()
-		dlCrashAppend(t, l, 80)
+		crashAppend(t, l, 80)
 		if err := l.SetMeta("uuid", []byte("peer-1")); err != nil {
 			t.Fatal(err)
 		}
 		if withPending {
-			dlPending(t, l, 40)
+			mustPending(t, l, 40)
 		}
-		dlAck(t, l, 40)
-		dlCrashAppend(t, l, 40)
+		mustAck(t, l, 40)
+		crashAppend(t, l, 40)
 		if withPending {
-			dlPending(t, l, 40)
+			mustPending(t, l, 40)
 		}
 	}
 }
 
-var dlCrashCases = []dlCrashCase{
+var crashCases = []crashCase{
 	{
 		name: "Ack normal releasing segments", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(80); return err },
 	},
 	{
 		name: "Ack too high releasing segments", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(81); return err },
 	},
 	{
 		name: "Ack ancient", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(3); return err },
 	},
 	{
 		name: "Ack rewind", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(20); return err },
 	},
 	{
 		name: "Reset", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { return l.Reset() },
 	},
 	{
 		name: "Reset again", policy: seglog.SyncAlways,
 		setup: func(t testing.TB, l *seglog.Log) {
-			dlCrashSetup(false)(t, l)
+			crashSetup(false)(t, l)
 			if err := l.Reset(); err != nil {
 				t.Fatal(err)
 			}
@@ -136,44 +136,44 @@ var dlCrashCases = []dlCrashCase{
 	},
 	{
 		name: "SetMeta", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { return l.SetMeta("token", bytes.Repeat([]byte("t"), 3000)) },
 	},
 	{
 		name: "SetMeta delete", policy: seglog.SyncAlways,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { return l.SetMeta("uuid", nil) },
 	},
 	{
 		// No Pending before the Ack: what it acknowledges is not yet
 		// synced, so the Ack syncs the data before its checkpoint.
 		name: "Ack normal releasing segments, SyncNever", policy: seglog.SyncNever,
-		setup: dlCrashSetup(false),
+		setup: crashSetup(false),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(100); return err },
 	},
 	{
 		name: "Ack too high releasing segments, SyncNever", policy: seglog.SyncNever,
-		setup: dlCrashSetup(true),
+		setup: crashSetup(true),
 		op:    func(l *seglog.Log) error { _, err := l.Ack(100); return err },
 	},
 	{
 		name: "Reset, SyncNever", policy: seglog.SyncNever,
-		setup: dlCrashSetup(false),
+		setup: crashSetup(false),
 		op:    func(l *seglog.Log) error { return l.Reset() },
 	},
 	{
 		name: "SetMeta, SyncNever", policy: seglog.SyncNever,
-		setup: dlCrashSetup(false),
+		setup: crashSetup(false),
 		op:    func(l *seglog.Log) error { return l.SetMeta("token", []byte("abc")) },
 	},
 }
 
 func TestCrashAck(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	total := 0
-	for _, c := range dlCrashCases {
+	for _, c := range crashCases {
 		t.Run(c.name, func(t *testing.T) {
-			points, recoveries := dlCrashEveryStep(t, c, seed)
+			points, recoveries := crashEveryAckStep(t, c, seed)
 			t.Logf("%d crash points, %d recoveries", points, recoveries)
 			total += points
 		})
@@ -181,36 +181,36 @@ func TestCrashAck(t *testing.T) {
 	t.Logf("%d crash points in all", total)
 }
 
-// dlCrashBuild builds a case's log on a fresh filesystem.
-func dlCrashBuild(t *testing.T, c dlCrashCase) (*crashfs.FS, *seglog.Log) {
+// crashBuild builds a case's log on a fresh filesystem.
+func crashBuild(t *testing.T, c crashCase) (*crashfs.FS, *seglog.Log) {
 	t.Helper()
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, c.policy))
+	l := openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, c.policy))
 	c.setup(t, l)
 	return fsys, l
 }
 
-// dlCrashWant is what a recovery is checked against.
-type dlCrashWant struct {
+// crashWant is what a recovery is checked against.
+type crashWant struct {
 	policy   seglog.SyncPolicy
-	old, new dlCkpt
+	old, new ckptState
 	next     uint64 // records appended before the call
 	done     bool   // the call returned nil
 }
 
-func dlCrashEveryStep(t *testing.T, c dlCrashCase, seed uint64) (points, recoveries int) {
+func crashEveryAckStep(t *testing.T, c crashCase, seed uint64) (points, recoveries int) {
 	// A dry run gives the new state and the number of steps.
-	fsys, l := dlCrashBuild(t, c)
-	want := dlCrashWant{policy: c.policy, old: dlCkptOf(l), next: l.NextOffset()}
-	segsBefore, _ := dlFiles(t, fsys, dlDir)
+	fsys, l := crashBuild(t, c)
+	want := crashWant{policy: c.policy, old: ckptOf(l), next: l.NextOffset()}
+	segsBefore, _ := logFiles(t, fsys, crashDir)
 	before := fsys.Ops()
 	if err := c.op(l); err != nil {
 		t.Fatalf("uninterrupted call: %v", err)
 	}
 	seglog.WaitReleases(l) // released segments are deleted in the background
 	steps := fsys.Ops() - before
-	want.new = dlCkptOf(l)
-	segsAfter, _ := dlFiles(t, fsys, dlDir)
+	want.new = ckptOf(l)
+	segsAfter, _ := logFiles(t, fsys, crashDir)
 	l.Close()
 	if want.new.First > want.old.First && len(segsAfter) >= len(segsBefore) {
 		t.Fatalf("the call released [%d, %d) but removed no segment (%d before, %d after)",
@@ -221,7 +221,7 @@ func dlCrashEveryStep(t *testing.T, c dlCrashCase, seed uint64) (points, recover
 	rng := rand.New(rand.NewPCG(seed, uint64(len(c.name))))
 	for n := 0; n <= steps; n++ {
 		points++
-		fsys, l := dlCrashBuild(t, c)
+		fsys, l := crashBuild(t, c)
 		fsys.CrashAfter(n)
 		err := c.op(l)
 		seglog.WaitReleases(l)
@@ -231,8 +231,8 @@ func dlCrashEveryStep(t *testing.T, c dlCrashCase, seed uint64) (points, recover
 			// Even if the machine died before the released segments
 			// were deleted, nothing before the new first offset is
 			// returned.
-			dlCheckReleased(t, l)
-			if got := dlCkptOf(l); got != w.new {
+			checkReleased(t, l)
+			if got := ckptOf(l); got != w.new {
 				t.Fatalf("crash point %d: the call returned nil, state %+v, want %+v", n, got, w.new)
 			}
 		}
@@ -242,26 +242,26 @@ func dlCrashEveryStep(t *testing.T, c dlCrashCase, seed uint64) (points, recover
 			crashfs.CrashTorn, crashfs.CrashTorn, crashfs.CrashRandom, crashfs.CrashRandom} {
 			survivor := fsys.Crash(rng, mode)
 			what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
-			recoveries += dlCrashRecover(t, what, survivor, w, rng, i < 2)
+			recoveries += crashRecover(t, what, survivor, w, rng, i < 2)
 		}
 		l.Close()
 	}
 	return points, recoveries
 }
 
-// dlCrashRecover opens a survivor and checks it, then, if again is set,
+// crashRecover opens a survivor and checks it, then, if again is set,
 // crashes Open of copies of the survivor at each of its steps and checks
 // what those leave. It returns the number of recoveries checked.
-func dlCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w dlCrashWant, rng *rand.Rand, again bool) int {
+func crashRecover(t *testing.T, what string, survivor *crashfs.FS, w crashWant, rng *rand.Rand, again bool) int {
 	t.Helper()
 	probe := survivor.Crash(nil, crashfs.CrashKeepAll) // a copy: the survivor is all durable
-	l, err := seglog.Open(dlDir, dlOpts(probe, seglog.MinSegmentSize, w.policy))
+	l, err := seglog.Open(crashDir, crashOpts(probe, seglog.MinSegmentSize, w.policy))
 	if err != nil {
 		t.Fatalf("%s: Open: %v", what, err)
 	}
 	openSteps := probe.Ops()
 	removed := l.Recovery().SegmentsRemoved
-	dlCrashCheck(t, what, l, probe, w)
+	crashCheck(t, what, l, probe, w)
 	l.Close()
 	n := 1
 	if !again {
@@ -270,25 +270,25 @@ func dlCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w dlCrashWa
 	for m := 0; m < openSteps; m++ {
 		c := survivor.Crash(nil, crashfs.CrashKeepAll)
 		c.CrashAfter(m)
-		if l, err := seglog.Open(dlDir, dlOpts(c, seglog.MinSegmentSize, w.policy)); err == nil {
+		if l, err := seglog.Open(crashDir, crashOpts(c, seglog.MinSegmentSize, w.policy)); err == nil {
 			l.Close()
 		}
 		s := c.Crash(rng, crashfs.CrashRandom)
-		l, err := seglog.Open(dlDir, dlOpts(s, seglog.MinSegmentSize, w.policy))
+		l, err := seglog.Open(crashDir, crashOpts(s, seglog.MinSegmentSize, w.policy))
 		if err != nil {
 			t.Fatalf("%s, then Open crashed at its step %d of %d (it removes %d segments): Open: %v", what, m, openSteps, removed, err)
 		}
-		dlCrashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
+		crashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
 		l.Close()
 		n++
 	}
 	return n
 }
 
-// dlCrashCheck checks a recovered log, then that it works.
-func dlCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w dlCrashWant) {
+// crashCheck checks a recovered log, then that it works.
+func crashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w crashWant) {
 	t.Helper()
-	got := dlCkptOf(l)
+	got := ckptOf(l)
 	switch {
 	case got == w.new:
 	case got == w.old && !w.done:
@@ -309,7 +309,7 @@ func dlCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w 
 		if err != nil {
 			t.Fatalf("%s: Records: %v", what, err)
 		}
-		if r.Offset != o || !bytes.Equal(r.Data, dlCrashRecord(o)) {
+		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
 			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
 		}
 		o++
@@ -317,13 +317,13 @@ func dlCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w 
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}
-	dlCheckReleased(t, l)
-	if _, err := dlFilesErr(t, fsys, dlDir, got.First, false); err != nil {
+	checkReleased(t, l)
+	if _, err := checkFilesErr(t, fsys, crashDir, got.First, false); err != nil {
 		t.Fatalf("%s: after Open: %v", what, err)
 	}
 
 	// The recovered log works: it appends, hands out, acknowledges.
-	off, err := l.Append(dlCrashRecord(next))
+	off, err := l.Append(crashRecord(next))
 	if err != nil || off != next {
 		t.Fatalf("%s: Append after recovery = %d, %v", what, off, err)
 	}

@@ -36,7 +36,7 @@ type limitCrashCase struct {
 }
 
 func limitCrashOpts(fsys *crashfs.FS, policy seglog.SyncPolicy) *seglog.Options {
-	opts := dlOpts(fsys, seglog.MinSegmentSize, policy)
+	opts := crashOpts(fsys, seglog.MinSegmentSize, policy)
 	opts.MaxBytes = 4 * seglog.MinSegmentSize
 	opts.Limit = seglog.LimitDrop
 	return opts
@@ -49,29 +49,29 @@ func limitCrashOpts(fsys *crashfs.FS, policy seglog.SyncPolicy) *seglog.Options 
 func limitCrashBuild(t *testing.T, policy seglog.SyncPolicy) (*crashfs.FS, *seglog.Log) {
 	t.Helper()
 	fsys := crashfs.New()
-	l := dlOpen(t, limitCrashOpts(fsys, policy))
-	dlCrashAppend(t, l, 5)
-	dlPending(t, l, 5)
-	dlAck(t, l, 5)
+	l := openCrash(t, limitCrashOpts(fsys, policy))
+	crashAppend(t, l, 5)
+	mustPending(t, l, 5)
+	mustAck(t, l, 5)
 	if policy != seglog.SyncAlways {
-		dlCrashAppend(t, l, 50)
+		crashAppend(t, l, 50)
 		return fsys, l
 	}
 	for {
 		probe := fsys.Crash(nil, crashfs.CrashKeepAll)
-		pl := dlOpen(t, limitCrashOpts(probe, policy))
-		dlCrashAppend(t, pl, 1)
+		pl := openCrash(t, limitCrashOpts(probe, policy))
+		crashAppend(t, pl, 1)
 		dropped := pl.State().DroppedSegments > 0
 		pl.Close()
 		if dropped {
 			return fsys, l
 		}
-		dlCrashAppend(t, l, 1)
+		crashAppend(t, l, 1)
 	}
 }
 
 func TestCrashSizeLimitDrop(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	cases := []limitCrashCase{
 		{"one append drops a segment", seglog.SyncAlways, 1},
 		{"appends drop two segments", seglog.SyncAlways, 20},
@@ -101,7 +101,7 @@ func limitCrashEveryStep(t *testing.T, c limitCrashCase, seed uint64) (points, r
 	op := func(l *seglog.Log) (uint64, error) {
 		for range c.appends {
 			o := l.NextOffset()
-			if _, err := l.Append(dlCrashRecord(o)); err != nil {
+			if _, err := l.Append(crashRecord(o)); err != nil {
 				return o, err // the failed append's record may survive
 			}
 		}
@@ -112,7 +112,7 @@ func limitCrashEveryStep(t *testing.T, c limitCrashCase, seed uint64) (points, r
 	before := fsys.Ops()
 	firsts := map[uint64]bool{old.First: true}
 	for range c.appends {
-		if _, err := l.Append(dlCrashRecord(l.NextOffset())); err != nil {
+		if _, err := l.Append(crashRecord(l.NextOffset())); err != nil {
 			t.Fatalf("uninterrupted call: %v", err)
 		}
 		firsts[l.State().First] = true
@@ -150,7 +150,7 @@ func limitCrashEveryStep(t *testing.T, c limitCrashCase, seed uint64) (points, r
 func limitCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w limitCrashWant, rng *rand.Rand, again bool) int {
 	t.Helper()
 	probe := survivor.Crash(nil, crashfs.CrashKeepAll)
-	l, err := seglog.Open(dlDir, limitCrashOpts(probe, w.policy))
+	l, err := seglog.Open(crashDir, limitCrashOpts(probe, w.policy))
 	if err != nil {
 		t.Fatalf("%s: Open: %v", what, err)
 	}
@@ -164,11 +164,11 @@ func limitCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w limitC
 	for m := 0; m < openSteps; m++ {
 		c := survivor.Crash(nil, crashfs.CrashKeepAll)
 		c.CrashAfter(m)
-		if l, err := seglog.Open(dlDir, limitCrashOpts(c, w.policy)); err == nil {
+		if l, err := seglog.Open(crashDir, limitCrashOpts(c, w.policy)); err == nil {
 			l.Close()
 		}
 		s := c.Crash(rng, crashfs.CrashRandom)
-		l, err := seglog.Open(dlDir, limitCrashOpts(s, w.policy))
+		l, err := seglog.Open(crashDir, limitCrashOpts(s, w.policy))
 		if err != nil {
 			t.Fatalf("%s, then Open crashed at its step %d: Open: %v", what, m, err)
 		}
@@ -207,7 +207,7 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 		if err != nil {
 			t.Fatalf("%s: Records: %v", what, err)
 		}
-		if r.Offset != o || !bytes.Equal(r.Data, dlCrashRecord(o)) {
+		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
 			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
 		}
 		o++
@@ -215,7 +215,7 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}
-	if _, err := dlFilesErr(t, fsys, dlDir, got.First, false); err != nil {
+	if _, err := checkFilesErr(t, fsys, crashDir, got.First, false); err != nil {
 		t.Fatalf("%s: after Open: %v", what, err)
 	}
 
@@ -249,7 +249,7 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 	if _, err := l.Ack(b.Next()); err != nil {
 		t.Fatalf("%s: Ack after recovery: %v", what, err)
 	}
-	if _, err := l.Append(dlCrashRecord(next)); err != nil {
+	if _, err := l.Append(crashRecord(next)); err != nil {
 		t.Fatalf("%s: Append after recovery: %v", what, err)
 	}
 }
@@ -258,11 +258,11 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 // its steps: the state recovered is the old or the new one, and the range
 // still pending is handed out exactly.
 func TestCrashSizeLimitAck(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	build := func(t *testing.T) (*crashfs.FS, *seglog.Log, seglog.Batch) {
 		fsys, l := limitCrashBuild(t, seglog.SyncAlways)
-		dlCrashAppend(t, l, 20) // drops the first segment or two
-		b := dlPending(t, l, 3) // the gap and two records
+		crashAppend(t, l, 20)     // drops the first segment or two
+		b := mustPending(t, l, 3) // the gap and two records
 		if len(b.Gaps) != 1 || b.Gaps[0].Reason != seglog.GapDropped {
 			t.Fatalf("no dropped gap first: %+v", b)
 		}
@@ -281,13 +281,13 @@ func TestCrashSizeLimitAck(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fsys, l, _ := build(t)
-			old := dlCkptOf(l)
+			old := ckptOf(l)
 			next := l.NextOffset()
 			before := fsys.Ops()
-			dlAck(t, l, c.n)
+			mustAck(t, l, c.n)
 			seglog.WaitReleases(l)
 			steps := fsys.Ops() - before
-			want := dlCkptOf(l)
+			want := ckptOf(l)
 			l.Close()
 			// The range is passed only by an answer past it: an answer
 			// into it moves the cursor into it, an ancient one leaves the
@@ -308,11 +308,11 @@ func TestCrashSizeLimitAck(t *testing.T) {
 				for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashRandom, crashfs.CrashKeepAll, crashfs.CrashTorn} {
 					what := fmt.Sprintf("crash point %d of %d (%v)", n, steps, mode)
 					s := fsys.Crash(rng, mode)
-					rl, oerr := seglog.Open(dlDir, limitCrashOpts(s, seglog.SyncAlways))
+					rl, oerr := seglog.Open(crashDir, limitCrashOpts(s, seglog.SyncAlways))
 					if oerr != nil {
 						t.Fatalf("%s: Open: %v", what, oerr)
 					}
-					got := dlCkptOf(rl)
+					got := ckptOf(rl)
 					if got != want && (got != old || err == nil) {
 						t.Fatalf("%s: state %+v, old %+v, new %+v (Ack returned %v)", what, got, old, want, err)
 					}

@@ -28,7 +28,7 @@ const rsWindow = time.Hour
 // as its scope and "old" if its id is among those open before the call,
 // else as its scope and "new".
 type rsState struct {
-	ckpt     dlCkpt
+	ckpt     ckptState
 	failures seglog.Failures
 	sessions string
 }
@@ -42,14 +42,14 @@ func rsStateOf(l *seglog.Log, known map[string]bool) rsState {
 		}
 		ss = append(ss, s.Scope+":"+id)
 	}
-	return rsState{dlCkptOf(l), l.Failures(), fmt.Sprint(ss)}
+	return rsState{ckptOf(l), l.Failures(), fmt.Sprint(ss)}
 }
 
 // rsDurable is the state a restart finds on fsys now, read from a copy,
 // and the ids of its sessions.
 func rsDurable(t *testing.T, fsys *crashfs.FS, known map[string]bool) (rsState, map[string]bool) {
 	t.Helper()
-	l := dlOpen(t, rsOpts(fsys.Crash(nil, crashfs.CrashKeepAll)))
+	l := openCrash(t, rsOpts(fsys.Crash(nil, crashfs.CrashKeepAll)))
 	defer l.Close()
 	if known == nil {
 		known = map[string]bool{}
@@ -61,7 +61,7 @@ func rsDurable(t *testing.T, fsys *crashfs.FS, known map[string]bool) (rsState, 
 }
 
 func rsOpts(fsys *crashfs.FS) *seglog.Options {
-	o := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	o := crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
 	o.FailureWindow = rsWindow
 	return o
 }
@@ -70,12 +70,12 @@ func rsOpts(fsys *crashfs.FS) *seglog.Options {
 // opens a session for "reporter".
 func rsSetup(t testing.TB, l *seglog.Log) {
 	t.Helper()
-	dlCrashAppend(t, l, 30)
+	crashAppend(t, l, 30)
 	if err := l.SetMeta("uuid", []byte("peer-1")); err != nil {
 		t.Fatal(err)
 	}
-	dlPending(t, l, 10)
-	dlAck(t, l, 10)
+	mustPending(t, l, 10)
+	mustAck(t, l, 10)
 	if _, err := l.OpenSession("reporter"); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ var rsCases = []rsCase{
 			if err := l.RecordExchangeSuccess(); err != nil {
 				t.Fatal(err)
 			}
-			if b := dlPending(t, l, 5); b.Refused != 2 {
+			if b := mustPending(t, l, 5); b.Refused != 2 {
 				t.Fatalf("batch after the outage: Refused %d, want 2", b.Refused)
 			}
 		},
@@ -172,12 +172,12 @@ var rsCases = []rsCase{
 }
 
 func TestCrashReservedState(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	for _, c := range rsCases {
 		t.Run(c.name, func(t *testing.T) {
 			build := func() (*crashfs.FS, *seglog.Log) {
 				fsys := crashfs.New()
-				l := dlOpen(t, rsOpts(fsys))
+				l := openCrash(t, rsOpts(fsys))
 				c.setup(t, l)
 				return fsys, l
 			}
@@ -219,7 +219,7 @@ func TestCrashReservedState(t *testing.T) {
 // rsCheck recovers a survivor and checks it.
 func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]bool, old, nw rsState, done bool, next uint64) {
 	t.Helper()
-	l, err := seglog.Open(dlDir, rsOpts(survivor))
+	l, err := seglog.Open(crashDir, rsOpts(survivor))
 	if err != nil {
 		t.Fatalf("%s: Open: %v", what, err)
 	}
@@ -241,7 +241,7 @@ func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]b
 		if err != nil {
 			t.Fatalf("%s: Records: %v", what, err)
 		}
-		if r.Offset != o || string(r.Data) != string(dlCrashRecord(o)) {
+		if r.Offset != o || string(r.Data) != string(crashRecord(o)) {
 			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
 		}
 		o++
@@ -249,13 +249,13 @@ func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]b
 
 	// The recovered log refuses exactly when its state says so, keeps
 	// the agent's resync reply, and honours its sessions.
-	_, err = l.Append(dlCrashRecord(next))
+	_, err = l.Append(crashRecord(next))
 	refused := errors.Is(err, seglog.ErrOutage)
 	if refused != got.failures.Refusing || (err != nil && !refused) {
 		t.Fatalf("%s: Append = %v with Failures %+v", what, err, got.failures)
 	}
 	if got.failures.Refusing {
-		if _, err := l.AppendWith(dlCrashRecord(next), seglog.AppendOptions{AlwaysKept: true}); err != nil {
+		if _, err := l.AppendWith(crashRecord(next), seglog.AppendOptions{AlwaysKept: true}); err != nil {
 			t.Fatalf("%s: AlwaysKept append during the outage: %v", what, err)
 		}
 	}
@@ -263,7 +263,7 @@ func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]b
 		if !l.SessionOpen(s.ID) {
 			t.Fatalf("%s: session %+v listed but not open", what, s)
 		}
-		_, err := l.AppendWith(dlCrashRecord(l.NextOffset()), seglog.AppendOptions{Session: s.ID, AlwaysKept: true})
+		_, err := l.AppendWith(crashRecord(l.NextOffset()), seglog.AppendOptions{Session: s.ID, AlwaysKept: true})
 		if err != nil {
 			t.Fatalf("%s: append in open session %+v: %v", what, s, err)
 		}
@@ -271,11 +271,11 @@ func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]b
 	// It delivers, with the notice of the refusals of ended runs, and an
 	// exchange success ends the outage: the refusals of this run are
 	// then the ones to report.
-	b := dlPending(t, l, 1000)
+	b := mustPending(t, l, 1000)
 	if b.Refused != got.failures.Unreported {
 		t.Fatalf("%s: batch Refused %d, recovered %+v", what, b.Refused, got.failures)
 	}
-	dlAck(t, l, b.Next())
+	mustAck(t, l, b.Next())
 	if err := l.RecordExchangeSuccess(); err != nil {
 		t.Fatalf("%s: RecordExchangeSuccess: %v", what, err)
 	}

@@ -16,7 +16,7 @@ import (
 // The crash tests run a storage workload on a crashfs, crash the simulated
 // machine at every mutating I/O step in turn (CrashAfter(n) for n = 0, 1,
 // 2, ... until the workload completes untouched), and recover each crash
-// point under every CrashMode. After recovery, relCheck holds: every
+// point under every CrashMode. After recovery, checkHistory holds: every
 // record whose Append returned reads back identical, every state call that
 // returned is in the state, nothing that was never appended appears, and
 // the log takes new appends. Under the torn and random modes the recovery
@@ -24,19 +24,19 @@ import (
 //
 // The delivery protocol's own crash tests are in crash_ack_test.go.
 
-// relWorkload is one storage workload.
-type relWorkload struct {
+// runWorkload is one storage workload.
+type runWorkload struct {
 	name string
 	opts seglog.Options
-	run  func(r *relRun) error
+	run  func(r *crashRun) error
 	// covers checks, after a run that no crash interrupted, that the
 	// workload exercised what it is meant to.
-	covers func(r *relRun) error
+	covers func(r *crashRun) error
 }
 
-// relSegments counts the segment files in the log directory.
-func relSegments(fsys *crashfs.FS) int {
-	names, _ := fsys.ReadDir(relDir)
+// segmentNames counts the segment files in the log directory.
+func segmentNames(fsys *crashfs.FS) int {
+	names, _ := fsys.ReadDir(crashDir)
 	n := 0
 	for _, name := range names {
 		if strings.HasSuffix(name, segment.Suffix) {
@@ -46,8 +46,8 @@ func relSegments(fsys *crashfs.FS) int {
 	return n
 }
 
-// relFinish closes the log at the end of a workload.
-func relFinish(r *relRun) error {
+// finishRun closes the log at the end of a workload.
+func finishRun(r *crashRun) error {
 	next := r.l.NextOffset()
 	err := r.l.Close()
 	r.l = nil
@@ -57,10 +57,10 @@ func relFinish(r *relRun) error {
 	return err
 }
 
-var relWorkloads = []relWorkload{
+var workloads = []runWorkload{
 	{
 		name: "append-roll",
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -78,10 +78,10 @@ var relWorkloads = []relWorkload{
 					return err
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
-			if n := relSegments(r.fs); n < 3 {
+		covers: func(r *crashRun) error {
+			if n := segmentNames(r.fs); n < 3 {
 				return fmt.Errorf("%d segments, want at least 3 (two rolls)", n)
 			}
 			return nil
@@ -89,7 +89,7 @@ var relWorkloads = []relWorkload{
 	},
 	{
 		name: "group-commit",
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -118,10 +118,10 @@ var relWorkloads = []relWorkload{
 					return err
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
-			if n := relSegments(r.fs); n < 2 {
+		covers: func(r *crashRun) error {
+			if n := segmentNames(r.fs); n < 2 {
 				return fmt.Errorf("%d segments, want a roll", n)
 			}
 			return nil
@@ -129,7 +129,7 @@ var relWorkloads = []relWorkload{
 	},
 	{
 		name: "ack-release",
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -143,9 +143,9 @@ var relWorkloads = []relWorkload{
 					return err
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
+		covers: func(r *crashRun) error {
 			if r.removed.Load() == 0 {
 				return fmt.Errorf("no Ack deleted a segment")
 			}
@@ -154,7 +154,7 @@ var relWorkloads = []relWorkload{
 	},
 	{
 		name: "checkpoint-replace",
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -175,9 +175,9 @@ var relWorkloads = []relWorkload{
 					}
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
+		covers: func(r *crashRun) error {
 			if r.metas < 10 {
 				return fmt.Errorf("%d checkpoint replacements", r.metas)
 			}
@@ -186,7 +186,7 @@ var relWorkloads = []relWorkload{
 	},
 	{
 		name: "reset",
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -221,11 +221,11 @@ var relWorkloads = []relWorkload{
 			if err := r.append(100); err != nil {
 				return err
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
+		covers: func(r *crashRun) error {
 			// Close waited for the background deletions.
-			first, _ := r.fs.Stat(filepath.Join(relDir, segment.FileName(0)))
+			first, _ := r.fs.Stat(filepath.Join(crashDir, segment.FileName(0)))
 			if r.resets < 3 || first != nil {
 				return fmt.Errorf("%d resets; first segment still there: %v", r.resets, first != nil)
 			}
@@ -235,7 +235,7 @@ var relWorkloads = []relWorkload{
 	{
 		name: "mixed-zstd",
 		opts: seglog.Options{Codec: seglog.CodecZstd},
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -259,10 +259,10 @@ var relWorkloads = []relWorkload{
 					return err
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
-			if n := relSegments(r.fs); n < 1 {
+		covers: func(r *crashRun) error {
+			if n := segmentNames(r.fs); n < 1 {
 				return fmt.Errorf("no segment")
 			}
 			return nil
@@ -274,7 +274,7 @@ var relWorkloads = []relWorkload{
 		// end: the recovered log is still dense and clean.
 		name: "sync-never",
 		opts: seglog.Options{Sync: seglog.SyncNever},
-		run: func(r *relRun) error {
+		run: func(r *crashRun) error {
 			if err := r.open(); err != nil {
 				return err
 			}
@@ -300,10 +300,10 @@ var relWorkloads = []relWorkload{
 					return err
 				}
 			}
-			return relFinish(r)
+			return finishRun(r)
 		},
-		covers: func(r *relRun) error {
-			if !relRolled(r.fs) {
+		covers: func(r *crashRun) error {
+			if !rolledRun(r.fs) {
 				return fmt.Errorf("no roll")
 			}
 			return nil
@@ -311,10 +311,10 @@ var relWorkloads = []relWorkload{
 	},
 }
 
-// relRolled reports whether the log has rolled: a segment not starting at
+// rolledRun reports whether the log has rolled: a segment not starting at
 // offset 0 exists.
-func relRolled(fsys *crashfs.FS) bool {
-	names, _ := fsys.ReadDir(relDir)
+func rolledRun(fsys *crashfs.FS) bool {
+	names, _ := fsys.ReadDir(crashDir)
 	for _, name := range names {
 		if b, ok := segment.ParseFileName(name); ok && b > 0 {
 			return true
@@ -323,26 +323,26 @@ func relRolled(fsys *crashfs.FS) bool {
 	return false
 }
 
-var relModes = []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashKeepAll, crashfs.CrashTorn, crashfs.CrashRandom}
+var crashModes = []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashKeepAll, crashfs.CrashTorn, crashfs.CrashRandom}
 
 func TestCrashEveryStep(t *testing.T) {
-	seed := relSeed(t)
-	for wi, w := range relWorkloads {
+	seed := testSeed(t)
+	for wi, w := range workloads {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
-			points, recoveries := relCrashEveryStep(t, w, seed+uint64(wi)<<32)
+			points, recoveries := crashEveryIOStep(t, w, seed+uint64(wi)<<32)
 			t.Logf("%s: %d crash points, %d recoveries checked", w.name, points, recoveries)
 		})
 	}
 }
 
-// relCrashEveryStep runs w once per crash point and checks every recovery.
+// crashEveryIOStep runs w once per crash point and checks every recovery.
 // It returns the crash points tried and the recoveries checked.
-func relCrashEveryStep(t *testing.T, w relWorkload, seed uint64) (points, recoveries int) {
+func crashEveryIOStep(t *testing.T, w runWorkload, seed uint64) (points, recoveries int) {
 	for n := 0; ; n++ {
 		fsys := crashfs.New()
 		fsys.CrashAfter(n)
-		r := newRelRun(t, fsys, w.opts, seed)
+		r := newCrashRun(t, fsys, w.opts, seed)
 		err := w.run(r)
 		if fsys.Ops() <= n {
 			// The workload finished before the crash point.
@@ -353,7 +353,7 @@ func relCrashEveryStep(t *testing.T, w relWorkload, seed uint64) (points, recove
 				t.Fatalf("workload does not cover what it should: %v", err)
 			}
 			fsys.CrashAfter(-1)
-			if err := relRecover(fsys, r); err != nil {
+			if err := recoverRun(fsys, r); err != nil {
 				t.Fatalf("reopen after the complete workload: %v", err)
 			}
 			return n, recoveries
@@ -361,52 +361,52 @@ func relCrashEveryStep(t *testing.T, w relWorkload, seed uint64) (points, recove
 		if err == nil && r.l != nil {
 			t.Fatalf("crash point %d: workload returned no error", n)
 		}
-		for mi, mode := range relModes {
+		for mi, mode := range crashModes {
 			rng := rand.New(rand.NewPCG(seed, uint64(n)<<8|uint64(mi)))
 			survivor := fsys.Crash(rng, mode)
 			recoveries++
 			if mode == crashfs.CrashTorn || mode == crashfs.CrashRandom {
-				survivor = relCrashRecovery(survivor, r, rng)
+				survivor = crashRecovery(survivor, r, rng)
 				recoveries++
 			}
-			if err := relRecover(survivor, r); err != nil {
+			if err := recoverRun(survivor, r); err != nil {
 				r.close()
-				t.Fatalf("crash at I/O step %d of the workload, mode %v (replay with the -reliab.seed logged above): %v", n, mode, err)
+				t.Fatalf("crash at I/O step %d of the workload, mode %v (replay with the -seed logged above): %v", n, mode, err)
 			}
 		}
 		r.close()
 	}
 }
 
-// relRecover opens the log on fsys, checks it against r's history, and
+// recoverRun opens the log on fsys, checks it against r's history, and
 // closes it.
-func relRecover(fsys *crashfs.FS, r *relRun) error {
+func recoverRun(fsys *crashfs.FS, r *crashRun) error {
 	opts := r.opts
 	opts.FS = fsys
-	l, err := seglog.Open(relDir, &opts)
+	l, err := seglog.Open(crashDir, &opts)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
 	defer l.Close()
-	if err := relCheck(l, r.h, r.opts.Sync); err != nil {
+	if err := checkHistory(l, r.h, r.opts.Sync); err != nil {
 		return err
 	}
 	return l.Close()
 }
 
-// relCrashRecovery crashes the recovery of survivor at a random step of
+// crashRecovery crashes the recovery of survivor at a random step of
 // Open and returns what that second crash leaves.
-func relCrashRecovery(survivor *crashfs.FS, r *relRun, rng *rand.Rand) *crashfs.FS {
+func crashRecovery(survivor *crashfs.FS, r *crashRun, rng *rand.Rand) *crashfs.FS {
 	opts := r.opts
 	probe := survivor.Crash(nil, crashfs.CrashKeepAll)
 	opts.FS = probe
-	if l, err := seglog.Open(relDir, &opts); err == nil {
+	if l, err := seglog.Open(crashDir, &opts); err == nil {
 		l.Close()
 	}
 	survivor.CrashAfter(rng.IntN(probe.Ops() + 1))
 	opts.FS = survivor
-	if l, err := seglog.Open(relDir, &opts); err == nil {
+	if l, err := seglog.Open(crashDir, &opts); err == nil {
 		l.Close()
 	}
-	return survivor.Crash(rng, relModes[rng.IntN(len(relModes))])
+	return survivor.Crash(rng, crashModes[rng.IntN(len(crashModes))])
 }

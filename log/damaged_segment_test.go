@@ -7,9 +7,9 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
-// coreIterate collects what Records yields from offset from, going on
+// iterateRecords collects what Records yields from offset from, going on
 // after errors.
-func coreIterate(l *seglog.Log, from uint64) (offsets []uint64, errs []error) {
+func iterateRecords(l *seglog.Log, from uint64) (offsets []uint64, errs []error) {
 	for r, err := range l.Records(from) {
 		if err != nil {
 			errs = append(errs, err)
@@ -25,20 +25,20 @@ func coreIterate(l *seglog.Log, from uint64) (offsets []uint64, errs []error) {
 // caller that goes on gets the records of the segments after it, as it
 // does after a damaged frame.
 func TestRecordsPastUnreadableSegment(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	want := coreBuildSegments(t, rng, dir, opts, 4)
-	segs := coreSegments(t, dir)
-	lo, hi := coreFrames(t, segs[1])[0].base, coreFrames(t, segs[2])[0].base
-	coreXor(t, segs[1], 3, 0xff)
+	want := buildSegments(t, rng, dir, opts, 4)
+	segs := segmentPaths(t, dir)
+	lo, hi := fileFrames(t, segs[1])[0].base, fileFrames(t, segs[2])[0].base
+	xorByte(t, segs[1], 3, 0xff)
 
-	l := coreOpen(t, dir, opts)
-	offsets, errs := coreIterate(l, 0)
+	l := openLog(t, dir, opts)
+	offsets, errs := iterateRecords(l, 0)
 	if len(errs) != 1 {
 		t.Fatalf("Records: %d errors (%v), want 1", len(errs), errs)
 	}
-	coreMustCorrupt(t, errs[0], segs[1], -1)
+	mustCorrupt(t, errs[0], segs[1], -1)
 	var wantOffsets []uint64
 	for o := range uint64(len(want)) {
 		if o < lo || o >= hi {
@@ -53,9 +53,9 @@ func TestRecordsPastUnreadableSegment(t *testing.T) {
 			t.Fatalf("Records yields offset %d, want %d", offsets[i], wantOffsets[i])
 		}
 	}
-	coreClose(t, l)
-	coreXor(t, segs[1], 3, 0xff)
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	closeLog(t, l)
+	xorByte(t, segs[1], 3, 0xff)
+	checkLog(t, openLog(t, dir, opts), want)
 }
 
 // TestBitFlipSealedSegmentIndexLost damages one frame of a sealed segment
@@ -63,30 +63,30 @@ func TestRecordsPastUnreadableSegment(t *testing.T) {
 // damaged segment: the records of the damaged frame fail with ErrCorrupt,
 // and the segment's other records should still read.
 func TestBitFlipSealedSegmentIndexLost(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	want := coreBuildSegments(t, rng, dir, opts, 4)
-	seg := coreSegments(t, dir)[1]
-	frames := coreFrames(t, seg)
+	want := buildSegments(t, rng, dir, opts, 4)
+	seg := segmentPaths(t, dir)[1]
+	frames := fileFrames(t, seg)
 	bad := frames[len(frames)/2]
-	coreXor(t, seg, bad.pos+bad.size-1, 0x01)
-	if err := os.Remove(coreIndexOf(seg)); err != nil {
+	xorByte(t, seg, bad.pos+bad.size-1, 0x01)
+	if err := os.Remove(indexOfOffset(seg)); err != nil {
 		t.Fatal(err)
 	}
 
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	for o := frames[0].base; o < frames[len(frames)-1].next(); o++ {
 		r, err := l.Read(o)
 		if bad.holds(o) {
-			coreMustCorrupt(t, err, seg, bad.pos)
+			mustCorrupt(t, err, seg, bad.pos)
 			continue
 		}
-		if err != nil || !coreSameRecord(r, want[o]) {
-			t.Fatalf("Read(%d), outside the damaged frame [%d, %d): %s, %v", o, bad.base, bad.next(), coreDescribe(r), err)
+		if err != nil || !sameRecord(r, want[o]) {
+			t.Fatalf("Read(%d), outside the damaged frame [%d, %d): %s, %v", o, bad.base, bad.next(), describeRecord(r), err)
 		}
 	}
-	coreClose(t, l)
-	coreXor(t, seg, bad.pos+bad.size-1, 0x01)
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	closeLog(t, l)
+	xorByte(t, seg, bad.pos+bad.size-1, 0x01)
+	checkLog(t, openLog(t, dir, opts), want)
 }

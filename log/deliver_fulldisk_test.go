@@ -18,11 +18,11 @@ import (
 // acknowledged, the log gives the space back and appends work again; Reset
 // works on a full disk.
 
-// dlCapacity makes fsys behave as a disk of capacity bytes for the files in
-// dlDir, allocated in pages of 4 KiB as tmpfs does: a write that would need
+// letterCapacity makes fsys behave as a disk of capacity bytes for the files in
+// crashDir, allocated in pages of 4 KiB as tmpfs does: a write that would need
 // more pages than are free fails with ENOSPC. A file gets its first page
 // with its first byte, so a full disk has no room for a new segment.
-func dlCapacity(fsys *crashfs.FS, capacity int64) {
+func letterCapacity(fsys *crashfs.FS, capacity int64) {
 	fsys.SetHook(func(op crashfs.Op) error {
 		if op.Kind != crashfs.OpWrite {
 			return nil
@@ -30,17 +30,17 @@ func dlCapacity(fsys *crashfs.FS, capacity int64) {
 		const page = 4096
 		pages := func(n int64) int64 { return (n + page - 1) / page * page }
 		var used, size int64
-		names, err := fsys.ReadDir(dlDir)
+		names, err := fsys.ReadDir(crashDir)
 		if err != nil {
 			return nil
 		}
 		for _, n := range names {
-			st, err := fsys.Stat(filepath.Join(dlDir, n))
+			st, err := fsys.Stat(filepath.Join(crashDir, n))
 			if err != nil {
 				continue
 			}
 			used += pages(st.Size())
-			if filepath.Join(dlDir, n) == op.Name {
+			if filepath.Join(crashDir, n) == op.Name {
 				size = st.Size()
 			}
 		}
@@ -51,13 +51,13 @@ func dlCapacity(fsys *crashfs.FS, capacity int64) {
 	})
 }
 
-// dlFill appends 2000-byte records until an append fails with ENOSPC, and
+// fillLetters appends 2000-byte records until an append fails with ENOSPC, and
 // returns the next offset.
-func dlFill(t *testing.T, l *seglog.Log) uint64 {
+func fillLetters(t *testing.T, l *seglog.Log) uint64 {
 	t.Helper()
 	for range 100000 {
 		next := l.NextOffset()
-		off, err := l.Append(relPayload(next, 2000))
+		off, err := l.Append(tracedPayload(next, 2000))
 		if errors.Is(err, syscall.ENOSPC) {
 			return next
 		}
@@ -69,9 +69,9 @@ func dlFill(t *testing.T, l *seglog.Log) uint64 {
 	return 0
 }
 
-// dlDeliverAll hands out and acknowledges everything pending, in batches
+// deliverAll hands out and acknowledges everything pending, in batches
 // of 50.
-func dlDeliverAll(t *testing.T, l *seglog.Log) {
+func deliverAll(t *testing.T, l *seglog.Log) {
 	t.Helper()
 	for {
 		b, err := l.Pending(50)
@@ -87,12 +87,12 @@ func dlDeliverAll(t *testing.T, l *seglog.Log) {
 	}
 }
 
-// dlAppendAfterFull checks that appends work again and take the next
+// appendAfterFull checks that appends work again and take the next
 // offsets.
-func dlAppendAfterFull(t *testing.T, l *seglog.Log, next uint64, when string) uint64 {
+func appendAfterFull(t *testing.T, l *seglog.Log, next uint64, when string) uint64 {
 	t.Helper()
 	for range 5 {
-		off, err := l.Append(relPayload(next, 2000))
+		off, err := l.Append(tracedPayload(next, 2000))
 		if err != nil || off != next {
 			t.Fatalf("%s: append: offset %d, %v (want %d)", when, off, err, next)
 		}
@@ -115,27 +115,27 @@ func TestFullDiskActiveSegmentReleased(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
-			opts := dlOpts(fsys, 0, policy) // the default segment size
-			l := dlOpen(t, opts)
+			opts := crashOpts(fsys, 0, policy) // the default segment size
+			l := openCrash(t, opts)
 			defer func() { l.Close() }()
-			dlCapacity(fsys, 1<<20)
-			next := dlFill(t, l)
+			letterCapacity(fsys, 1<<20)
+			next := fillLetters(t, l)
 			for range 3 {
-				if _, err := l.Append(relPayload(next, 2000)); !errors.Is(err, syscall.ENOSPC) {
+				if _, err := l.Append(tracedPayload(next, 2000)); !errors.Is(err, syscall.ENOSPC) {
 					t.Fatalf("append on a full disk: %v, want ENOSPC", err)
 				}
 			}
-			dlDeliverAll(t, l)
-			next = dlAppendAfterFull(t, l, next, "after delivering everything")
+			deliverAll(t, l)
+			next = appendAfterFull(t, l, next, "after delivering everything")
 
 			// Full again, everything acknowledged, then a restart.
-			next = dlFill(t, l)
-			dlDeliverAll(t, l)
+			next = fillLetters(t, l)
+			deliverAll(t, l)
 			if err := l.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
 				t.Fatal(err)
 			}
-			l = dlOpen(t, opts)
-			next = dlAppendAfterFull(t, l, next, "after a restart")
+			l = openCrash(t, opts)
+			next = appendAfterFull(t, l, next, "after a restart")
 		})
 	}
 }
@@ -144,22 +144,22 @@ func TestFullDiskReset(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
-			l := dlOpen(t, dlOpts(fsys, 0, policy))
+			l := openCrash(t, crashOpts(fsys, 0, policy))
 			defer l.Close()
-			dlCapacity(fsys, 1<<20)
-			next := dlFill(t, l)
+			letterCapacity(fsys, 1<<20)
+			next := fillLetters(t, l)
 			if err := l.Reset(); err != nil {
 				t.Fatalf("Reset on a full disk: %v", err)
 			}
 			if st := l.State(); st.First != next || st.Cursor != next || st.PendingCount != 0 {
 				t.Fatalf("after Reset: %+v", st)
 			}
-			dlAppendAfterFull(t, l, next, "after Reset")
-			segs, _ := dlFiles(t, fsys, dlDir)
+			appendAfterFull(t, l, next, "after Reset")
+			segs, _ := logFiles(t, fsys, crashDir)
 			if len(segs) != 1 || segs[0] != next {
 				t.Fatalf("segments after Reset: %v, want one at %d", segs, next)
 			}
-			if _, err := fsys.Stat(dlDir + "/LOCK"); errors.Is(err, fs.ErrNotExist) {
+			if _, err := fsys.Stat(crashDir + "/LOCK"); errors.Is(err, fs.ErrNotExist) {
 				t.Fatal("lock file gone")
 			}
 		})
@@ -169,28 +169,28 @@ func TestFullDiskReset(t *testing.T) {
 // The same on a real filesystem: a 1 MiB tmpfs, skipped where it cannot
 // be mounted.
 func TestRealFullDiskActiveSegmentReleased(t *testing.T) {
-	dir := filepath.Join(relTmpfs(t, 1<<20), "log")
-	opts := &seglog.Options{Logger: relQuiet} // the default segment size
+	dir := filepath.Join(mountTmpfs(t, 1<<20), "log")
+	opts := &seglog.Options{Logger: quiet} // the default segment size
 	l, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { l.Close() }()
-	next := dlFill(t, l)
-	dlDeliverAll(t, l)
-	next = dlAppendAfterFull(t, l, next, "after delivering everything")
-	next = dlFill(t, l)
-	dlDeliverAll(t, l)
+	next := fillLetters(t, l)
+	deliverAll(t, l)
+	next = appendAfterFull(t, l, next, "after delivering everything")
+	next = fillLetters(t, l)
+	deliverAll(t, l)
 	l.Close()
 	if l, err = seglog.Open(dir, opts); err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
-	next = dlAppendAfterFull(t, l, next, "after a restart")
-	next = dlFill(t, l)
+	next = appendAfterFull(t, l, next, "after a restart")
+	next = fillLetters(t, l)
 	if err := l.Reset(); err != nil {
 		t.Fatalf("Reset on a full tmpfs: %v", err)
 	}
-	dlAppendAfterFull(t, l, next, "after Reset")
+	appendAfterFull(t, l, next, "after Reset")
 }
 
 // Appenders racing on a full disk while a sender delivers everything: the
@@ -199,9 +199,9 @@ func TestRealFullDiskActiveSegmentReleased(t *testing.T) {
 // until it is released.
 func TestFullDiskManyAppenders(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
-	dlCapacity(fsys, 256<<10)
+	letterCapacity(fsys, 256<<10)
 	var mu sync.Mutex
 	got := map[uint64][]byte{}
 	var wg sync.WaitGroup
@@ -210,7 +210,7 @@ func TestFullDiskManyAppenders(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 400 {
-				d := relPayload(uint64(g)<<32|uint64(i), 1000)
+				d := tracedPayload(uint64(g)<<32|uint64(i), 1000)
 				off, err := l.Append(d)
 				if err != nil {
 					if !errors.Is(err, syscall.ENOSPC) {
@@ -272,11 +272,11 @@ func TestFullDiskManyAppenders(t *testing.T) {
 // Reset on a full disk under SyncNever, with nothing buffered: the same.
 func TestFullDiskResetSyncNever(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
-	dlCapacity(fsys, 1<<20)
-	next := dlFill(t, l)
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
+	letterCapacity(fsys, 1<<20)
+	next := fillLetters(t, l)
 	l.Close()
-	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))
+	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncNever))
 	defer l.Close()
 	if err := l.Reset(); err != nil {
 		t.Fatalf("Reset on a full disk: %v", err)
@@ -285,7 +285,7 @@ func TestFullDiskResetSyncNever(t *testing.T) {
 		t.Fatalf("after Reset: %+v", st)
 	}
 	for i := range 5 {
-		if off, err := l.Append(relPayload(next+uint64(i), 2000)); err != nil || off != next+uint64(i) {
+		if off, err := l.Append(tracedPayload(next+uint64(i), 2000)); err != nil || off != next+uint64(i) {
 			t.Fatalf("append after Reset: offset %d, %v", off, err)
 		}
 	}

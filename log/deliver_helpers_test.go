@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -15,48 +14,42 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-// Helpers shared by the delivery tests (deliver*_test.go, model*_test.go,
-// crash_ack_test.go). Their names start with dl so that they cannot clash
-// with the helpers of the package's other test files.
+// Helpers of the delivery tests (deliver*_test.go, model*_test.go,
+// crash_ack_test.go): logs on a crashfs.FS in crashDir, records named by
+// letters as in the reference docs, Pending and Ack that fail the test on
+// error, and checks of the files a release leaves.
 
-// dlDir is the log directory inside a crashfs.FS.
-const dlDir = "/log"
-
-// dlQuiet discards the log's recovery and error reports, which crash
-// tests provoke by the thousand.
-var dlQuiet = slog.New(slog.DiscardHandler)
-
-// dlOpts returns options for a log on fsys with quiet logging.
-func dlOpts(fsys *crashfs.FS, segSize int64, policy seglog.SyncPolicy) *seglog.Options {
-	return &seglog.Options{FS: fsys, SegmentSize: segSize, Sync: policy, Logger: dlQuiet}
+// crashOpts returns options for a log on fsys with quiet logging.
+func crashOpts(fsys *crashfs.FS, segSize int64, policy seglog.SyncPolicy) *seglog.Options {
+	return &seglog.Options{FS: fsys, SegmentSize: segSize, Sync: policy, Logger: quiet}
 }
 
-// dlOpen opens the log in dlDir on fsys, failing the test on error.
-func dlOpen(t testing.TB, opts *seglog.Options) *seglog.Log {
+// openCrash opens the log in crashDir on fsys, failing the test on error.
+func openCrash(t testing.TB, opts *seglog.Options) *seglog.Log {
 	t.Helper()
-	l, err := seglog.Open(dlDir, opts)
+	l, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	verifyAtEnd(t, opts.FS, dlDir)
+	verifyAtEnd(t, opts.FS, crashDir)
 	return l
 }
 
-// dlLetter names the record at offset o as the reference docs do: A for
+// letterOf names the record at offset o as the reference docs do: A for
 // offset 0, B for 1, and so on.
-func dlLetter(o uint64) string {
+func letterOf(o uint64) string {
 	if o < 26 {
 		return string(rune('A' + o))
 	}
 	return fmt.Sprintf("#%d", o)
 }
 
-// dlAppendLetters appends n records whose data is their letter.
-func dlAppendLetters(t testing.TB, l *seglog.Log, n int) {
+// appendLetters appends n records whose data is their letter.
+func appendLetters(t testing.TB, l *seglog.Log, n int) {
 	t.Helper()
 	for range n {
 		next := l.NextOffset()
-		off, err := l.Append([]byte(dlLetter(next)))
+		off, err := l.Append([]byte(letterOf(next)))
 		if err != nil {
 			t.Fatalf("Append: %v", err)
 		}
@@ -66,8 +59,8 @@ func dlAppendLetters(t testing.TB, l *seglog.Log, n int) {
 	}
 }
 
-// dlLetters returns the letters of records.
-func dlLetters(recs []seglog.Record) string {
+// lettersOf returns the letters of records.
+func lettersOf(recs []seglog.Record) string {
 	var b strings.Builder
 	for i, r := range recs {
 		if i > 0 {
@@ -78,20 +71,20 @@ func dlLetters(recs []seglog.Record) string {
 	return b.String()
 }
 
-// dlBatchLetters describes a batch as "seq N: X Y Z" and checks that its
+// batchLetters describes a batch as "seq N: X Y Z" and checks that its
 // records have consecutive offsets.
-func dlBatchLetters(t testing.TB, b seglog.Batch) string {
+func batchLetters(t testing.TB, b seglog.Batch) string {
 	t.Helper()
 	for i, r := range b.Records {
 		if i > 0 && r.Offset != b.Records[i-1].Offset+1 {
 			t.Fatalf("batch offsets not consecutive: %d after %d", r.Offset, b.Records[i-1].Offset)
 		}
 	}
-	return fmt.Sprintf("seq %d: %s", b.Sequence, dlLetters(b.Records))
+	return fmt.Sprintf("seq %d: %s", b.Sequence, lettersOf(b.Records))
 }
 
-// dlPending calls Pending and fails the test on error.
-func dlPending(t testing.TB, l *seglog.Log, max int) seglog.Batch {
+// mustPending calls Pending and fails the test on error.
+func mustPending(t testing.TB, l *seglog.Log, max int) seglog.Batch {
 	t.Helper()
 	b, err := l.Pending(max)
 	if err != nil {
@@ -100,8 +93,8 @@ func dlPending(t testing.TB, l *seglog.Log, max int) seglog.Batch {
 	return b
 }
 
-// dlAck calls Ack and fails the test on error.
-func dlAck(t testing.TB, l *seglog.Log, n uint64) seglog.AckResult {
+// mustAck calls Ack and fails the test on error.
+func mustAck(t testing.TB, l *seglog.Log, n uint64) seglog.AckResult {
 	t.Helper()
 	res, err := l.Ack(n)
 	if err != nil {
@@ -110,9 +103,9 @@ func dlAck(t testing.TB, l *seglog.Log, n uint64) seglog.AckResult {
 	return res
 }
 
-// dlAll returns every record Records yields from offset 0, with copies
+// readAllRecords returns every record Records yields from offset 0, with copies
 // of their data.
-func dlAll(t testing.TB, l *seglog.Log) []seglog.Record {
+func readAllRecords(t testing.TB, l *seglog.Log) []seglog.Record {
 	t.Helper()
 	var out []seglog.Record
 	for r, err := range l.Records(0) {
@@ -125,9 +118,9 @@ func dlAll(t testing.TB, l *seglog.Log) []seglog.Record {
 	return out
 }
 
-// dlCheckReleased checks that no read returns a record before the first
+// checkReleased checks that no read returns a record before the first
 // kept offset.
-func dlCheckReleased(t testing.TB, l *seglog.Log) {
+func checkReleased(t testing.TB, l *seglog.Log) {
 	t.Helper()
 	first := l.FirstOffset()
 	if first == 0 {
@@ -146,8 +139,8 @@ func dlCheckReleased(t testing.TB, l *seglog.Log) {
 	}
 }
 
-// dlFiles lists the segment bases and the index bases in dir of fsys.
-func dlFiles(t testing.TB, fsys *crashfs.FS, dir string) (segs, idxs []uint64) {
+// logFiles lists the segment bases and the index bases in dir of fsys.
+func logFiles(t testing.TB, fsys *crashfs.FS, dir string) (segs, idxs []uint64) {
 	t.Helper()
 	names, err := fsys.ReadDir(dir)
 	if err != nil {
@@ -167,26 +160,26 @@ func dlFiles(t testing.TB, fsys *crashfs.FS, dir string) (segs, idxs []uint64) {
 	return segs, idxs
 }
 
-// dlCheckFiles checks that no segment file lies wholly before first (the
+// checkFiles checks that no segment file lies wholly before first (the
 // next segment starts at or before it) and that no index file has lost
 // its segment. It returns the number of segment files.
-func dlCheckFiles(t testing.TB, fsys *crashfs.FS, dir string, first uint64) int {
+func checkFiles(t testing.TB, fsys *crashfs.FS, dir string, first uint64) int {
 	t.Helper()
-	n, err := dlFilesErr(t, fsys, dir, first, false)
+	n, err := checkFilesErr(t, fsys, dir, first, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// dlFilesErr is dlCheckFiles returning its finding. With lingerOK, the
+// checkFilesErr is checkFiles returning its finding. With lingerOK, the
 // oldest segment may lie wholly before first if the next one starts
 // exactly there: a segment that was still the active one when a release
 // reached its end is sealed by a later append, and goes at the next state
 // save or Open.
-func dlFilesErr(t testing.TB, fsys *crashfs.FS, dir string, first uint64, lingerOK bool) (int, error) {
+func checkFilesErr(t testing.TB, fsys *crashfs.FS, dir string, first uint64, lingerOK bool) (int, error) {
 	t.Helper()
-	segs, idxs := dlFiles(t, fsys, dir)
+	segs, idxs := logFiles(t, fsys, dir)
 	for i := 0; i+1 < len(segs); i++ {
 		if lingerOK && i == 0 && segs[1] == first {
 			continue

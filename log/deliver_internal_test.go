@@ -13,7 +13,7 @@ import (
 // it exhaustively on small states, against the rules as docs/protocol.md
 // states them, and check the invariants the rest of the log relies on.
 
-// dlRule is the protocol as a tiny independent spec, in terms of the
+// ruleOf is the protocol as a tiny independent spec, in terms of the
 // labels the log holds rather than of applyAck's comparisons, and in exact
 // arithmetic (math/big), so that it cannot wrap where applyAck might: the
 // kept window holds labels [s-p, s), the batches handed out since the last
@@ -22,7 +22,7 @@ import (
 //   - n past s+sent: too high (more than was handed out);
 //   - n in [s-p, s]: rewind (still kept);
 //   - n below s-p: ancient (no longer kept).
-func dlRule(s, p, sent, n uint64) AckBranch {
+func ruleOf(s, p, sent, n uint64) AckBranch {
 	b := func(x uint64) *big.Int { return new(big.Int).SetUint64(x) }
 	N, S := b(n), b(s)
 	sentEnd := new(big.Int).Add(S, b(sent))
@@ -38,12 +38,12 @@ func dlRule(s, p, sent, n uint64) AckBranch {
 	return AckAncient
 }
 
-// dlCheckApply checks one application of applyAck.
-func dlCheckApply(t *testing.T, old checkpoint.State, n, sent uint64) {
+// checkApply checks one application of applyAck.
+func checkApply(t *testing.T, old checkpoint.State, n, sent uint64) {
 	t.Helper()
 	st, branch := applyAck(old, n, sent)
 	s, p := old.Sequence, old.Cursor-old.First
-	if want := dlRule(s, p, sent, n); branch != want {
+	if want := ruleOf(s, p, sent, n); branch != want {
 		t.Fatalf("applyAck(%+v, N=%d, sent=%d) took %v, want %v", old, n, sent, branch, want)
 	}
 	if st.Sequence != n {
@@ -94,7 +94,7 @@ func TestApplyAckExhaustive(t *testing.T) {
 				for sent := uint64(0); sent <= 6; sent++ {
 					for n := uint64(0); n <= s+sent+3; n++ {
 						old := checkpoint.State{Sequence: s, Cursor: first + p, First: first, Meta: meta}
-						dlCheckApply(t, old, n, sent)
+						checkApply(t, old, n, sent)
 						_, b := applyAck(old, n, sent)
 						counts[b]++
 					}
@@ -175,7 +175,7 @@ func TestApplyAckLarge(t *testing.T) {
 			first = rng.Uint64N(room)
 		}
 		old := checkpoint.State{Sequence: s, Cursor: first + p, First: first}
-		dlCheckApply(t, old, n, sent)
+		checkApply(t, old, n, sent)
 		_, b := applyAck(old, n, sent)
 		counts[b]++
 	}

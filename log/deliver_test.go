@@ -16,23 +16,23 @@ import (
 // reference's worked example (../shared/seed/landscape-store.md), 0-based:
 // records A..J are offsets 0..9.
 
-// dlExample opens a log holding A..J and plays the first two exchanges
+// exampleLog opens a log holding A..J and plays the first two exchanges
 // of the worked example: (seq 0: A B C) answered 3, then (seq 3: D..H)
 // answered 8. The state is then S=8, P=5, first D (3), cursor I (8).
-func dlExample(t *testing.T) (*seglog.Log, *crashfs.FS) {
+func exampleLog(t *testing.T) (*seglog.Log, *crashfs.FS) {
 	t.Helper()
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	t.Cleanup(func() { l.Close() })
-	dlAppendLetters(t, l, 10)
-	if got := dlBatchLetters(t, dlPending(t, l, 3)); got != "seq 0: A B C" {
+	appendLetters(t, l, 10)
+	if got := batchLetters(t, mustPending(t, l, 3)); got != "seq 0: A B C" {
 		t.Fatalf("first batch %q", got)
 	}
-	dlAck(t, l, 3)
-	if got := dlBatchLetters(t, dlPending(t, l, 5)); got != "seq 3: D E F G H" {
+	mustAck(t, l, 3)
+	if got := batchLetters(t, mustPending(t, l, 5)); got != "seq 3: D E F G H" {
 		t.Fatalf("second batch %q", got)
 	}
-	dlAck(t, l, 8)
+	mustAck(t, l, 8)
 	want := seglog.State{Sequence: 8, Cursor: 8, First: 3, Next: 10, PendingCount: 2}
 	if st := l.State(); st != want {
 		t.Fatalf("state %+v, want %+v", st, want)
@@ -42,9 +42,9 @@ func dlExample(t *testing.T) (*seglog.Log, *crashfs.FS) {
 
 func TestAckWorkedExample(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
-	dlAppendLetters(t, l, 10)
+	appendLetters(t, l, 10)
 
 	type step struct {
 		max      int    // Pending(max)
@@ -69,18 +69,18 @@ func TestAckWorkedExample(t *testing.T) {
 		t.Fatalf("step 0: state %+v, want %+v", st, st0)
 	}
 	for i, s := range steps {
-		if got := dlBatchLetters(t, dlPending(t, l, s.max)); got != s.batch {
+		if got := batchLetters(t, mustPending(t, l, s.max)); got != s.batch {
 			t.Fatalf("step %d: Pending(%d) = %q, want %q", i+1, s.max, got, s.batch)
 		}
-		res := dlAck(t, l, s.answer)
+		res := mustAck(t, l, s.answer)
 		if res.Branch != s.branch || res.Released != s.released || res.Resync || res.State != s.state {
 			t.Fatalf("step %d: Ack(%d) = %+v, want branch %v, released %d, state %+v", i+1, s.answer, res, s.branch, s.released, s.state)
 		}
-		if got := dlBatchLetters(t, dlPending(t, l, 100)); got != s.next {
+		if got := batchLetters(t, mustPending(t, l, 100)); got != s.next {
 			t.Fatalf("step %d: next batch %q, want %q", i+1, got, s.next)
 		}
 	}
-	if got := dlLetters(dlAll(t, l)); got != "D E F G H I J" {
+	if got := lettersOf(readAllRecords(t, l)); got != "D E F G H I J" {
 		t.Fatalf("kept after step 2: %q, want D..J", got)
 	}
 
@@ -109,22 +109,22 @@ func TestAckWorkedExample(t *testing.T) {
 			seglog.State{Sequence: 11, Cursor: 8, First: 8, Next: 10, PendingCount: 2}, "I J", "seq 11: I J"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l, _ := dlExample(t)
-			if got := dlBatchLetters(t, dlPending(t, l, 100)); got != "seq 8: I J" {
+			l, _ := exampleLog(t)
+			if got := batchLetters(t, mustPending(t, l, 100)); got != "seq 8: I J" {
 				t.Fatalf("third batch %q", got)
 			}
-			res := dlAck(t, l, c.answer)
+			res := mustAck(t, l, c.answer)
 			if res.Branch != c.branch || res.Resync != c.resync || res.Released != c.released || res.State != c.state {
 				t.Fatalf("Ack(%d) = %+v, want branch %v, resync %v, released %d, state %+v",
 					c.answer, res, c.branch, c.resync, c.released, c.state)
 			}
-			if got := dlLetters(dlAll(t, l)); got != c.kept {
+			if got := lettersOf(readAllRecords(t, l)); got != c.kept {
 				t.Fatalf("kept %q, want %q", got, c.kept)
 			}
-			if got := dlBatchLetters(t, dlPending(t, l, 100)); got != c.next {
+			if got := batchLetters(t, mustPending(t, l, 100)); got != c.next {
 				t.Fatalf("next batch %q, want %q", got, c.next)
 			}
-			dlCheckReleased(t, l)
+			checkReleased(t, l)
 		})
 	}
 }
@@ -183,12 +183,12 @@ func TestAckBranches(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l, fsys := dlExample(t)
+			l, fsys := exampleLog(t)
 			if c.pending > 0 {
-				dlPending(t, l, c.pending)
+				mustPending(t, l, c.pending)
 			}
 			before := l.State()
-			res := dlAck(t, l, c.n)
+			res := mustAck(t, l, c.n)
 			w := c.want
 			wantState := seglog.State{Sequence: c.n, Cursor: w.cursor, First: w.first, Next: 10, PendingCount: 10 - w.cursor}
 			resync := w.branch == seglog.AckTooHigh || w.branch == seglog.AckAncient
@@ -199,21 +199,21 @@ func TestAckBranches(t *testing.T) {
 			if st := l.State(); st != wantState {
 				t.Fatalf("State() = %+v, want %+v", st, wantState)
 			}
-			dlCheckPendingSet(t, l, wantState)
-			dlCheckReleased(t, l)
+			checkPendingSet(t, l, wantState)
+			checkReleased(t, l)
 
 			// Pending hands out the records from the new cursor,
 			// labelled with the new sequence.
 			var want []string
 			for o := w.cursor; o < 10; o++ {
-				want = append(want, dlLetter(o))
+				want = append(want, letterOf(o))
 			}
-			b := dlPending(t, l, 100)
+			b := mustPending(t, l, 100)
 			if b.Sequence != c.n || len(b.Records) != len(want) || (len(want) > 0 && b.Records[0].Offset != w.cursor) {
 				t.Fatalf("Pending after Ack = %s (first offset %v), want seq %d from offset %d: %v",
-					dlBatchLetters(t, b), b.Records, c.n, w.cursor, want)
+					batchLetters(t, b), b.Records, c.n, w.cursor, want)
 			}
-			if got := dlLetters(b.Records); got != strings.Join(want, " ") {
+			if got := lettersOf(b.Records); got != strings.Join(want, " ") {
 				t.Fatalf("Pending after Ack = %q, want %q", got, strings.Join(want, " "))
 			}
 
@@ -221,7 +221,7 @@ func TestAckBranches(t *testing.T) {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			l2 := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+			l2 := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 			defer l2.Close()
 			if st := l2.State(); st != wantState {
 				t.Fatalf("after reopen, State() = %+v, want %+v", st, wantState)
@@ -230,8 +230,8 @@ func TestAckBranches(t *testing.T) {
 	}
 }
 
-// dlCheckPendingSet checks IsPending around the cursor and the next offset.
-func dlCheckPendingSet(t testing.TB, l *seglog.Log, st seglog.State) {
+// checkPendingSet checks IsPending around the cursor and the next offset.
+func checkPendingSet(t testing.TB, l *seglog.Log, st seglog.State) {
 	t.Helper()
 	probe := []uint64{st.First, st.Cursor, st.Next, st.Next + 1}
 	if st.Cursor > 0 {
@@ -252,81 +252,81 @@ func dlCheckPendingSet(t testing.TB, l *seglog.Log, st seglog.State) {
 // nothing pending, and nothing sent.
 func TestAckEdges(t *testing.T) {
 	t.Run("fresh log", func(t *testing.T) {
-		l := dlOpen(t, dlOpts(crashfs.New(), 0, seglog.SyncAlways))
+		l := openCrash(t, crashOpts(crashfs.New(), 0, seglog.SyncAlways))
 		defer l.Close()
 		// Nothing pending: N=S changes nothing, N=S+1 is too high.
-		if res := dlAck(t, l, 0); res.Branch != seglog.AckRewind || res.Resync || res.State != (seglog.State{}) {
+		if res := mustAck(t, l, 0); res.Branch != seglog.AckRewind || res.Resync || res.State != (seglog.State{}) {
 			t.Fatalf("Ack(0) on an empty log = %+v", res)
 		}
-		if res := dlAck(t, l, 1); res.Branch != seglog.AckTooHigh || !res.Resync || res.State != (seglog.State{Sequence: 1}) {
+		if res := mustAck(t, l, 1); res.Branch != seglog.AckTooHigh || !res.Resync || res.State != (seglog.State{Sequence: 1}) {
 			t.Fatalf("Ack(1) on an empty log = %+v", res)
 		}
 		// P = 0: one below S is ancient.
-		dlAppendLetters(t, l, 2)
-		if res := dlAck(t, l, 0); res.Branch != seglog.AckAncient || !res.Resync ||
+		appendLetters(t, l, 2)
+		if res := mustAck(t, l, 0); res.Branch != seglog.AckAncient || !res.Resync ||
 			res.State != (seglog.State{Sequence: 0, Next: 2, PendingCount: 2}) {
 			t.Fatalf("Ack(0) with S=1, P=0 = %+v", res)
 		}
 	})
 	t.Run("Pending handing out nothing", func(t *testing.T) {
-		l, _ := dlExample(t)
-		dlAck(t, l, 10) // everything delivered
-		b := dlPending(t, l, 10)
+		l, _ := exampleLog(t)
+		mustAck(t, l, 10) // everything delivered
+		b := mustPending(t, l, 10)
 		if len(b.Records) != 0 || b.Sequence != 10 {
 			t.Fatalf("Pending with nothing pending = %+v", b)
 		}
-		dlAppendLetters(t, l, 1) // appended after the Pending: not sent
-		if res := dlAck(t, l, 11); res.Branch != seglog.AckTooHigh {
+		appendLetters(t, l, 1) // appended after the Pending: not sent
+		if res := mustAck(t, l, 11); res.Branch != seglog.AckTooHigh {
 			t.Fatalf("Ack(11) after an empty Pending = %+v, want too high", res)
 		}
 	})
 	t.Run("the largest Pending since the last Ack counts", func(t *testing.T) {
 		// A smaller retry after a lost answer: the peer may hold the
 		// larger batch (see TestDeliverSmallerRetry).
-		l, _ := dlExample(t)
-		dlPending(t, l, 2)
-		dlPending(t, l, 1)
-		if res := dlAck(t, l, 10); res.Branch != seglog.AckNormal || res.State.Cursor != 10 {
+		l, _ := exampleLog(t)
+		mustPending(t, l, 2)
+		mustPending(t, l, 1)
+		if res := mustAck(t, l, 10); res.Branch != seglog.AckNormal || res.State.Cursor != 10 {
 			t.Fatalf("Ack(10) after Pending(2), Pending(1) = %+v, want normal", res)
 		}
 	})
 	t.Run("sent is forgotten by Ack", func(t *testing.T) {
-		l, _ := dlExample(t)
-		dlPending(t, l, 1)
-		dlAck(t, l, 8) // N=S: no change; sent goes back to the pending count
-		if res := dlAck(t, l, 10); res.Branch != seglog.AckNormal {
+		l, _ := exampleLog(t)
+		mustPending(t, l, 1)
+		mustAck(t, l, 8) // N=S: no change; sent goes back to the pending count
+		if res := mustAck(t, l, 10); res.Branch != seglog.AckNormal {
 			t.Fatalf("Ack(10) after Ack(8) = %+v, want normal", res)
 		}
 	})
 	t.Run("sent is forgotten by reopen", func(t *testing.T) {
-		l, fsys := dlExample(t)
-		dlPending(t, l, 1)
+		l, fsys := exampleLog(t)
+		mustPending(t, l, 1)
 		l.Close()
-		l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+		l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 		defer l.Close()
-		if res := dlAck(t, l, 10); res.Branch != seglog.AckNormal {
+		if res := mustAck(t, l, 10); res.Branch != seglog.AckNormal {
 			t.Fatalf("Ack(10) after reopen = %+v, want normal", res)
 		}
 	})
 	t.Run("keep the last batch", func(t *testing.T) {
 		// Two normal acks in a row: the first batch goes, the second
 		// stays for a resend.
-		l, _ := dlExample(t)
-		if got := dlLetters(dlAll(t, l)); got != "D E F G H I J" {
+		l, _ := exampleLog(t)
+		if got := lettersOf(readAllRecords(t, l)); got != "D E F G H I J" {
 			t.Fatalf("kept %q", got)
 		}
-		dlAppendLetters(t, l, 3) // K L M
-		dlPending(t, l, 2)
-		res := dlAck(t, l, 10) // I J delivered: D..H released, I J kept
-		if res.Released != 5 || dlLetters(dlAll(t, l)) != "I J K L M" {
-			t.Fatalf("after Ack(10): %+v, kept %q", res, dlLetters(dlAll(t, l)))
+		appendLetters(t, l, 3) // K L M
+		mustPending(t, l, 2)
+		res := mustAck(t, l, 10) // I J delivered: D..H released, I J kept
+		if res.Released != 5 || lettersOf(readAllRecords(t, l)) != "I J K L M" {
+			t.Fatalf("after Ack(10): %+v, kept %q", res, lettersOf(readAllRecords(t, l)))
 		}
 	})
 }
 
 func TestReset(t *testing.T) {
-	l, fsys := dlExample(t)
-	dlPending(t, l, 1)
+	l, fsys := exampleLog(t)
+	mustPending(t, l, 1)
 	if err := l.Reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -334,25 +334,25 @@ func TestReset(t *testing.T) {
 	if st := l.State(); st != want {
 		t.Fatalf("after Reset, State() = %+v, want %+v", st, want)
 	}
-	if recs := dlAll(t, l); len(recs) != 0 {
+	if recs := readAllRecords(t, l); len(recs) != 0 {
 		t.Fatalf("after Reset, Records yields %v", recs)
 	}
-	dlCheckReleased(t, l)
-	dlCheckPendingSet(t, l, want)
-	if b := dlPending(t, l, 10); len(b.Records) != 0 || b.Sequence != 8 {
+	checkReleased(t, l)
+	checkPendingSet(t, l, want)
+	if b := mustPending(t, l, 10); len(b.Records) != 0 || b.Sequence != 8 {
 		t.Fatalf("Pending after Reset = %+v", b)
 	}
 	// Offsets are not reused; the sequence labels the next record.
-	dlAppendLetters(t, l, 1)
-	if b := dlPending(t, l, 10); dlBatchLetters(t, b) != "seq 8: K" || b.Records[0].Offset != 10 {
+	appendLetters(t, l, 1)
+	if b := mustPending(t, l, 10); batchLetters(t, b) != "seq 8: K" || b.Records[0].Offset != 10 {
 		t.Fatalf("Pending after Reset and Append = %+v", b)
 	}
 	seglog.WaitReleases(l)
-	dlCheckFiles(t, fsys, dlDir, l.FirstOffset())
+	checkFiles(t, fsys, crashDir, l.FirstOffset())
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
 	if st := l.State(); st != (seglog.State{Sequence: 8, Cursor: 10, First: 10, Next: 11, PendingCount: 1}) {
 		t.Fatalf("after reopen, State() = %+v", st)
@@ -372,7 +372,7 @@ func TestReset(t *testing.T) {
 // before the first kept offset are gone as soon as the call returns.
 func TestReleaseRemovesSegments(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	defer l.Close()
 	data := bytes.Repeat([]byte("x"), 1000)
 	for range 100 {
@@ -380,36 +380,36 @@ func TestReleaseRemovesSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	segs, _ := dlFiles(t, fsys, dlDir)
+	segs, _ := logFiles(t, fsys, crashDir)
 	if len(segs) < 5 {
 		t.Fatalf("only %d segments for 100 KB", len(segs))
 	}
-	dlAck(t, l, 50)        // cursor 50, nothing released yet
-	res := dlAck(t, l, 90) // releases [0, 50)
+	mustAck(t, l, 50)        // cursor 50, nothing released yet
+	res := mustAck(t, l, 90) // releases [0, 50)
 	if res.Released != 50 || res.SegmentsRemoved == 0 {
 		t.Fatalf("Ack(90) = %+v", res)
 	}
 	seglog.WaitReleases(l)
-	n := dlCheckFiles(t, fsys, dlDir, 50)
+	n := checkFiles(t, fsys, crashDir, 50)
 	if n != len(segs)-res.SegmentsRemoved {
 		t.Fatalf("%d segment files after removing %d of %d", n, res.SegmentsRemoved, len(segs))
 	}
-	dlCheckReleased(t, l)
-	if recs := dlAll(t, l); len(recs) != 50 || recs[0].Offset != 50 {
+	checkReleased(t, l)
+	if recs := readAllRecords(t, l); len(recs) != 50 || recs[0].Offset != 50 {
 		t.Fatalf("Records after release: %d records from %d", len(recs), recs[0].Offset)
 	}
 	if err := l.Reset(); err != nil {
 		t.Fatal(err)
 	}
 	seglog.WaitReleases(l)
-	if n := dlCheckFiles(t, fsys, dlDir, 100); n != 1 {
+	if n := checkFiles(t, fsys, crashDir, 100); n != 1 {
 		t.Fatalf("%d segment files after Reset, want 1", n)
 	}
 }
 
 func TestMeta(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	if _, ok := l.Meta("uuid"); ok {
 		t.Fatal("Meta on a fresh log found a value")
 	}
@@ -449,13 +449,13 @@ func TestMeta(t *testing.T) {
 	}
 	check(l)
 	// SetMeta does not touch the delivery state, and Ack keeps the meta.
-	dlAppendLetters(t, l, 3)
-	dlAck(t, l, 2)
+	appendLetters(t, l, 3)
+	mustAck(t, l, 2)
 	check(l)
 	l.Close()
 	// Durable when SetMeta returns: a crash that keeps only what was
 	// synced still has it.
-	l = dlOpen(t, dlOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, seglog.SyncAlways))
+	l = openCrash(t, crashOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, seglog.SyncAlways))
 	defer l.Close()
 	check(l)
 	if st := l.State(); st != (seglog.State{Sequence: 2, Cursor: 2, Next: 3, PendingCount: 1}) {
@@ -465,8 +465,8 @@ func TestMeta(t *testing.T) {
 
 func TestDeliverClosedAndReadOnly(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
-	dlAppendLetters(t, l, 3)
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
+	appendLetters(t, l, 3)
 	if _, err := l.Pending(0); err == nil {
 		t.Fatal("Pending(0) succeeded")
 	}
@@ -486,9 +486,9 @@ func TestDeliverClosedAndReadOnly(t *testing.T) {
 		t.Fatalf("SetMeta on a closed log: %v", err)
 	}
 
-	opts := dlOpts(fsys, 0, seglog.SyncAlways)
+	opts := crashOpts(fsys, 0, seglog.SyncAlways)
 	opts.ReadOnly = true
-	ro := dlOpen(t, opts)
+	ro := openCrash(t, opts)
 	defer ro.Close()
 	if _, err := ro.Pending(1); !errors.Is(err, seglog.ErrReadOnly) {
 		t.Fatalf("Pending on a read-only log: %v", err)
@@ -511,17 +511,17 @@ func TestDeliverClosedAndReadOnly(t *testing.T) {
 // the sync policy: the checkpoint never points past durable records.
 func TestAckSyncsUnderSyncNever(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))
-	dlAppendLetters(t, l, 5)
-	dlAck(t, l, 3)
-	l2 := dlOpen(t, dlOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, seglog.SyncNever))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncNever))
+	appendLetters(t, l, 5)
+	mustAck(t, l, 3)
+	l2 := openCrash(t, crashOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, seglog.SyncNever))
 	defer l2.Close()
 	st := l2.State()
 	if st.Sequence != 3 || st.Cursor != 3 || st.Next < 3 {
 		t.Fatalf("after a crash, State() = %+v, want sequence 3, cursor 3, next >= 3", st)
 	}
 	for o := uint64(0); o < st.Next; o++ {
-		if r, err := l2.Read(o); err != nil || string(r.Data) != dlLetter(o) {
+		if r, err := l2.Read(o); err != nil || string(r.Data) != letterOf(o) {
 			t.Fatalf("Read(%d) = %q, %v", o, r.Data, err)
 		}
 	}
@@ -538,21 +538,21 @@ func TestPendingIsDurable(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncNever, seglog.SyncInterval} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
-			opts := dlOpts(fsys, 0, policy)
+			opts := crashOpts(fsys, 0, policy)
 			opts.SyncEvery = time.Hour
-			l := dlOpen(t, opts)
+			l := openCrash(t, opts)
 			defer l.Close()
-			dlAppendLetters(t, l, 4)
-			if got := dlBatchLetters(t, dlPending(t, l, 3)); got != "seq 0: A B C" {
+			appendLetters(t, l, 4)
+			if got := batchLetters(t, mustPending(t, l, 3)); got != "seq 0: A B C" {
 				t.Fatalf("Pending = %q", got)
 			}
-			opts = dlOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, policy)
-			l2 := dlOpen(t, opts)
+			opts = crashOpts(fsys.Crash(nil, crashfs.CrashLoseUnsynced), 0, policy)
+			l2 := openCrash(t, opts)
 			defer l2.Close()
 			if next := l2.NextOffset(); next < 3 {
 				t.Fatalf("after a crash, next offset %d: records handed out by Pending were lost", next)
 			}
-			if got := dlBatchLetters(t, dlPending(t, l2, 3)); got != "seq 0: A B C" {
+			if got := batchLetters(t, mustPending(t, l2, 3)); got != "seq 0: A B C" {
 				t.Fatalf("after a crash, Pending = %q", got)
 			}
 		})

@@ -41,4 +41,7 @@
 // ids per scope (OpenSession, EndAllSessions), whose ended sessions'
 // appends fail with ErrSessionEnded. AppendTyped and AppendWith tag and
 // qualify single records at the cost of Append.
+//
+// docs/layout.md maps the code: the parts Log is made of, their locks, and
+// the way from Append to the disk and from Ack to the deleted segment.
 package log

@@ -18,7 +18,7 @@ import (
 func durableTailLog(t *testing.T, policy seglog.SyncPolicy, acked int) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	l := coreOpen(t, dir, &seglog.Options{Sync: policy})
+	l := openLog(t, dir, &seglog.Options{Sync: policy})
 	for i := range 12 {
 		if _, err := l.Append(bytes.Repeat([]byte{byte('a' + i)}, 100)); err != nil {
 			t.Fatal(err)
@@ -38,8 +38,8 @@ func durableTailLog(t *testing.T, policy seglog.SyncPolicy, acked int) (string, 
 			t.Fatal(err)
 		}
 	}
-	coreClose(t, l)
-	segs := coreSegments(t, dir)
+	closeLog(t, l)
+	segs := segmentPaths(t, dir)
 	if len(segs) != 1 {
 		t.Fatalf("%d segments, want 1", len(segs))
 	}
@@ -58,20 +58,20 @@ func TestDamagedDurableLastFrameIsKept(t *testing.T) {
 		for _, truncate := range []bool{false, true} {
 			t.Run(policy.String()+map[bool]string{false: "", true: "/TruncateCorrupt"}[truncate], func(t *testing.T) {
 				dir, seg := durableTailLog(t, policy, 12)
-				frames := coreFrames(t, seg)
+				frames := fileFrames(t, seg)
 				last := frames[len(frames)-1]
-				coreXor(t, seg, last.pos+segment.FrameHeaderSize+10, 0x40)
+				xorByte(t, seg, last.pos+segment.FrameHeaderSize+10, 0x40)
 				verifyExpectDamage(t, dir)
 				before, err := os.ReadFile(seg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				l, err := seglog.Open(dir, coreQuietOpts(&seglog.Options{Sync: policy, TruncateCorrupt: truncate}))
+				l, err := seglog.Open(dir, quietOpts(&seglog.Options{Sync: policy, TruncateCorrupt: truncate}))
 				if err == nil {
 					l.Close()
 					t.Fatal("Open accepted a log whose acknowledged last frame is damaged")
 				}
-				coreMustCorrupt(t, err, seg, last.pos)
+				mustCorrupt(t, err, seg, last.pos)
 				after, err := os.ReadFile(seg)
 				if err != nil {
 					t.Fatal(err)
@@ -79,7 +79,7 @@ func TestDamagedDurableLastFrameIsKept(t *testing.T) {
 				if !bytes.Equal(before, after) {
 					t.Fatalf("Open changed the segment: %d bytes before, %d after", len(before), len(after))
 				}
-				ro, err := seglog.Open(dir, coreQuietOpts(&seglog.Options{ReadOnly: true}))
+				ro, err := seglog.Open(dir, quietOpts(&seglog.Options{ReadOnly: true}))
 				if err == nil {
 					ro.Close()
 					t.Fatal("read-only Open accepted the damaged log")
@@ -97,10 +97,10 @@ func TestDamagedDurableLastFrameIsKept(t *testing.T) {
 // torn tail, reports it, and keeps every acknowledged record.
 func TestDamagedUnackedLastFrameIsTorn(t *testing.T) {
 	dir, seg := durableTailLog(t, seglog.SyncNever, 11)
-	frames := coreFrames(t, seg)
+	frames := fileFrames(t, seg)
 	last := frames[len(frames)-1]
-	coreXor(t, seg, last.pos+segment.FrameHeaderSize+10, 0x40)
-	l := coreOpen(t, dir, &seglog.Options{Sync: seglog.SyncNever})
+	xorByte(t, seg, last.pos+segment.FrameHeaderSize+10, 0x40)
+	l := openLog(t, dir, &seglog.Options{Sync: seglog.SyncNever})
 	rec := l.Recovery()
 	if rec.TornBytes != last.size || rec.TornFrom != 11 || rec.File != filepath.Clean(seg) {
 		t.Fatalf("Recovery %+v, want %d torn bytes from offset 11 in %s", rec, last.size, seg)

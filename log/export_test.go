@@ -40,3 +40,11 @@ func SegmentProbes(l *Log) uint64 {
 	defer l.mu.Unlock()
 	return l.mu.probes
 }
+
+// RollWaits returns how many times a caller has waited for a roll to
+// finish, since the log was opened.
+func RollWaits(l *Log) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.rollWaits
+}

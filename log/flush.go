@@ -52,6 +52,7 @@ func (l *Log) endRollLocked() {
 // waitRollLocked waits until no roll is under way.
 func (l *Log) waitRollLocked() {
 	for l.mu.rolling {
+		l.mu.rollWaits++
 		l.cond.Wait()
 	}
 }

@@ -31,15 +31,15 @@ var lazyPolicies = []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval, s
 func TestFullDiskDeliversWhatIsWritten(t *testing.T) {
 	for _, policy := range lazyPolicies {
 		t.Run(policy.String(), func(t *testing.T) {
-			relCountInjected(t)
+			countInjected(t)
 			fsys := crashfs.New()
 			opts := func(o *seglog.Options) { o.Sync, o.SyncEvery = policy, time.Hour }
-			l := relOpenFS(t, fsys, opts)
+			l := openFS(t, fsys, opts)
 			defer l.Close()
 			var want [][]byte
 			add := func(n int) error {
 				for range n {
-					d := relPayload(uint64(len(want)), 300)
+					d := tracedPayload(uint64(len(want)), 300)
 					if _, err := l.Append(d); err != nil {
 						return err
 					}
@@ -56,7 +56,7 @@ func TestFullDiskDeliversWhatIsWritten(t *testing.T) {
 			var full atomic.Bool
 			fsys.SetHook(func(op crashfs.Op) error {
 				if full.Load() && op.Kind == crashfs.OpWrite && !strings.Contains(filepath.Base(op.Name), "checkpoint") {
-					relInjected.Add(1)
+					injectedErr.Add(1)
 					return syscall.ENOSPC
 				}
 				return nil
@@ -108,7 +108,7 @@ func TestFullDiskDeliversWhatIsWritten(t *testing.T) {
 			}
 			full.Store(false)
 			for _, mode := range []crashfs.CrashMode{crashfs.CrashLoseUnsynced, crashfs.CrashRandom} {
-				l2 := relOpenFS(t, fsys.Crash(nil, mode), opts)
+				l2 := openFS(t, fsys.Crash(nil, mode), opts)
 				st := l2.State()
 				if st.Cursor != 10 || st.Next != 10 {
 					t.Errorf("after Close and a %v crash: cursor %d, next %d; want 10, 10", mode, st.Cursor, st.Next)
@@ -134,14 +134,14 @@ func TestFullDiskDeliversWhatIsWritten(t *testing.T) {
 func TestRealDiskFullLazySync(t *testing.T) {
 	for _, policy := range lazyPolicies {
 		t.Run(policy.String(), func(t *testing.T) {
-			mnt := relTmpfs(t, 1<<20)
+			mnt := mountTmpfs(t, 1<<20)
 			ballast := filepath.Join(mnt, "ballast")
 			if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(mnt, "log")
 			verifyAtEnd(t, nil, dir)
-			opts := &seglog.Options{Logger: relQuiet, SegmentSize: 4 << 20, Sync: policy, SyncEvery: 2 * time.Millisecond}
+			opts := &seglog.Options{Logger: quiet, SegmentSize: 4 << 20, Sync: policy, SyncEvery: 2 * time.Millisecond}
 			l, err := seglog.Open(dir, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +152,7 @@ func TestRealDiskFullLazySync(t *testing.T) {
 			// writes fail, and only Flush (or Sync) reports ENOSPC.
 			var acked [][]byte
 			for range 2000 {
-				d := relPayload(uint64(len(acked)), 2000)
+				d := tracedPayload(uint64(len(acked)), 2000)
 				if _, err = l.Append(d); err != nil {
 					break
 				}
@@ -165,7 +165,7 @@ func TestRealDiskFullLazySync(t *testing.T) {
 				t.Fatalf("filling the tmpfs: %v, want ENOSPC", err)
 			}
 			for range 5 { // buffered under the lazy policies
-				d := relPayload(uint64(len(acked)), 2000)
+				d := tracedPayload(uint64(len(acked)), 2000)
 				if _, err := l.Append(d); err != nil {
 					break
 				}

@@ -26,7 +26,7 @@ func TestFailedWritesManyAppenders(t *testing.T) {
 		var rngMu sync.Mutex
 		fsys := crashfs.New()
 		const dir = "/failing"
-		opts := &seglog.Options{FS: fsys, SegmentSize: 1 << 20, Logger: coreQuiet}
+		opts := &seglog.Options{FS: fsys, SegmentSize: 1 << 20, Logger: quiet}
 		l, err := seglog.Open(dir, opts)
 		if err != nil {
 			t.Fatal(err)

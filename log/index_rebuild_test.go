@@ -13,8 +13,8 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-// coreIndexOf returns the index file beside a segment file.
-func coreIndexOf(seg string) string {
+// indexOfOffset returns the index file beside a segment file.
+func indexOfOffset(seg string) string {
 	return strings.TrimSuffix(seg, segment.Suffix) + index.Suffix
 }
 
@@ -23,24 +23,24 @@ func coreIndexOf(seg string) string {
 // damaged index is rebuilt to exactly what the writer had written, and the
 // log appends and reopens cleanly afterwards.
 func TestIndexRebuilt(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	src := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize}
-	want := coreBuildSegments(t, rng, src, opts, 4)
-	l := coreOpen(t, src, opts)
+	want := buildSegments(t, rng, src, opts, 4)
+	l := openLog(t, src, opts)
 	for range 5 { // frames for the active index
-		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 100, false)})...)
+		want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, 100, false)})...)
 	}
-	coreClose(t, l)
-	segs := coreSegments(t, src)
+	closeLog(t, l)
+	segs := segmentPaths(t, src)
 	if len(segs) != 4 {
 		t.Fatalf("%d segments, want 4", len(segs))
 	}
 	names := make([]string, len(segs)) // index file names, in segment order
 	orig := map[string][]byte{}
 	for i, s := range segs {
-		names[i] = filepath.Base(coreIndexOf(s))
-		b, err := os.ReadFile(coreIndexOf(s))
+		names[i] = filepath.Base(indexOfOffset(s))
+		b, err := os.ReadFile(indexOfOffset(s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestIndexRebuilt(t *testing.T) {
 	work := filepath.Join(t.TempDir(), "log")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			coreCopyDir(t, src, work)
+			copyDir(t, src, work)
 			for name, f := range tt.damage {
 				path := filepath.Join(work, name)
 				if f == nil {
@@ -101,9 +101,9 @@ func TestIndexRebuilt(t *testing.T) {
 				}
 			}
 			// A ReadOnly open reads everything and writes nothing.
-			ro := coreOpen(t, work, &seglog.Options{ReadOnly: true})
-			coreCheck(t, ro, want)
-			coreClose(t, ro)
+			ro := openLog(t, work, &seglog.Options{ReadOnly: true})
+			checkLog(t, ro, want)
+			closeLog(t, ro)
 			for name, f := range tt.damage {
 				_, err := os.Stat(filepath.Join(work, name))
 				if f == nil && !errors.Is(err, os.ErrNotExist) {
@@ -111,11 +111,11 @@ func TestIndexRebuilt(t *testing.T) {
 				}
 			}
 
-			l := coreOpen(t, work, opts)
+			l := openLog(t, work, opts)
 			if got := l.Recovery().IndexRebuilt; got != tt.rebuilt {
 				t.Errorf("Recovery().IndexRebuilt = %v, want %v", got, tt.rebuilt)
 			}
-			coreCheck(t, l, want)
+			checkLog(t, l, want)
 			for name := range tt.damage {
 				got, err := os.ReadFile(filepath.Join(work, name))
 				if err != nil || !bytes.Equal(got, orig[name]) {
@@ -123,16 +123,16 @@ func TestIndexRebuilt(t *testing.T) {
 				}
 			}
 			got := append([]seglog.Record(nil), want...)
-			got = append(got, coreAppend(t, l, seglog.Record{Data: []byte("after the rebuild")})...)
-			coreCheck(t, l, got)
-			coreClose(t, l)
+			got = append(got, appendRecs(t, l, seglog.Record{Data: []byte("after the rebuild")})...)
+			checkLog(t, l, got)
+			closeLog(t, l)
 
-			l = coreOpen(t, work, opts)
+			l = openLog(t, work, opts)
 			if l.Recovery().IndexRebuilt {
 				t.Errorf("index rebuilt again on the next open")
 			}
-			coreCheck(t, l, got)
-			coreClose(t, l)
+			checkLog(t, l, got)
+			closeLog(t, l)
 		})
 	}
 }
@@ -141,22 +141,22 @@ func TestIndexRebuilt(t *testing.T) {
 // file whose segment is gone, and a ReadOnly open leaves it.
 func TestOrphanIndexRemoved(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
-	want := coreAppend(t, l, seglog.Record{Data: []byte("x")})
-	coreClose(t, l)
+	l := openLog(t, dir, nil)
+	want := appendRecs(t, l, seglog.Record{Data: []byte("x")})
+	closeLog(t, l)
 	orphan := filepath.Join(dir, index.FileName(1000))
 	if err := os.WriteFile(orphan, index.AppendHeader(nil, 1000), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	coreClose(t, coreOpen(t, dir, &seglog.Options{ReadOnly: true}))
+	closeLog(t, openLog(t, dir, &seglog.Options{ReadOnly: true}))
 	if _, err := os.Stat(orphan); err != nil {
 		t.Fatalf("ReadOnly open touched the orphan index: %v", err)
 	}
-	l = coreOpen(t, dir, nil)
+	l = openLog(t, dir, nil)
 	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("orphan index still there after Open: %v", err)
 	}
-	coreCheck(t, l, want)
+	checkLog(t, l, want)
 }
 
 // TestForgedIndexNeverMisleads replaces a sealed index with entries that
@@ -164,12 +164,12 @@ func TestOrphanIndexRemoved(t *testing.T) {
 // each frame holds. Reads must return the right record or ErrCorrupt,
 // never another record.
 func TestForgedIndexNeverMisleads(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	want := coreBuildSegments(t, rng, dir, opts, 4)
-	seg := coreSegments(t, dir)[1]
-	frames := coreFrames(t, seg)
+	want := buildSegments(t, rng, dir, opts, 4)
+	seg := segmentPaths(t, dir)[1]
+	frames := fileFrames(t, seg)
 	base := frames[0].base
 	for _, shift := range []int{-1, 1} {
 		b := index.AppendHeader(nil, base)
@@ -180,21 +180,21 @@ func TestForgedIndexNeverMisleads(t *testing.T) {
 			}
 			b = index.AppendEntry(b, base, index.Entry{Offset: off, Pos: uint32(f.pos), Len: uint32(f.size)})
 		}
-		if err := os.WriteFile(coreIndexOf(seg), b, 0o640); err != nil {
+		if err := os.WriteFile(indexOfOffset(seg), b, 0o640); err != nil {
 			t.Fatal(err)
 		}
-		l := coreOpen(t, dir, opts)
+		l := openLog(t, dir, opts)
 		for o := frames[0].base; o < frames[len(frames)-1].next(); o++ {
 			r, err := l.Read(o)
-			if err == nil && !coreSameRecord(r, want[o]) {
-				t.Fatalf("shift %d: Read(%d) = %s, want %s", shift, o, coreDescribe(r), coreDescribe(want[o]))
+			if err == nil && !sameRecord(r, want[o]) {
+				t.Fatalf("shift %d: Read(%d) = %s, want %s", shift, o, describeRecord(r), describeRecord(want[o]))
 			}
 			if err != nil {
-				coreMustCorrupt(t, err, seg, -1)
+				mustCorrupt(t, err, seg, -1)
 			}
 		}
-		coreClose(t, l)
+		closeLog(t, l)
 	}
-	os.Remove(coreIndexOf(seg))
-	coreCheck(t, coreOpen(t, dir, opts), want)
+	os.Remove(indexOfOffset(seg))
+	checkLog(t, openLog(t, dir, opts), want)
 }

@@ -22,35 +22,35 @@ import (
 // half-done becomes visible, and that the log recovers, by itself once the
 // cause is gone or at the next Open.
 
-// relInjected counts the errors the tests in this file injected, for
+// injectedErr counts the errors the tests in this file injected, for
 // docs/reliability.md.
-var relInjected atomic.Int64
+var injectedErr atomic.Int64
 
-// relCountInjected logs, when t ends, how many errors it injected.
-func relCountInjected(t *testing.T) {
-	before := relInjected.Load()
-	t.Cleanup(func() { t.Logf("%d errors injected", relInjected.Load()-before) })
+// countInjected logs, when t ends, how many errors it injected.
+func countInjected(t *testing.T) {
+	before := injectedErr.Load()
+	t.Cleanup(func() { t.Logf("%d errors injected", injectedErr.Load()-before) })
 }
 
-// relOpenFS opens a log on fsys with small segments.
-func relOpenFS(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) *seglog.Log {
+// openFS opens a log on fsys with small segments.
+func openFS(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) *seglog.Log {
 	t.Helper()
-	opts := &seglog.Options{FS: fsys, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	opts := &seglog.Options{FS: fsys, Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	if mod != nil {
 		mod(opts)
 	}
-	l, err := seglog.Open(relDir, opts)
+	l, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifyAtEnd(t, opts.FS, relDir)
+	verifyAtEnd(t, opts.FS, crashDir)
 	return l
 }
 
-// relActiveSeg returns the path and contents of the last segment file.
-func relActiveSeg(t *testing.T, fsys *crashfs.FS) (string, []byte) {
+// activeSeg returns the path and contents of the last segment file.
+func activeSeg(t *testing.T, fsys *crashfs.FS) (string, []byte) {
 	t.Helper()
-	names, err := fsys.ReadDir(relDir)
+	names, err := fsys.ReadDir(crashDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,19 +60,19 @@ func relActiveSeg(t *testing.T, fsys *crashfs.FS) (string, []byte) {
 			last = n
 		}
 	}
-	b, err := fsys.ReadFile(filepath.Join(relDir, last))
+	b, err := fsys.ReadFile(filepath.Join(crashDir, last))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(relDir, last), b
+	return filepath.Join(crashDir, last), b
 }
 
-// relVerifyExact reopens the log on what a crash in mode leaves of fsys
+// verifyExact reopens the log on what a crash in mode leaves of fsys
 // and checks that it holds exactly want, from offset first, with no torn
 // bytes when clean is set, and takes a new append.
-func relVerifyExact(t *testing.T, fsys *crashfs.FS, mode crashfs.CrashMode, opts func(*seglog.Options), first uint64, want [][]byte, clean bool) {
+func verifyExact(t *testing.T, fsys *crashfs.FS, mode crashfs.CrashMode, opts func(*seglog.Options), first uint64, want [][]byte, clean bool) {
 	t.Helper()
-	l := relOpenFS(t, fsys.Crash(nil, mode), opts)
+	l := openFS(t, fsys.Crash(nil, mode), opts)
 	defer l.Close()
 	if rec := l.Recovery(); clean && rec.TornBytes != 0 {
 		t.Errorf("after a %v crash: %d torn bytes cut from offset %d; a failed write left a partial frame", mode, rec.TornBytes, rec.TornFrom)
@@ -100,7 +100,7 @@ func relVerifyExact(t *testing.T, fsys *crashfs.FS, mode crashfs.CrashMode, opts
 // left in the file, the next append takes the same offset, and after a
 // crash the log holds exactly the records whose appends returned.
 func TestInjectENOSPC(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -115,21 +115,21 @@ func TestInjectENOSPC(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%v", tc.name, codec), func(t *testing.T) {
 				fsys := crashfs.New()
 				opts := func(o *seglog.Options) { o.Codec = codec }
-				l := relOpenFS(t, fsys, opts)
+				l := openFS(t, fsys, opts)
 				defer l.Close()
 				var want [][]byte
 				for i := range 5 {
-					d := relPayload(uint64(i), 500)
+					d := tracedPayload(uint64(i), 500)
 					if _, err := l.Append(d); err != nil {
 						t.Fatal(err)
 					}
 					want = append(want, d)
 				}
-				_, before := relActiveSeg(t, fsys)
+				_, before := activeSeg(t, fsys)
 
 				fsys.Inject(crashfs.OpWrite, 0, tc.err)
-				relInjected.Add(1)
-				_, err := l.Append(relPayload(99, 500))
+				injectedErr.Add(1)
+				_, err := l.Append(tracedPayload(99, 500))
 				if err == nil {
 					t.Fatal("append on a full disk returned no error")
 				}
@@ -143,7 +143,7 @@ func TestInjectENOSPC(t *testing.T) {
 				if errors.Is(err, seglog.ErrSyncFailed) {
 					t.Errorf("a failed write made the log refuse writes: %v", err)
 				}
-				if _, after := relActiveSeg(t, fsys); !bytes.Equal(after, before) {
+				if _, after := activeSeg(t, fsys); !bytes.Equal(after, before) {
 					t.Errorf("segment changed by the failed append: %d bytes, was %d", len(after), len(before))
 				}
 				if got := l.NextOffset(); got != 5 {
@@ -151,7 +151,7 @@ func TestInjectENOSPC(t *testing.T) {
 				}
 				// Space is free again: the log goes on, offsets dense.
 				for i := 5; i < 8; i++ {
-					d := relPayload(uint64(i), 500)
+					d := tracedPayload(uint64(i), 500)
 					off, err := l.Append(d)
 					if err != nil {
 						t.Fatalf("append after the failure: %v", err)
@@ -161,20 +161,20 @@ func TestInjectENOSPC(t *testing.T) {
 					}
 					want = append(want, d)
 				}
-				for _, mode := range relModes {
-					relVerifyExact(t, fsys, mode, opts, 0, want, mode != crashfs.CrashRandom && mode != crashfs.CrashTorn)
+				for _, mode := range crashModes {
+					verifyExact(t, fsys, mode, opts, 0, want, mode != crashfs.CrashRandom && mode != crashfs.CrashTorn)
 				}
 			})
 		}
 	}
 }
 
-// relDiskFull installs a hook failing every segment and checkpoint write
+// diskFull installs a hook failing every segment and checkpoint write
 // with ENOSPC while full is set, and counts the failures.
-func relDiskFull(fsys *crashfs.FS, full *atomic.Bool) {
+func diskFull(fsys *crashfs.FS, full *atomic.Bool) {
 	fsys.SetHook(func(op crashfs.Op) error {
 		if full.Load() && (op.Kind == crashfs.OpWrite || op.Kind == crashfs.OpCreate) {
-			relInjected.Add(1)
+			injectedErr.Add(1)
 			return syscall.ENOSPC
 		}
 		return nil
@@ -186,28 +186,28 @@ func relDiskFull(fsys *crashfs.FS, full *atomic.Bool) {
 // acknowledged records stay readable, and once space is free the log goes
 // on at the next offset.
 func TestDiskFullSyncAlways(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
+	l := openFS(t, fsys, nil)
 	defer l.Close()
 	var want [][]byte
 	for i := range 20 {
-		d := relPayload(uint64(i), 700)
+		d := tracedPayload(uint64(i), 700)
 		if _, err := l.Append(d); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, d)
 	}
 	var full atomic.Bool
-	relDiskFull(fsys, &full)
+	diskFull(fsys, &full)
 	full.Store(true)
 	for i := range 30 { // enough to need a roll
 		var err error
 		switch i % 3 {
 		case 0:
-			_, err = l.Append(relPayload(1000+uint64(i), 700))
+			_, err = l.Append(tracedPayload(1000+uint64(i), 700))
 		case 1:
-			_, err = l.AppendRecords(seglog.Record{Data: relPayload(1000+uint64(i), 300)}, seglog.Record{Type: "x", Data: []byte("y")})
+			_, err = l.AppendRecords(seglog.Record{Data: tracedPayload(1000+uint64(i), 300)}, seglog.Record{Type: "x", Data: []byte("y")})
 		case 2:
 			err = l.SetMeta("k", []byte("v"))
 		}
@@ -225,7 +225,7 @@ func TestDiskFullSyncAlways(t *testing.T) {
 	}
 	full.Store(false)
 	for i := 20; i < 60; i++ { // across a roll
-		d := relPayload(uint64(i), 700)
+		d := tracedPayload(uint64(i), 700)
 		off, err := l.Append(d)
 		if err != nil || off != uint64(i) {
 			t.Fatalf("append %d after space was freed: offset %d, %v", i, off, err)
@@ -235,8 +235,8 @@ func TestDiskFullSyncAlways(t *testing.T) {
 	if err := l.SetMeta("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range relModes {
-		relVerifyExact(t, fsys, mode, nil, 0, want, false)
+	for _, mode := range crashModes {
+		verifyExact(t, fsys, mode, nil, 0, want, false)
 	}
 }
 
@@ -245,15 +245,15 @@ func TestDiskFullSyncAlways(t *testing.T) {
 // needs a new segment, which fails), and once space is free the buffered
 // records are written in order and survive a crash.
 func TestDiskFullSyncNever(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
 	opts := func(o *seglog.Options) { o.Sync = seglog.SyncNever }
-	l := relOpenFS(t, fsys, opts)
+	l := openFS(t, fsys, opts)
 	defer l.Close()
 	var want [][]byte
 	add := func(n int) {
 		for range n {
-			d := relPayload(uint64(len(want)), 300)
+			d := tracedPayload(uint64(len(want)), 300)
 			off, err := l.Append(d)
 			if err != nil || off != uint64(len(want)) {
 				t.Fatalf("append %d: offset %d, %v", len(want), off, err)
@@ -266,7 +266,7 @@ func TestDiskFullSyncNever(t *testing.T) {
 		t.Fatal(err)
 	}
 	var full atomic.Bool
-	relDiskFull(fsys, &full)
+	diskFull(fsys, &full)
 	full.Store(true)
 	add(15)
 	for range 3 {
@@ -283,14 +283,14 @@ func TestDiskFullSyncNever(t *testing.T) {
 	add(5) // the buffer keeps taking appends
 	// An append that needs a new segment must write the buffer out
 	// first, and fails while the disk is full, taking no offset.
-	if _, err := l.Append(relPayload(1<<40, seglog.MinSegmentSize)); !errors.Is(err, syscall.ENOSPC) {
+	if _, err := l.Append(tracedPayload(1<<40, seglog.MinSegmentSize)); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("append needing a roll on a full disk: %v, want ENOSPC", err)
 	}
 	if got := l.NextOffset(); got != uint64(len(want)) {
 		t.Fatalf("next offset %d after a failed roll, want %d", got, len(want))
 	}
 	// What a crash now leaves is the synced records.
-	relVerifyExact(t, fsys, crashfs.CrashLoseUnsynced, opts, 0, want[:10], false)
+	verifyExact(t, fsys, crashfs.CrashLoseUnsynced, opts, 0, want[:10], false)
 
 	full.Store(false)
 	if err := l.Sync(); err != nil {
@@ -305,8 +305,8 @@ func TestDiskFullSyncNever(t *testing.T) {
 			t.Fatalf("read %d: %v", i, err)
 		}
 	}
-	for _, mode := range relModes {
-		relVerifyExact(t, fsys, mode, opts, 0, want, false)
+	for _, mode := range crashModes {
+		verifyExact(t, fsys, mode, opts, 0, want, false)
 	}
 }
 
@@ -316,16 +316,16 @@ func TestDiskFullSyncNever(t *testing.T) {
 // (sticky), while reads of what was acknowledged go on. Reopening recovers
 // what is on disk.
 func TestFsyncFailure(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
 			opts := func(o *seglog.Options) { o.Sync = policy }
-			l := relOpenFS(t, fsys, opts)
+			l := openFS(t, fsys, opts)
 			defer l.Close()
 			var want [][]byte
 			for i := range 5 {
-				d := relPayload(uint64(i), 300)
+				d := tracedPayload(uint64(i), 300)
 				if _, err := l.Append(d); err != nil {
 					t.Fatal(err)
 				}
@@ -335,8 +335,8 @@ func TestFsyncFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
-			relInjected.Add(1)
-			_, err := l.Append(relPayload(5, 300))
+			injectedErr.Add(1)
+			_, err := l.Append(tracedPayload(5, 300))
 			if policy != seglog.SyncAlways {
 				if err != nil {
 					t.Fatalf("buffered append: %v", err)
@@ -368,8 +368,8 @@ func TestFsyncFailure(t *testing.T) {
 			l.Close()
 			// What reached the disk is recovered: the record whose fsync
 			// failed may or may not be there, the others are.
-			for _, mode := range relModes {
-				l2 := relOpenFS(t, fsys.Crash(nil, mode), opts)
+			for _, mode := range crashModes {
+				l2 := openFS(t, fsys.Crash(nil, mode), opts)
 				if n := l2.NextOffset(); n < 5 || n > 6 {
 					t.Errorf("after a %v crash: next offset %d, want 5 or 6", mode, n)
 				}
@@ -393,15 +393,15 @@ func TestFsyncFailure(t *testing.T) {
 // may have dropped: the call fails, the state is unchanged, and the next
 // save succeeds and is what a crash keeps.
 func TestFsyncFailureCheckpoint(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
+	l := openFS(t, fsys, nil)
 	defer l.Close()
 	if err := l.SetMeta("k", []byte("one")); err != nil {
 		t.Fatal(err)
 	}
 	fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
-	relInjected.Add(1)
+	injectedErr.Add(1)
 	if err := l.SetMeta("k", []byte("two")); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("SetMeta with a failed fsync: %v, want EIO", err)
 	}
@@ -411,8 +411,8 @@ func TestFsyncFailureCheckpoint(t *testing.T) {
 	if err := l.SetMeta("k", []byte("three")); err != nil {
 		t.Fatalf("SetMeta after a failed save: %v", err)
 	}
-	for _, mode := range relModes {
-		l2 := relOpenFS(t, fsys.Crash(nil, mode), nil)
+	for _, mode := range crashModes {
+		l2 := openFS(t, fsys.Crash(nil, mode), nil)
 		if v, _ := l2.Meta("k"); string(v) != "three" {
 			t.Errorf("after a %v crash: meta %q, want three", mode, v)
 		}
@@ -425,15 +425,15 @@ func TestFsyncFailureCheckpoint(t *testing.T) {
 // needed the roll fails with the error, nothing is half-created, and the
 // next append rolls and succeeds.
 func TestRollFailures(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	for _, kind := range []crashfs.OpKind{crashfs.OpCreate, crashfs.OpWrite, crashfs.OpSync, crashfs.OpSyncDir} {
 		t.Run(kind.String(), func(t *testing.T) {
 			fsys := crashfs.New()
-			l := relOpenFS(t, fsys, nil)
+			l := openFS(t, fsys, nil)
 			defer l.Close()
 			var want [][]byte
 			for i := 0; len(want) < 14; i++ {
-				d := relPayload(uint64(i), 1000)
+				d := tracedPayload(uint64(i), 1000)
 				if _, err := l.Append(d); err != nil {
 					t.Fatal(err)
 				}
@@ -448,14 +448,14 @@ func TestRollFailures(t *testing.T) {
 				}
 				if fail && op.Kind == kind && roll {
 					fail = false
-					relInjected.Add(1)
+					injectedErr.Add(1)
 					return syscall.EIO
 				}
 				return nil
 			})
 			var err error
 			for i := 0; err == nil && i < 5; i++ {
-				d := relPayload(100+uint64(i), 1000)
+				d := tracedPayload(100+uint64(i), 1000)
 				if _, err = l.Append(d); err == nil {
 					want = append(want, d)
 				}
@@ -466,19 +466,19 @@ func TestRollFailures(t *testing.T) {
 			if errors.Is(err, seglog.ErrSyncFailed) {
 				t.Errorf("a failed roll made the log refuse writes: %v", err)
 			}
-			if n := relSegments(fsys); n != 1 {
+			if n := segmentNames(fsys); n != 1 {
 				t.Errorf("failed roll left %d segment files, want 1", n)
 			}
 			for i := range 5 {
-				d := relPayload(200+uint64(i), 1000)
+				d := tracedPayload(200+uint64(i), 1000)
 				off, err := l.Append(d)
 				if err != nil || off != uint64(len(want)) {
 					t.Fatalf("append after the failed roll: offset %d, %v (want %d)", off, err, len(want))
 				}
 				want = append(want, d)
 			}
-			for _, mode := range relModes {
-				relVerifyExact(t, fsys, mode, nil, 0, want, false)
+			for _, mode := range crashModes {
+				verifyExact(t, fsys, mode, nil, 0, want, false)
 			}
 		})
 	}
@@ -489,25 +489,25 @@ func TestRollFailures(t *testing.T) {
 // succeeds (its checkpoint is durable), the released records are gone
 // from the log at once, and an Open without the fault finishes the job.
 func TestReleaseRemoveFails(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
+	l := openFS(t, fsys, nil)
 	defer l.Close()
 	for i := range 60 {
-		if _, err := l.Append(relPayload(uint64(i), 900)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 900)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	failRemove := func(fsys *crashfs.FS) {
 		fsys.SetHook(func(op crashfs.Op) error {
 			if op.Kind == crashfs.OpRemove {
-				relInjected.Add(1)
+				injectedErr.Add(1)
 				return syscall.EIO
 			}
 			return nil
 		})
 	}
-	segsBefore := relSegments(fsys)
+	segsBefore := segmentNames(fsys)
 	failRemove(fsys)
 	for range 2 { // the second Ack releases what the first sent
 		b, err := l.Pending(40)
@@ -525,7 +525,7 @@ func TestReleaseRemoveFails(t *testing.T) {
 	if _, err := l.Read(0); !errors.Is(err, seglog.ErrOutOfRange) {
 		t.Fatalf("read of a released record: %v, want ErrOutOfRange", err)
 	}
-	if n := relSegments(fsys); n != segsBefore {
+	if n := segmentNames(fsys); n != segsBefore {
 		t.Fatalf("%d segments, want all %d still there (removal failed)", n, segsBefore)
 	}
 	l.Close()
@@ -533,19 +533,19 @@ func TestReleaseRemoveFails(t *testing.T) {
 	// The next Open, its removals failing too, then one without the fault.
 	survivor := fsys.Crash(nil, crashfs.CrashLoseUnsynced)
 	failRemove(survivor)
-	if l2, err := seglog.Open(relDir, &seglog.Options{FS: survivor, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}); err == nil {
+	if l2, err := seglog.Open(crashDir, &seglog.Options{FS: survivor, Logger: quiet, SegmentSize: seglog.MinSegmentSize}); err == nil {
 		if got := l2.FirstOffset(); got != first {
 			t.Errorf("Open with failing removals: first offset %d, want %d", got, first)
 		}
 		l2.Close()
 	}
 	survivor.SetHook(nil)
-	l3 := relOpenFS(t, survivor, nil)
+	l3 := openFS(t, survivor, nil)
 	defer l3.Close()
 	if got := l3.Recovery().SegmentsRemoved; got == 0 {
 		t.Errorf("Open removed no released segment")
 	}
-	if n := relSegments(survivor); n >= segsBefore {
+	if n := segmentNames(survivor); n >= segsBefore {
 		t.Errorf("%d segments after Open, want fewer than %d", n, segsBefore)
 	}
 	if got := l3.FirstOffset(); got != first {
@@ -556,7 +556,7 @@ func TestReleaseRemoveFails(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read %d: %v", o, err)
 		}
-		if id, ok := relParse(rec.Data); !ok || id != o {
+		if id, ok := parseTraced(rec.Data); !ok || id != o {
 			t.Fatalf("offset %d holds record %d", o, id)
 		}
 	}

@@ -26,33 +26,33 @@ import (
 // starts a new child on the same directory.
 
 var (
-	relKills       = flag.Int("reliab.kills", 500, "SIGKILLs TestKill9 aims for (20 with -short)")
-	relKillBudget  = flag.Duration("reliab.killtime", 60*time.Second, "time TestKill9 may take at most")
-	relKillSegment = flag.Int64("reliab.killsegment", seglog.MinSegmentSize, "segment size of TestKill9's log (above 1 MiB, the preallocated space is filled in the background)")
+	killCount   = flag.Int("kill.count", 500, "SIGKILLs TestKill9 aims for (20 with -short)")
+	killBudget  = flag.Duration("kill.time", 60*time.Second, "time TestKill9 may take at most")
+	killSegment = flag.Int64("kill.segment", seglog.MinSegmentSize, "segment size of TestKill9's log (above 1 MiB, the preallocated space is filled in the background)")
 )
 
 const (
-	relKillDirEnv  = "SEGLOG_RELIAB_KILL_DIR"
-	relKillSeedEnv = "SEGLOG_RELIAB_KILL_SEED"
-	relKillSegEnv  = "SEGLOG_RELIAB_KILL_SEGMENT"
-	relKillPrefix  = "seglog-kill "
+	killDirEnv  = "SEGLOG_RELIAB_KILL_DIR"
+	killSeedEnv = "SEGLOG_RELIAB_KILL_SEED"
+	killSegEnv  = "SEGLOG_RELIAB_KILL_SEGMENT"
+	killPrefix  = "seglog-kill "
 )
 
-// relKillPayload is the record at offset off: its content depends only on
+// killPayload is the record at offset off: its content depends only on
 // the offset, so a child re-appending at an offset a crash cut writes the
 // same record, and any record in the log can be checked.
-func relKillPayload(off uint64) []byte {
-	return relPayload(off, 100+int(off*7919%1500))
+func killPayload(off uint64) []byte {
+	return tracedPayload(off, 100+int(off*7919%1500))
 }
 
-// relKillState is the delivery state a child reported.
-type relKillState struct{ seq, cursor, first uint64 }
+// killState is the delivery state a child reported.
+type killState struct{ seq, cursor, first uint64 }
 
 func TestKill9(t *testing.T) {
-	if testing.Short() && *relKills == 500 {
-		*relKills = 20
+	if testing.Short() && *killCount == 500 {
+		*killCount = 20
 	}
-	seed := relSeed(t)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	dir := t.TempDir()
 	verifyAtEnd(t, nil, dir) // after the last kill and recovery
@@ -62,14 +62,14 @@ func TestKill9(t *testing.T) {
 		kills, appends, acks, metas int
 		torn, tornBytes             int64
 		reported                    = map[uint64]bool{}
-		last                        relKillState
+		last                        killState
 		lastMeta                    int
 		maxNext                     uint64
 	)
-	for kills < *relKills && time.Since(start) < *relKillBudget {
+	for kills < *killCount && time.Since(start) < *killBudget {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), relKillDirEnv+"="+dir, relKillSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10),
-			relKillSegEnv+"="+strconv.FormatInt(*relKillSegment, 10))
+		cmd.Env = append(os.Environ(), killDirEnv+"="+dir, killSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10),
+			killSegEnv+"="+strconv.FormatInt(*killSegment, 10))
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
@@ -83,7 +83,7 @@ func TestKill9(t *testing.T) {
 		go func() {
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				if s, ok := strings.CutPrefix(sc.Text(), relKillPrefix); ok {
+				if s, ok := strings.CutPrefix(sc.Text(), killPrefix); ok {
 					lines <- s
 				}
 			}
@@ -121,7 +121,7 @@ func TestKill9(t *testing.T) {
 				reported[off] = true
 				appends++
 			case "ack":
-				var st relKillState
+				var st killState
 				fmt.Sscan(strings.Join(f[1:], " "), &st.seq, &st.cursor, &st.first)
 				if st.seq < last.seq || st.first < last.first {
 					t.Fatalf("a child reported state %+v after %+v", st, last)
@@ -136,7 +136,7 @@ func TestKill9(t *testing.T) {
 				t.Fatalf("child: %s", s)
 			}
 		}
-		next, cut := relKillVerify(t, dir, kills, reported, last, lastMeta)
+		next, cut := killVerify(t, dir, kills, reported, last, lastMeta)
 		maxNext = max(maxNext, next)
 		if cut > 0 {
 			torn++
@@ -145,17 +145,17 @@ func TestKill9(t *testing.T) {
 	}
 	t.Logf("seed %d: %d SIGKILLs survived in %v; %d appends, %d acks and %d metadata saves reported; log reached offset %d; %d recoveries cut a torn tail (%d bytes in all)",
 		seed, kills, time.Since(start).Round(time.Millisecond), appends, acks, metas, maxNext, torn, tornBytes)
-	if kills < *relKills && !testing.Short() && kills < 200 {
-		t.Errorf("only %d kills within %v, want at least 200", kills, *relKillBudget)
+	if kills < *killCount && !testing.Short() && kills < 200 {
+		t.Errorf("only %d kills within %v, want at least 200", kills, *killBudget)
 	}
 }
 
-// relKillVerify opens the log a killed child left and checks it against
+// killVerify opens the log a killed child left and checks it against
 // what the children reported. It returns the log's next offset and the
 // torn bytes recovery cut.
-func relKillVerify(t *testing.T, dir string, kill int, reported map[uint64]bool, last relKillState, lastMeta int) (uint64, int64) {
+func killVerify(t *testing.T, dir string, kill int, reported map[uint64]bool, last killState, lastMeta int) (uint64, int64) {
 	t.Helper()
-	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: *relKillSegment})
+	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: *killSegment})
 	if err != nil {
 		t.Fatalf("kill %d: open: %v", kill, err)
 	}
@@ -183,7 +183,7 @@ func relKillVerify(t *testing.T, dir string, kill int, reported map[uint64]bool,
 		if err != nil {
 			t.Fatalf("kill %d: scan: %v", kill, err)
 		}
-		if rec.Offset != want || !bytes.Equal(rec.Data, relKillPayload(rec.Offset)) {
+		if rec.Offset != want || !bytes.Equal(rec.Data, killPayload(rec.Offset)) {
 			t.Fatalf("kill %d: offset %d (want %d) does not hold the record appended there", kill, rec.Offset, want)
 		}
 		want++
@@ -199,21 +199,21 @@ func relKillVerify(t *testing.T, dir string, kill int, reported map[uint64]bool,
 
 // TestKillHelper is the child of TestKill9; run by itself it does nothing.
 func TestKillHelper(t *testing.T) {
-	dir := os.Getenv(relKillDirEnv)
+	dir := os.Getenv(killDirEnv)
 	if dir == "" {
 		t.Skip("the child process of TestKill9")
 	}
-	seed, _ := strconv.ParseUint(os.Getenv(relKillSeedEnv), 10, 64)
+	seed, _ := strconv.ParseUint(os.Getenv(killSeedEnv), 10, 64)
 	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stdout, relKillPrefix+"error "+format+"\n", args...)
+		fmt.Fprintf(os.Stdout, killPrefix+"error "+format+"\n", args...)
 		os.Exit(3)
 	}
 	say := func(format string, args ...any) {
 		// One write per report, made after the call returned.
-		os.Stdout.WriteString(relKillPrefix + fmt.Sprintf(format, args...) + "\n")
+		os.Stdout.WriteString(killPrefix + fmt.Sprintf(format, args...) + "\n")
 	}
-	segSize, _ := strconv.ParseInt(os.Getenv(relKillSegEnv), 10, 64)
-	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, SegmentSize: segSize})
+	segSize, _ := strconv.ParseInt(os.Getenv(killSegEnv), 10, 64)
+	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: segSize})
 	if err != nil {
 		fail("open: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestKillHelper(t *testing.T) {
 		next := l.NextOffset()
 		switch c := rng.IntN(100); {
 		case c < 70:
-			off, err := l.Append(relKillPayload(next))
+			off, err := l.Append(killPayload(next))
 			if err != nil || off != next {
 				fail("append: offset %d (want %d), %v", off, next, err)
 			}
@@ -239,7 +239,7 @@ func TestKillHelper(t *testing.T) {
 			}
 			recs := make([]seglog.Record, n)
 			for i := range recs {
-				recs[i].Data = relKillPayload(next + uint64(i))
+				recs[i].Data = killPayload(next + uint64(i))
 			}
 			off, err := l.AppendRecords(recs...)
 			if err != nil || off != next {

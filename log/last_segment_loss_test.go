@@ -20,19 +20,19 @@ import (
 func lastSegmentLog(t *testing.T, cursorIn int) (string, string, uint64) {
 	t.Helper()
 	dir := t.TempDir()
-	l := coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
+	l := openLog(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
 	for {
-		segs := coreSegments(t, dir)
-		if len(segs) >= 3 && len(coreFrames(t, segs[len(segs)-1])) >= 5 {
+		segs := segmentPaths(t, dir)
+		if len(segs) >= 3 && len(fileFrames(t, segs[len(segs)-1])) >= 5 {
 			break
 		}
 		if _, err := l.Append(bytes.Repeat([]byte("r"), 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	segs := coreSegments(t, dir)
+	segs := segmentPaths(t, dir)
 	last := segs[len(segs)-1]
-	base := coreFrames(t, last)[0].base
+	base := fileFrames(t, last)[0].base
 	cursor := int64(base) + int64(cursorIn)
 	if cursor > 0 {
 		b, err := l.Pending(int(cursor))
@@ -43,7 +43,7 @@ func lastSegmentLog(t *testing.T, cursorIn int) (string, string, uint64) {
 			t.Fatal(err)
 		}
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	return dir, last, base
 }
 
@@ -100,7 +100,7 @@ func TestLastSegmentLossIsDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := snapshotDir(t, dir)
-			l, err := seglog.Open(dir, coreQuietOpts(nil))
+			l, err := seglog.Open(dir, quietOpts(nil))
 			if err == nil {
 				next := l.NextOffset()
 				off, aerr := l.Append([]byte("new"))
@@ -111,7 +111,7 @@ func TestLastSegmentLossIsDamage(t *testing.T) {
 			if tt.file == "checkpoint" {
 				want = filepath.Join(dir, "checkpoint")
 			}
-			coreMustCorrupt(t, err, want, 0)
+			mustCorrupt(t, err, want, 0)
 			if after := snapshotDir(t, dir); !sameFiles(before, after) {
 				t.Fatalf("Open changed the directory: %d files before, %d after", len(before), len(after))
 			}
@@ -138,7 +138,7 @@ func TestInterruptedRollIsNotDamage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, index.FileName(base)), index.AppendHeader(nil, base), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	l, err := seglog.Open(dir, coreQuietOpts(nil))
+	l, err := seglog.Open(dir, quietOpts(nil))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -169,7 +169,7 @@ func sameFiles(a, b map[string][]byte) bool {
 func TestOpenKeepsIndexOfMissingSegment(t *testing.T) {
 	dir, _, _ := lastSegmentLog(t, -2)
 	verifyExpectDamage(t, dir)
-	segs := coreSegments(t, dir)
+	segs := segmentPaths(t, dir)
 	mid := segs[len(segs)-2]
 	if err := os.Remove(mid); err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestOpenKeepsIndexOfMissingSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err := seglog.Open(dir, coreQuietOpts(nil)); err == nil {
+	if l, err := seglog.Open(dir, quietOpts(nil)); err == nil {
 		l.Close()
 	}
 	after, err := os.ReadFile(idx)

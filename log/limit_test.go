@@ -62,7 +62,7 @@ func limitDrain(t testing.TB, l *seglog.Log) (records, dropped []uint64) {
 	st := l.State()
 	shift := st.Sequence - st.Cursor // label - offset, fixed: labels and offsets are both dense
 	for range 10000 {
-		b := dlPending(t, l, 64)
+		b := mustPending(t, l, 64)
 		if b.Empty() {
 			return records, dropped
 		}
@@ -87,7 +87,7 @@ func limitDrain(t testing.TB, l *seglog.Log) (records, dropped []uint64) {
 				}
 			}
 		}
-		dlAck(t, l, b.Next())
+		mustAck(t, l, b.Next())
 	}
 	t.Fatal("delivery did not end")
 	return nil, nil
@@ -97,7 +97,7 @@ func TestSizeLimitStoppedServer(t *testing.T) {
 	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
 		for _, sync := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval} {
 			t.Run(policy.String()+"/"+sync.String(), func(t *testing.T) {
-				testLimitStoppedServer(t, policy, sync, crashfs.New(), dlDir)
+				testLimitStoppedServer(t, policy, sync, crashfs.New(), crashDir)
 			})
 		}
 		// On the operating system's filesystem too.
@@ -211,11 +211,11 @@ func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog
 func TestSizeLimitRecordLargerThanCap(t *testing.T) {
 	for _, policy := range []seglog.LimitPolicy{seglog.LimitRefuse, seglog.LimitDrop} {
 		fsys := crashfs.New()
-		opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
+		opts := crashOpts(fsys, limitSegSize, seglog.SyncAlways)
 		opts.MaxBytes = 2 * limitSegSize
 		opts.Limit = policy
-		l := dlOpen(t, opts)
-		dlAppendLetters(t, l, 3)
+		l := openCrash(t, opts)
+		appendLetters(t, l, 3)
 		_, err := l.Append(make([]byte, 2*limitSegSize))
 		if !errors.Is(err, seglog.ErrTooLarge) || !strings.Contains(err.Error(), "MaxBytes") {
 			t.Fatalf("%v: Append over the cap: %v", policy, err)
@@ -223,7 +223,7 @@ func TestSizeLimitRecordLargerThanCap(t *testing.T) {
 		if st := l.State(); st.DroppedUnsent != 0 || st.Next != 3 {
 			t.Fatalf("%v: state after the refused record: %+v", policy, st)
 		}
-		dlAppendLetters(t, l, 1)
+		appendLetters(t, l, 1)
 		l.Close()
 	}
 }
@@ -231,7 +231,7 @@ func TestSizeLimitRecordLargerThanCap(t *testing.T) {
 func TestSizeLimitOptions(t *testing.T) {
 	for _, o := range []seglog.Options{{MaxBytes: -1}, {MaxBytes: 10}, {MaxBytes: 1 << 20, Limit: 7}, {KeepAcked: -1}, {KeepAckedBytes: -1}} {
 		o.FS = crashfs.New()
-		if l, err := seglog.Open(dlDir, &o); err == nil {
+		if l, err := seglog.Open(crashDir, &o); err == nil {
 			l.Close()
 			t.Errorf("Open(%+v) succeeded", o)
 		}
@@ -248,9 +248,9 @@ func TestKeepAckedRestoredServer(t *testing.T) {
 		keep := c.keep + c.keepBytes // which window, if any
 		t.Run(fmt.Sprintf("keep=%d/bytes=%d", c.keep, c.keepBytes), func(t *testing.T) {
 			fsys := crashfs.New()
-			opts := dlOpts(fsys, limitSegSize, seglog.SyncNever)
+			opts := crashOpts(fsys, limitSegSize, seglog.SyncNever)
 			opts.KeepAcked, opts.KeepAckedBytes = c.keep, c.keepBytes
-			l := dlOpen(t, opts)
+			l := openCrash(t, opts)
 			defer l.Close()
 			for o := range uint64(10000) {
 				if _, err := l.Append(limitRecord(o)); err != nil {
@@ -271,11 +271,11 @@ func TestKeepAckedRestoredServer(t *testing.T) {
 					t.Fatalf("window in bytes keeps %d records: %+v", kept, st)
 				}
 				seglog.WaitReleases(l)
-				if used := limitSegBytes(t, fsys, dlDir); used > c.keepBytes+2*limitSegSize {
+				if used := limitSegBytes(t, fsys, crashDir); used > c.keepBytes+2*limitSegSize {
 					t.Fatalf("window in bytes keeps %d bytes of segments", used)
 				}
 			}
-			res := dlAck(t, l, st.Sequence-5000)
+			res := mustAck(t, l, st.Sequence-5000)
 			if keep == 0 {
 				if res.Branch != seglog.AckAncient || res.State.Cursor != st.First {
 					t.Fatalf("without a window: %v, state %+v", res.Branch, res.State)
@@ -296,9 +296,9 @@ func TestKeepAckedRestoredServer(t *testing.T) {
 // The size limit drops the KeepAcked window before any unsent record.
 func TestSizeLimitDropsWindowFirst(t *testing.T) {
 	fsys := crashfs.New()
-	opts := dlOpts(fsys, limitSegSize, seglog.SyncAlways)
+	opts := crashOpts(fsys, limitSegSize, seglog.SyncAlways)
 	opts.MaxBytes, opts.Limit, opts.KeepAcked = 6*limitSegSize, seglog.LimitDrop, 150
-	l := dlOpen(t, opts)
+	l := openCrash(t, opts)
 	defer l.Close()
 	for o := range uint64(200) {
 		if _, err := l.Append(limitRecord(o)); err != nil {
@@ -331,12 +331,12 @@ func TestSizeLimitConcurrent(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
 			fsys := crashfs.New()
-			opts := dlOpts(fsys, limitSegSize, policy)
+			opts := crashOpts(fsys, limitSegSize, policy)
 			opts.MaxBytes, opts.Limit, opts.KeepAcked = 4*limitSegSize, seglog.LimitDrop, 30
 			if policy == seglog.SyncNever {
 				opts.KeepAckedBytes = 2 * limitSegSize
 			}
-			l := dlOpen(t, opts)
+			l := openCrash(t, opts)
 			defer l.Close()
 			const writers, each = 4, 400
 			var wg sync.WaitGroup
@@ -357,7 +357,7 @@ func TestSizeLimitConcurrent(t *testing.T) {
 			got := map[uint64]string{}
 			var expect uint64
 			deliver := func(lost bool) {
-				b := dlPending(t, l, 1+len(got)%50)
+				b := mustPending(t, l, 1+len(got)%50)
 				for e := range b.Entries() {
 					n, off, kind := uint64(1), uint64(0), "record"
 					if e.Gap != nil {
@@ -380,7 +380,7 @@ func TestSizeLimitConcurrent(t *testing.T) {
 					expect = max(expect, e.Label+n)
 				}
 				if !lost {
-					dlAck(t, l, expect)
+					mustAck(t, l, expect)
 				}
 			}
 			done := make(chan struct{})
@@ -427,7 +427,7 @@ func TestSizeLimitConcurrent(t *testing.T) {
 					dropped, st.DroppedUnsent, st.GapOffsets)
 			}
 			seglog.WaitReleases(l)
-			if used := limitSegBytes(t, fsys, dlDir); used > opts.MaxBytes {
+			if used := limitSegBytes(t, fsys, crashDir); used > opts.MaxBytes {
 				t.Fatalf("segments hold %d bytes, cap %d", used, opts.MaxBytes)
 			}
 			t.Logf("%d records, %d dropped unsent, %d acknowledged dropped", st.Next, st.DroppedUnsent, st.DroppedAcked)

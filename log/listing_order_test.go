@@ -26,12 +26,12 @@ func TestListingOrder(t *testing.T) {
 	fsys := reversedFS{crashfs.New()}
 	const dir = "/ordered"
 	opts := &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize}
-	w := coreOpen(t, dir, opts)
-	ro := coreOpen(t, dir, &seglog.Options{FS: fsys, ReadOnly: true})
+	w := openLog(t, dir, opts)
+	ro := openLog(t, dir, &seglog.Options{FS: fsys, ReadOnly: true})
 	var want []seglog.Record
 	for round := range 12 {
 		for i := range 40 {
-			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "round %d record %d %0300d", round, i, i)})...)
+			want = append(want, appendRecs(t, w, seglog.Record{Data: fmt.Appendf(nil, "round %d record %d %0300d", round, i, i)})...)
 		}
 		if round%3 == 2 { // release what was sent two rounds ago
 			b, err := w.Pending(60)
@@ -43,19 +43,19 @@ func TestListingOrder(t *testing.T) {
 			}
 		}
 		if round == 6 {
-			coreClose(t, w)
-			w = coreOpen(t, dir, opts)
+			closeLog(t, w)
+			w = openLog(t, dir, opts)
 		}
 		seglog.WaitReleases(w)
 		if err := ro.Refresh(); err != nil {
 			t.Fatalf("round %d: Refresh: %v", round, err)
 		}
 		kept := want[w.FirstOffset()-want[0].Offset:]
-		coreCheck(t, w, kept)
-		coreCheck(t, ro, kept)
-		coreCheck(t, coreOpen(t, dir, &seglog.Options{FS: fsys, ReadOnly: true}), kept)
+		checkLog(t, w, kept)
+		checkLog(t, ro, kept)
+		checkLog(t, openLog(t, dir, &seglog.Options{FS: fsys, ReadOnly: true}), kept)
 	}
-	if len(coreSegments(t, dir)) > 0 {
+	if len(segmentPaths(t, dir)) > 0 {
 		t.Fatal("test bug: the log should be in the crashfs, not on disk")
 	}
 }

@@ -18,10 +18,10 @@ import (
 // work beside the writer; after Close the lock is free.
 func TestLockSameProcess(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
-	want := coreAppend(t, l, seglog.Record{Data: []byte("one")})
+	l := openLog(t, dir, nil)
+	want := appendRecs(t, l, seglog.Record{Data: []byte("one")})
 	for range 2 {
-		l2, err := seglog.Open(dir, coreQuietOpts(nil))
+		l2, err := seglog.Open(dir, quietOpts(nil))
 		if !errors.Is(err, seglog.ErrLocked) {
 			if l2 != nil {
 				l2.Close()
@@ -32,37 +32,37 @@ func TestLockSameProcess(t *testing.T) {
 			t.Fatalf("second writer Open returned %v, %q: want no log and an error naming %s", l2, err, dir)
 		}
 	}
-	want = append(want, coreAppend(t, l, seglog.Record{Data: []byte("two")})...)
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
-	coreCheck(t, ro, want)
-	coreCheck(t, l, want)
-	coreClose(t, l)
+	want = append(want, appendRecs(t, l, seglog.Record{Data: []byte("two")})...)
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
+	checkLog(t, ro, want)
+	checkLog(t, l, want)
+	closeLog(t, l)
 
-	l = coreOpen(t, dir, nil)
-	want = append(want, coreAppend(t, l, seglog.Record{Data: []byte("three")})...)
-	coreCheck(t, l, want)
-	coreClose(t, l)
-	coreClose(t, ro)
+	l = openLog(t, dir, nil)
+	want = append(want, appendRecs(t, l, seglog.Record{Data: []byte("three")})...)
+	checkLog(t, l, want)
+	closeLog(t, l)
+	closeLog(t, ro)
 }
 
 const (
-	coreHelperDir  = "SEGLOG_CORE_LOCK_DIR"
-	coreHelperMode = "SEGLOG_CORE_LOCK_MODE"
+	lockHelperDir  = "SEGLOG_CORE_LOCK_DIR"
+	lockHelperMode = "SEGLOG_CORE_LOCK_MODE"
 )
 
-// TestCoreLockHelperProcess is not a test: TestLockOtherProcess runs the
+// TestLockHelperProcess is not a test: TestLockOtherProcess runs the
 // test binary again with it to get a second process.
 //
 //   - mode hold: open the log, append "child", print "locked", and hold the
 //     log until stdin closes.
 //   - mode try: try to open the log and print "ErrLocked" or "opened".
-func TestCoreLockHelperProcess(t *testing.T) {
-	dir := os.Getenv(coreHelperDir)
+func TestLockHelperProcess(t *testing.T) {
+	dir := os.Getenv(lockHelperDir)
 	if dir == "" {
 		t.Skip("helper process of TestLockOtherProcess")
 	}
-	l, err := seglog.Open(dir, coreQuietOpts(nil))
-	switch mode := os.Getenv(coreHelperMode); {
+	l, err := seglog.Open(dir, quietOpts(nil))
+	switch mode := os.Getenv(lockHelperMode); {
 	case mode == "try" && errors.Is(err, seglog.ErrLocked):
 		fmt.Println("ErrLocked")
 	case err != nil:
@@ -84,12 +84,12 @@ func TestCoreLockHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// coreHelper starts the helper process in mode on dir and returns it with
+// lockHelper starts the helper process in mode on dir and returns it with
 // its stdin and the first line it printed.
-func coreHelper(t *testing.T, dir, mode string) (*exec.Cmd, io.WriteCloser, string) {
+func lockHelper(t *testing.T, dir, mode string) (*exec.Cmd, io.WriteCloser, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCoreLockHelperProcess$")
-	cmd.Env = append(os.Environ(), coreHelperDir+"="+dir, coreHelperMode+"="+mode)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHelperProcess$")
+	cmd.Env = append(os.Environ(), lockHelperDir+"="+dir, lockHelperMode+"="+mode)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -126,35 +126,35 @@ func TestLockOtherProcess(t *testing.T) {
 	var want []seglog.Record
 
 	// Another process holds the log.
-	cmd, stdin, line := coreHelper(t, dir, "hold")
+	cmd, stdin, line := lockHelper(t, dir, "hold")
 	if line != "locked" {
 		t.Fatalf("helper: %s", line)
 	}
 	want = append(want, seglog.Record{Offset: 0, Data: []byte("child")})
-	if _, err := seglog.Open(dir, coreQuietOpts(nil)); !errors.Is(err, seglog.ErrLocked) {
+	if _, err := seglog.Open(dir, quietOpts(nil)); !errors.Is(err, seglog.ErrLocked) {
 		t.Fatalf("Open beside another process's writer: %v, want ErrLocked", err)
 	}
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
-	coreCheck(t, ro, want)
-	coreClose(t, ro)
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
+	checkLog(t, ro, want)
+	closeLog(t, ro)
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("helper: %v", err)
 	}
 
 	// This process holds it.
-	l := coreOpen(t, dir, nil)
-	want = append(want, coreAppend(t, l, seglog.Record{Data: []byte("parent")})...)
-	if _, _, line := coreHelper(t, dir, "try"); line != "ErrLocked" {
+	l := openLog(t, dir, nil)
+	want = append(want, appendRecs(t, l, seglog.Record{Data: []byte("parent")})...)
+	if _, _, line := lockHelper(t, dir, "try"); line != "ErrLocked" {
 		t.Fatalf("helper Open beside this process's writer: %s, want ErrLocked", line)
 	}
-	coreClose(t, l)
-	if _, _, line := coreHelper(t, dir, "try"); line != "opened" {
+	closeLog(t, l)
+	if _, _, line := lockHelper(t, dir, "try"); line != "opened" {
 		t.Fatalf("helper Open after Close: %s", line)
 	}
 
 	// A holder killed without closing leaves no stale lock.
-	cmd, _, line = coreHelper(t, dir, "hold")
+	cmd, _, line = lockHelper(t, dir, "hold")
 	if line != "locked" {
 		t.Fatalf("helper: %s", line)
 	}
@@ -163,6 +163,6 @@ func TestLockOtherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	l = coreOpen(t, dir, nil)
-	coreCheck(t, l, want)
+	l = openLog(t, dir, nil)
+	checkLog(t, l, want)
 }

@@ -28,7 +28,8 @@ type Record struct {
 // safe for concurrent use.
 //
 // Log composes the parts that do the work, each in its own files (see
-// "How the code is laid out" in doc.go):
+// docs/layout.md, which follows Append to the disk and Ack to the deleted
+// segment):
 //
 //   - the appender (appendState; append.go, roll.go, flush.go, writer.go):
 //     frames records, group-commits them, rolls to a new segment and runs

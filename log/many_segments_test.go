@@ -65,7 +65,7 @@ func measureScale(t *testing.T, n int) scaleWork {
 	}
 	fsys := &opsFS{FS: mem}
 	w := scaleWork{n: n}
-	l, err := seglog.Open(dir, &seglog.Options{FS: fsys, Logger: relQuiet})
+	l, err := seglog.Open(dir, &seglog.Options{FS: fsys, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func BenchmarkManySegments(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	opts := &seglog.Options{Logger: relQuiet}
+	opts := &seglog.Options{Logger: quiet}
 	if l, err := seglog.Open(dir, opts); err != nil {
 		b.Fatal(err)
 	} else {

@@ -15,31 +15,31 @@ import (
 // them is damage naming the segment and the range; delivery hands them out
 // as a gap, and State does not count records that Pending can never return.
 
-// dlMiddle builds a log of the smallest segments holding 300 records and returns
+// middleOf builds a log of the smallest segments holding 300 records and returns
 // its segment bases; the test then damages the second.
-func dlMiddle(t *testing.T) (*crashfs.FS, *seglog.Options, []uint64) {
+func middleOf(t *testing.T) (*crashfs.FS, *seglog.Options, []uint64) {
 	t.Helper()
 	fsys := crashfs.New()
-	opts := dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
-	l := dlOpen(t, opts)
+	opts := crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	l := openCrash(t, opts)
 	for i := range 300 {
-		if _, err := l.Append(relPayload(uint64(i), 100)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	segs, _ := dlFiles(t, fsys, dlDir)
+	segs, _ := logFiles(t, fsys, crashDir)
 	if len(segs) < 3 {
 		t.Fatalf("only %d segments", len(segs))
 	}
 	return fsys, opts, segs
 }
 
-// dlCheckHole checks that offsets [from, to) read as one gap, and every
+// checkHole checks that offsets [from, to) read as one gap, and every
 // other record as itself.
-func dlCheckHole(t *testing.T, l *seglog.Log, from, to uint64) {
+func checkHole(t *testing.T, l *seglog.Log, from, to uint64) {
 	t.Helper()
 	next := uint64(0)
 	holes := 0
@@ -73,25 +73,25 @@ func dlCheckHole(t *testing.T, l *seglog.Log, from, to uint64) {
 		uint64(len(b.Records)) != 300-(to-from) {
 		t.Fatalf("Pending: %d records, gaps %+v, next %d", len(b.Records), b.Gaps, b.Next())
 	}
-	if res := dlAck(t, l, b.Next()); res.Branch != seglog.AckNormal || res.State.PendingCount != 0 {
+	if res := mustAck(t, l, b.Next()); res.Branch != seglog.AckNormal || res.State.PendingCount != 0 {
 		t.Fatalf("Ack(%d) = %+v", b.Next(), res)
 	}
-	if b := dlPending(t, l, 1000); !b.Empty() {
+	if b := mustPending(t, l, 1000); !b.Empty() {
 		t.Fatalf("after the ack: %+v", b)
 	}
 }
 
 func TestMissingMiddleSegment(t *testing.T) {
-	fsys, opts, segs := dlMiddle(t)
-	verifyExpectDamage(t, dlDir)
+	fsys, opts, segs := middleOf(t)
+	verifyExpectDamage(t, crashDir)
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {
-		if err := fsys.Remove(dlDir + "/" + name); err != nil {
+		if err := fsys.Remove(crashDir + "/" + name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l := dlOpen(t, opts)
+	l := openCrash(t, opts)
 	defer l.Close()
-	dlCheckHole(t, l, segs[1], segs[2])
+	checkHole(t, l, segs[1], segs[2])
 }
 
 func TestShortenedMiddleSegment(t *testing.T) {
@@ -103,9 +103,9 @@ func TestShortenedMiddleSegment(t *testing.T) {
 		{"mid frame", func(size int64) int64 { return size / 2 }},
 	} {
 		t.Run(cut.name, func(t *testing.T) {
-			fsys, opts, segs := dlMiddle(t)
-			verifyExpectDamage(t, dlDir)
-			name := dlDir + "/" + segment.FileName(segs[1])
+			fsys, opts, segs := middleOf(t)
+			verifyExpectDamage(t, crashDir)
+			name := crashDir + "/" + segment.FileName(segs[1])
 			b, err := fsys.ReadFile(name)
 			if err != nil {
 				t.Fatal(err)
@@ -113,7 +113,7 @@ func TestShortenedMiddleSegment(t *testing.T) {
 			if err := fsys.WriteFile(name, b[:cut.keep(int64(len(b)))]); err != nil {
 				t.Fatal(err)
 			}
-			l := dlOpen(t, opts)
+			l := openCrash(t, opts)
 			defer l.Close()
 			// What survives of the segment is read; the rest, up to the
 			// next segment, is one gap.
@@ -127,7 +127,7 @@ func TestShortenedMiddleSegment(t *testing.T) {
 			if from == segs[2] {
 				t.Fatal("nothing was cut")
 			}
-			dlCheckHole(t, l, from, segs[2])
+			checkHole(t, l, from, segs[2])
 		})
 	}
 }
@@ -135,14 +135,14 @@ func TestShortenedMiddleSegment(t *testing.T) {
 // A middle segment deleted behind the back of a running writer (which
 // holds the lock, so nothing else may delete its files): the same gap.
 func TestMissingMiddleSegmentLive(t *testing.T) {
-	fsys, opts, segs := dlMiddle(t)
-	verifyExpectDamage(t, dlDir)
-	l := dlOpen(t, opts)
+	fsys, opts, segs := middleOf(t)
+	verifyExpectDamage(t, crashDir)
+	l := openCrash(t, opts)
 	defer l.Close()
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {
-		if err := fsys.Remove(dlDir + "/" + name); err != nil {
+		if err := fsys.Remove(crashDir + "/" + name); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dlCheckHole(t, l, segs[1], segs[2])
+	checkHole(t, l, segs[1], segs[2])
 }

@@ -207,15 +207,15 @@ func TestModelGaps(t *testing.T) {
 }
 
 func runModelGaps(t *testing.T, opts *seglog.Options) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	fsys := crashfs.New()
 	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
 		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}, keep: uint64(opts.KeepAcked)},
 		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
 		stats: map[string]int{}}
-	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, dlQuiet
-	r.l = dlOpen(t, opts)
-	verifyMayFindDamage(t, dlDir) // the model damages records at random
+	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, quiet
+	r.l = openCrash(t, opts)
+	verifyMayFindDamage(t, crashDir) // the model damages records at random
 	defer func() { r.l.Close() }()
 	for r.step = 0; r.step < *modelSteps; r.step++ {
 		if r.opts.MaxBytes > 0 && r.outage == 0 && r.rng.IntN(300) == 0 {
@@ -260,7 +260,7 @@ func (r *gapRun) appendSome() {
 	first := r.m.next
 	recs := make([]seglog.Record, n)
 	for i := range recs {
-		recs[i].Data = relPayload(first+uint64(i), 60+r.rng.IntN(400))
+		recs[i].Data = tracedPayload(first+uint64(i), 60+r.rng.IntN(400))
 	}
 	var off uint64
 	var err error
@@ -286,11 +286,11 @@ func (r *gapRun) appendSome() {
 
 // checkLimit follows a drop the append made and checks the cap.
 func (r *gapRun) checkLimit() {
-	if used := limitSegBytes(r.t, r.fsys, dlDir); used > r.opts.MaxBytes {
-		segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	if used := limitSegBytes(r.t, r.fsys, crashDir); used > r.opts.MaxBytes {
+		segs, _ := logFiles(r.t, r.fsys, crashDir)
 		var sizes []int64
 		for _, b := range segs {
-			fi, _ := r.fsys.Stat(dlDir + "/" + segment.FileName(b))
+			fi, _ := r.fsys.Stat(crashDir + "/" + segment.FileName(b))
 			sizes = append(sizes, fi.Size())
 		}
 		r.fatalf("segments hold %d bytes, cap %d; the log counts %d; segments %v sizes %v", used, r.opts.MaxBytes, seglog.LimitUsed(r.l), segs, sizes)
@@ -299,7 +299,7 @@ func (r *gapRun) checkLimit() {
 	if to == r.m.first {
 		return
 	}
-	segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	segs, _ := logFiles(r.t, r.fsys, crashDir)
 	if to < r.m.first || len(segs) == 0 || segs[0] != to {
 		r.fatalf("first moved from %d to %d on an append; segments %v", r.m.first, to, segs)
 	}
@@ -318,14 +318,14 @@ func (r *gapRun) damage() {
 	if r.m.damaged[o] {
 		return // its payload no longer matches: damaged already
 	}
-	segs, _ := dlFiles(r.t, r.fsys, dlDir)
+	segs, _ := logFiles(r.t, r.fsys, crashDir)
 	base := segs[0]
 	for _, b := range segs {
 		if b <= o {
 			base = b
 		}
 	}
-	name := dlDir + "/" + segment.FileName(base)
+	name := crashDir + "/" + segment.FileName(base)
 	b, err := r.fsys.ReadFile(name)
 	if err != nil {
 		r.fatalf("read %s: %v", name, err)
@@ -339,7 +339,7 @@ func (r *gapRun) damage() {
 	}
 	// The frame holding o, as its index entry locates it: appends share
 	// frames under SyncNever, and a frame's records are damaged together.
-	ib, err := r.fsys.ReadFile(dlDir + "/" + index.FileName(base))
+	ib, err := r.fsys.ReadFile(crashDir + "/" + index.FileName(base))
 	if err != nil {
 		r.fatalf("read index: %v", err)
 	}

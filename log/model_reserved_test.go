@@ -24,7 +24,7 @@ import (
 //
 //	go test ./log -run TestModelReserved -seed 12345 -model.steps 5000 -v
 func TestModelReserved(t *testing.T) {
-	seed := dlSeed(t)
+	seed := testSeed(t)
 	for run := range 3 {
 		t.Run(fmt.Sprint(run), func(t *testing.T) {
 			m := newReservedModel(t, rand.New(rand.NewPCG(seed, uint64(run))))
@@ -78,9 +78,9 @@ func newReservedModel(t *testing.T, rng *rand.Rand) *reservedModel {
 }
 
 func (m *reservedModel) open() {
-	o := dlOpts(m.fsys, seglog.MinSegmentSize, seglog.SyncAlways)
+	o := crashOpts(m.fsys, seglog.MinSegmentSize, seglog.SyncAlways)
 	o.FailureWindow = m.window
-	m.l = dlOpen(m.t, o)
+	m.l = openCrash(m.t, o)
 }
 
 func (m *reservedModel) refusing() bool {
@@ -132,7 +132,7 @@ func (m *reservedModel) step(step int) {
 		what = "failure"
 		if n >= 45 {
 			what = "failed exchange"
-			b := dlPending(t, m.l, 20)
+			b := mustPending(t, m.l, 20)
 			if b.Refused != m.durable.unreported {
 				t.Fatalf("step %d: batch Refused %d, want %d (model %+v)", step, b.Refused, m.durable.unreported, m.cur)
 			}
@@ -156,12 +156,12 @@ func (m *reservedModel) step(step int) {
 		m.saved()
 	case n < 58:
 		what = "exchange"
-		b := dlPending(t, m.l, 20)
+		b := mustPending(t, m.l, 20)
 		if b.Refused != m.durable.unreported {
 			t.Fatalf("step %d: batch Refused %d, want %d (model %+v)", step, b.Refused, m.durable.unreported, m.cur)
 		}
 		m.notice = b.Refused
-		dlAck(t, m.l, b.Next())
+		mustAck(t, m.l, b.Next())
 		fallthrough
 	case n < 62:
 		if what == "" {
@@ -227,7 +227,7 @@ func (m *reservedModel) step(step int) {
 		m.open()
 	default:
 		what = "pending"
-		b := dlPending(t, m.l, 20)
+		b := mustPending(t, m.l, 20)
 		if b.Refused != m.durable.unreported {
 			t.Fatalf("step %d: batch Refused %d, want %d (model %+v)", step, b.Refused, m.durable.unreported, m.cur)
 		}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
@@ -24,20 +23,8 @@ import (
 //	go test ./log -run TestModel -seed 12345 -model.steps 5000 -v
 
 var (
-	modelSeed  = flag.Uint64("seed", 0, "seed of the randomised delivery tests (0: from the clock)")
 	modelSteps = flag.Int("model.steps", 1500, "steps of each randomised delivery run")
 )
-
-// dlSeed returns the seed to use and logs it, so that a failure can be
-// replayed with -seed.
-func dlSeed(t *testing.T) uint64 {
-	seed := *modelSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -seed %d)", seed, seed)
-	return seed
-}
 
 // model is the protocol as the issue states it, written without looking
 // at the implementation: plain integers and a map of records.
@@ -169,11 +156,11 @@ func (r *modelRun) open() {
 	r.t.Helper()
 	opts := r.opts
 	opts.FS = r.fsys
-	l, err := seglog.Open(dlDir, &opts)
+	l, err := seglog.Open(crashDir, &opts)
 	if err != nil {
 		r.fatalf("Open: %v", err)
 	}
-	verifyAtEnd(r.t, opts.FS, dlDir)
+	verifyAtEnd(r.t, opts.FS, crashDir)
 	r.l = l
 }
 
@@ -187,8 +174,8 @@ func TestModel(t *testing.T) {
 		{"never/zstd/16K", seglog.Options{Sync: seglog.SyncNever, Codec: seglog.CodecZstd, SegmentSize: seglog.MinSegmentSize}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			seed := dlSeed(t)
-			c.opts.Logger = dlQuiet
+			seed := testSeed(t)
+			c.opts.Logger = quiet
 			r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x5e6109)), opts: c.opts,
 				fsys: crashfs.New(), m: newModel(), stats: map[string]int{}}
 			r.open()
@@ -432,7 +419,7 @@ func (r *modelRun) check() {
 	if l.FirstOffset() != uint64(m.first) || l.NextOffset() != uint64(m.next) {
 		r.fatalf("FirstOffset %d, NextOffset %d", l.FirstOffset(), l.NextOffset())
 	}
-	dlCheckPendingSet(r.t, l, want)
+	checkPendingSet(r.t, l, want)
 
 	// The kept records, and so the pending ones, as Records yields them.
 	o := m.first
@@ -465,7 +452,7 @@ func (r *modelRun) check() {
 	if _, err := l.Read(uint64(m.next)); !errors.Is(err, seglog.ErrOutOfRange) {
 		r.fatalf("Read(next %d): %v, want ErrOutOfRange", m.next, err)
 	}
-	dlCheckReleased(r.t, l)
+	checkReleased(r.t, l)
 
 	if keys := l.MetaKeys(); !slices.Equal(keys, slices.Sorted(maps.Keys(m.meta))) {
 		r.fatalf("MetaKeys() = %q, model %q", keys, slices.Sorted(maps.Keys(m.meta)))
@@ -478,7 +465,7 @@ func (r *modelRun) check() {
 	// Released segments are deleted in the background after the call that
 	// releases them.
 	seglog.WaitReleases(l)
-	if _, err := dlFilesErr(r.t, r.fsys, dlDir, uint64(m.first), !m.saved); err != nil {
+	if _, err := checkFilesErr(r.t, r.fsys, crashDir, uint64(m.first), !m.saved); err != nil {
 		r.fatalf("%v", err)
 	}
 }

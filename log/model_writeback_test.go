@@ -17,7 +17,7 @@ import (
 // every record reads back.
 func TestModelOutOfOrderWriteback(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncNever))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncNever))
 	defer l.Close()
 	for i := range 3 {
 		if _, err := l.Append(bytes.Repeat([]byte{byte('A' + i)}, 100)); err != nil {
@@ -30,7 +30,7 @@ func TestModelOutOfOrderWriteback(t *testing.T) {
 	bad := 0
 	for seed := range uint64(200) {
 		s := fsys.Crash(rand.New(rand.NewPCG(seed, 0)), crashfs.CrashRandom)
-		l2, err := seglog.Open(dlDir, dlOpts(s, 0, seglog.SyncNever))
+		l2, err := seglog.Open(crashDir, crashOpts(s, 0, seglog.SyncNever))
 		if err != nil {
 			t.Logf("seed %d: Open: %v", seed, err)
 			bad++

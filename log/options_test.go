@@ -23,8 +23,8 @@ func TestOptionsDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(%+v): %v", opts, err)
 		}
-		want := coreAppend(t, l, seglog.Record{Data: []byte("default")})
-		coreCheck(t, l, want)
+		want := appendRecs(t, l, seglog.Record{Data: []byte("default")})
+		checkLog(t, l, want)
 		if l.Dir() != dir {
 			t.Errorf("Dir() = %q, want %q", l.Dir(), dir)
 		}
@@ -32,20 +32,20 @@ func TestOptionsDefaults(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o750 {
 			t.Errorf("log directory mode %v (%v), want 0750", st.Mode().Perm(), err)
 		}
-		for _, name := range coreSegments(t, dir) {
+		for _, name := range segmentPaths(t, dir) {
 			if st, err := os.Stat(name); err != nil || st.Mode().Perm() != 0o640 {
 				t.Errorf("%s mode %v (%v), want 0640", name, st.Mode().Perm(), err)
 			}
 		}
-		coreClose(t, l)
+		closeLog(t, l)
 	}
 }
 
 // TestOptionsModes checks that FileMode and DirMode are used.
 func TestOptionsModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
-	l := coreOpen(t, dir, &seglog.Options{FileMode: 0o600, DirMode: 0o700})
-	want := coreAppend(t, l, seglog.Record{Data: []byte("x")})
+	l := openLog(t, dir, &seglog.Options{FileMode: 0o600, DirMode: 0o700})
+	want := appendRecs(t, l, seglog.Record{Data: []byte("x")})
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("directory mode %v (%v), want 0700", st.Mode().Perm(), err)
 	}
@@ -55,7 +55,7 @@ func TestOptionsModes(t *testing.T) {
 			t.Errorf("%s mode %v (%v), want 0600", e.Name(), st.Mode().Perm(), err)
 		}
 	}
-	coreCheck(t, l, want)
+	checkLog(t, l, want)
 }
 
 // TestOptionsValidation refuses out-of-range options with a message naming
@@ -80,15 +80,15 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := filepath.Join(t.TempDir(), "log")
-		l, err := seglog.Open(dir, coreQuietOpts(&tt.opts))
+		l, err := seglog.Open(dir, quietOpts(&tt.opts))
 		if tt.ok {
 			if err != nil {
 				t.Errorf("%s: %v", tt.name, err)
 				continue
 			}
-			want := coreAppend(t, l, seglog.Record{Data: []byte(tt.name)})
-			coreCheck(t, l, want)
-			coreClose(t, l)
+			want := appendRecs(t, l, seglog.Record{Data: []byte(tt.name)})
+			checkLog(t, l, want)
+			closeLog(t, l)
 			continue
 		}
 		if err == nil {
@@ -109,10 +109,10 @@ func TestOptionsValidation(t *testing.T) {
 // returns ErrClosed, for a writer and for a reader.
 func TestClosed(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
-	want := coreAppend(t, l, seglog.Record{Data: []byte("x")})
-	coreCheck(t, l, want)
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	l := openLog(t, dir, nil)
+	want := appendRecs(t, l, seglog.Record{Data: []byte("x")})
+	checkLog(t, l, want)
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 	for _, c := range []*seglog.Log{l, ro} {
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -129,7 +129,7 @@ func TestClosed(t *testing.T) {
 		for r, err := range c.Records(0) {
 			calls["Records"] = err
 			if err == nil {
-				t.Errorf("Records after Close yields %s", coreDescribe(r))
+				t.Errorf("Records after Close yields %s", describeRecord(r))
 			}
 		}
 		for name, err := range calls {
@@ -139,19 +139,19 @@ func TestClosed(t *testing.T) {
 		}
 	}
 	// Nothing was appended after Close.
-	coreCheck(t, coreOpen(t, dir, nil), want)
+	checkLog(t, openLog(t, dir, nil), want)
 }
 
 // TestReadOnlyRefusesWrites checks that every write to a ReadOnly log
 // returns ErrReadOnly and changes nothing on disk.
 func TestReadOnlyRefusesWrites(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
-	want := coreAppend(t, l, seglog.Record{Data: []byte("x")})
-	coreClose(t, l)
-	before := coreDirState(t, dir)
+	l := openLog(t, dir, nil)
+	want := appendRecs(t, l, seglog.Record{Data: []byte("x")})
+	closeLog(t, l)
+	before := dirState(t, dir)
 
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 	calls := map[string]error{}
 	_, calls["Append"] = ro.Append([]byte("y"))
 	_, calls["AppendRecords"] = ro.AppendRecords(seglog.Record{Data: []byte("y")})
@@ -161,16 +161,16 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 			t.Errorf("%s on a ReadOnly log: %v, want ErrReadOnly", name, err)
 		}
 	}
-	coreCheck(t, ro, want)
-	coreClose(t, ro)
-	if after := coreDirState(t, dir); after != before {
+	checkLog(t, ro, want)
+	closeLog(t, ro)
+	if after := dirState(t, dir); after != before {
 		t.Errorf("a ReadOnly log changed the directory:\nbefore %s\nafter  %s", before, after)
 	}
 }
 
-// coreDirState describes the names, sizes and contents of a directory's
+// dirState describes the names, sizes and contents of a directory's
 // files.
-func coreDirState(t *testing.T, dir string) string {
+func dirState(t *testing.T, dir string) string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -61,7 +61,7 @@ func outageFailures(t *testing.T, l *seglog.Log, first, last time.Time, refusing
 func TestFailureWindowAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	opts := &seglog.Options{FailureWindow: outageWindow}
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	outageFailures(t, l, time.Time{}, time.Time{}, false, 0, 0)
 	if err := outageAppend(t, l, "Append", "A"); err != nil {
 		t.Fatal(err)
@@ -83,8 +83,8 @@ func TestFailureWindowAcrossRestart(t *testing.T) {
 	outageFailures(t, l, outageT0, outageT0.Add(outageWindow), false, 0, 0)
 
 	// A restart keeps the run.
-	coreClose(t, l)
-	l = coreOpen(t, dir, opts)
+	closeLog(t, l)
+	l = openLog(t, dir, opts)
 	outageFailures(t, l, outageT0, outageT0.Add(outageWindow), false, 0, 0)
 	last := outageT0.Add(outageWindow + time.Second)
 	if err := l.RecordExchangeFailure(last.In(time.FixedZone("X", 3600))); err != nil {
@@ -105,19 +105,19 @@ func TestFailureWindowAcrossRestart(t *testing.T) {
 
 	// A restart during the outage: Close saved the count, and the
 	// appends are still refused.
-	coreClose(t, l)
-	l = coreOpen(t, dir, opts)
+	closeLog(t, l)
+	l = openLog(t, dir, opts)
 	outageFailures(t, l, outageT0, last, true, 4, 0)
 	if err := outageAppend(t, l, "Append", "refused"); !errors.Is(err, seglog.ErrOutage) {
 		t.Fatalf("Append after a restart during the outage: %v, want ErrOutage", err)
 	}
 	// Batches during the outage carry no notice: the run has not ended.
-	b := dlPending(t, l, 100)
-	if got := dlBatchLetters(t, b); got != "seq 0: A B R" || b.Refused != 0 {
+	b := mustPending(t, l, 100)
+	if got := batchLetters(t, b); got != "seq 0: A B R" || b.Refused != 0 {
 		t.Fatalf("batch during the outage: %s, Refused %d; want seq 0: A B R, Refused 0", got, b.Refused)
 	}
 	// That exchange succeeds: the outage ends.
-	dlAck(t, l, b.Next())
+	mustAck(t, l, b.Next())
 	if err := l.RecordExchangeSuccess(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,29 +128,29 @@ func TestFailureWindowAcrossRestart(t *testing.T) {
 	// The first batch after the success reports the refused records, and
 	// so does every batch until an exchange carrying it succeeds, also
 	// after a restart.
-	b = dlPending(t, l, 100)
-	if got := dlBatchLetters(t, b); got != "seq 3: C" || b.Refused != 5 {
+	b = mustPending(t, l, 100)
+	if got := batchLetters(t, b); got != "seq 3: C" || b.Refused != 5 {
 		t.Fatalf("batch after the outage: %s, Refused %d; want seq 3: C, Refused 5", got, b.Refused)
 	}
 	if err := l.RecordExchangeFailure(outageT0.Add(8 * outageWindow)); err != nil { // that exchange failed
 		t.Fatal(err)
 	}
-	coreClose(t, l)
-	l = coreOpen(t, dir, opts)
-	b = dlPending(t, l, 100)
-	if got := dlBatchLetters(t, b); got != "seq 3: C" || b.Refused != 5 {
+	closeLog(t, l)
+	l = openLog(t, dir, opts)
+	b = mustPending(t, l, 100)
+	if got := batchLetters(t, b); got != "seq 3: C" || b.Refused != 5 {
 		t.Fatalf("batch after a failed exchange and a restart: %s, Refused %d; want seq 3: C, Refused 5", got, b.Refused)
 	}
-	dlAck(t, l, b.Next())
+	mustAck(t, l, b.Next())
 	if err := l.RecordExchangeSuccess(); err != nil {
 		t.Fatal(err)
 	}
 	outageFailures(t, l, time.Time{}, time.Time{}, false, 0, 0)
-	if b := dlPending(t, l, 100); b.Refused != 0 || len(b.Records) != 0 {
+	if b := mustPending(t, l, 100); b.Refused != 0 || len(b.Records) != 0 {
 		t.Fatalf("batch after the notice was delivered: %d records, Refused %d", len(b.Records), b.Refused)
 	}
 	// Nothing is left of the feature in the checkpoint's metadata.
-	coreClose(t, l)
+	closeLog(t, l)
 	st, _, err := checkpoint.Read(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestFailureWindowAcrossRestart(t *testing.T) {
 // already saved.
 func TestFailureWindowOff(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
+	l := openLog(t, dir, nil)
 	for _, at := range []time.Time{outageT0, outageT0.Add(30 * outageWindow)} {
 		if err := l.RecordExchangeFailure(at); err != nil {
 			t.Fatal(err)
@@ -178,18 +178,18 @@ func TestFailureWindowOff(t *testing.T) {
 	if err := l.RecordExchangeFailure(time.Time{}); err == nil {
 		t.Fatal("RecordExchangeFailure accepted the zero time")
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 
-	l = coreOpen(t, dir, &seglog.Options{FailureWindow: outageWindow})
+	l = openLog(t, dir, &seglog.Options{FailureWindow: outageWindow})
 	if err := outageAppend(t, l, "Append", "B"); !errors.Is(err, seglog.ErrOutage) {
 		t.Fatalf("Append after reopening with a window shorter than the saved run: %v, want ErrOutage", err)
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	if _, err := seglog.Open(dir, &seglog.Options{FailureWindow: -1}); err == nil {
 		t.Fatal("Open accepted a negative FailureWindow")
 	}
 	// A read-only open shows the writer's state.
-	l = coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	l = openLog(t, dir, &seglog.Options{ReadOnly: true})
 	outageFailures(t, l, outageT0, outageT0.Add(30*outageWindow), false, 1, 0)
 }
 
@@ -197,7 +197,7 @@ func TestFailureWindowOff(t *testing.T) {
 // application's reach.
 func TestReservedMeta(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
+	l := openLog(t, dir, nil)
 	if err := l.SetMeta("uuid", []byte("peer")); err != nil {
 		t.Fatal(err)
 	}
@@ -220,12 +220,12 @@ func TestReservedMeta(t *testing.T) {
 	if err := l.SetMeta("uuid", nil); err != nil {
 		t.Fatal(err)
 	}
-	dlAck(t, l, 0)
+	mustAck(t, l, 0)
 	if err := l.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	coreClose(t, l)
-	l = coreOpen(t, dir, nil)
+	closeLog(t, l)
+	l = openLog(t, dir, nil)
 	if f := l.Failures(); !f.First.Equal(outageT0) || len(l.Sessions()) != 1 || len(l.MetaKeys()) != 0 {
 		t.Fatalf("after SetMeta, Ack, Reset and a restart: failures %+v, sessions %v, keys %q", f, l.Sessions(), l.MetaKeys())
 	}
@@ -236,11 +236,11 @@ func TestReservedMeta(t *testing.T) {
 // seglog: the checksum covers it), naming the file and the offset.
 func TestReservedMetaDamaged(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
+	l := openLog(t, dir, nil)
 	if err := l.RecordExchangeFailure(outageT0); err != nil {
 		t.Fatal(err)
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	s, st, err := checkpoint.Open(vfs.Default, dir, 0o640, false)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func TestReservedMetaDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := bytes.Index(b, []byte(checkpoint.KeyFailure+"\x05\x00\x00\x00short")) + len(checkpoint.KeyFailure) + 4
-	_, err = seglog.Open(dir, coreQuietOpts(nil))
+	_, err = seglog.Open(dir, quietOpts(nil))
 	if !errors.Is(err, seglog.ErrCorrupt) && !errors.Is(err, checkpoint.ErrCorrupt) {
 		t.Fatalf("Open with a damaged %s entry: %v, want a corruption error", checkpoint.KeyFailure, err)
 	}
@@ -276,7 +276,7 @@ func TestReservedMetaDamaged(t *testing.T) {
 func TestFailureWindowConcurrent(t *testing.T) {
 	dir := t.TempDir()
 	opts := &seglog.Options{FailureWindow: time.Minute, Sync: seglog.SyncNever}
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	// Start in an outage.
 	at := outageT0
 	for range 2 {
@@ -324,10 +324,10 @@ func TestFailureWindowConcurrent(t *testing.T) {
 	// succeeded add up.
 	var reported uint64
 	for round := 0; round < 200; round++ {
-		b := dlPending(t, l, 50)
+		b := mustPending(t, l, 50)
 		if round%3 == 2 {
 			reported += b.Refused
-			dlAck(t, l, b.Next())
+			mustAck(t, l, b.Next())
 			if err := l.RecordExchangeSuccess(); err != nil {
 				t.Fatal(err)
 			}
@@ -343,8 +343,8 @@ func TestFailureWindowConcurrent(t *testing.T) {
 	if kept.Load()+refused.Load() != appended.Load() || l.NextOffset() != kept.Load() {
 		t.Fatalf("%d appended: %d kept, %d refused, next offset %d", appended.Load(), kept.Load(), refused.Load(), l.NextOffset())
 	}
-	coreClose(t, l)
-	l = coreOpen(t, dir, opts)
+	closeLog(t, l)
+	l = openLog(t, dir, opts)
 	f := l.Failures()
 	if got := reported + f.Refused + f.Unreported; got != refused.Load() {
 		t.Fatalf("refused %d: reported %d, left %+v", refused.Load(), reported, f)

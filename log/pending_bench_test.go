@@ -14,7 +14,7 @@ import (
 //	go test ./log -run '^$' -bench Pending -count 5
 func BenchmarkPending(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "log")
-	l, err := seglog.Open(dir, &seglog.Options{Logger: relQuiet, Sync: seglog.SyncNever})
+	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, Sync: seglog.SyncNever})
 	if err != nil {
 		b.Fatal(err)
 	}

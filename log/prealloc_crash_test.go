@@ -14,10 +14,10 @@ import (
 // cross several fills, a roll (which cuts the zeros off the sealed
 // segment), a reopen (which finds zeros after the last frame) and Close.
 // Every write, sync and truncate of the fills and cuts is a crash point.
-var prefillWorkload = relWorkload{
+var prefillWorkload = runWorkload{
 	name: "prealloc-fill",
 	opts: seglog.Options{SegmentSize: 2 << 20},
-	run: func(r *relRun) error {
+	run: func(r *crashRun) error {
 		if err := r.open(); err != nil {
 			return err
 		}
@@ -46,10 +46,10 @@ var prefillWorkload = relWorkload{
 				}
 			}
 		}
-		return relFinish(r)
+		return finishRun(r)
 	},
-	covers: func(r *relRun) error {
-		if !relRolled(r.fs) {
+	covers: func(r *crashRun) error {
+		if !rolledRun(r.fs) {
 			return fmt.Errorf("no roll")
 		}
 		return nil
@@ -60,7 +60,7 @@ var prefillWorkload = relWorkload{
 // fills of preallocated space (which 16 KiB segments, zero-filled whole
 // when created, never run).
 func TestCrashEveryStepPreallocFill(t *testing.T) {
-	seed := relSeed(t)
-	points, recoveries := relCrashEveryStep(t, prefillWorkload, seed)
+	seed := testSeed(t)
+	points, recoveries := crashEveryIOStep(t, prefillWorkload, seed)
 	t.Logf("%s: %d crash points, %d recoveries checked", prefillWorkload.name, points, recoveries)
 }

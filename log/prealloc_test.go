@@ -22,31 +22,31 @@ import (
 // for proof that damage before it was synced.
 
 // preallocLog builds a SyncAlways log of 16 KiB segments whose last
-// segment holds at least coreTornFrames+2 frames of one record each,
+// segment holds at least tornFrames+2 frames of one record each,
 // closes it, and returns the directory, the records, the last segment's
 // path and its frames.
-func preallocLog(t *testing.T) (dir string, want []seglog.Record, last string, frames []coreFrame) {
+func preallocLog(t *testing.T) (dir string, want []seglog.Record, last string, frames []fileFrame) {
 	t.Helper()
-	rng := coreRand(t)
+	rng := newRand(t)
 	dir = t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize}
-	l := coreOpen(t, dir, opts)
+	l := openLog(t, dir, opts)
 	for {
-		segs := coreSegments(t, dir)
-		if len(segs) >= 2 && len(coreFrames(t, segs[len(segs)-1])) >= coreTornFrames+2 {
+		segs := segmentPaths(t, dir)
+		if len(segs) >= 2 && len(fileFrames(t, segs[len(segs)-1])) >= tornFrames+2 {
 			break
 		}
-		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 130+rng.IntN(400), false)})...)
+		want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, 130+rng.IntN(400), false)})...)
 	}
-	segs := coreSegments(t, dir)
+	segs := segmentPaths(t, dir)
 	last = segs[len(segs)-1]
 	// While the log is open, the active segment holds zeros after its
 	// last frame; Close cuts them.
-	frames = coreFrames(t, last)
+	frames = fileFrames(t, last)
 	if st, err := os.Stat(last); err != nil || st.Size() <= frames[len(frames)-1].end() {
 		t.Fatalf("active segment of %v bytes (%v) holds no preallocated space after its frames (end %d)", st.Size(), err, frames[len(frames)-1].end())
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	if st, err := os.Stat(last); err != nil || st.Size() != frames[len(frames)-1].end() {
 		t.Fatalf("closed segment of %v bytes (%v), want it cut at its last frame (%d)", st.Size(), err, frames[len(frames)-1].end())
 	}
@@ -56,7 +56,7 @@ func preallocLog(t *testing.T) (dir string, want []seglog.Record, last string, f
 // resealed returns a copy of a segment file whose frames carry salt: the
 // same frames, written in another life of the file. With other, the
 // records' data differ too (same lengths), as another life's would.
-func resealed(t *testing.T, file []byte, frames []coreFrame, salt segment.Salt, other bool) []byte {
+func resealed(t *testing.T, file []byte, frames []fileFrame, salt segment.Salt, other bool) []byte {
 	t.Helper()
 	fh, err := segment.ParseFileHeader("", file)
 	if err != nil {
@@ -137,12 +137,12 @@ func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 			if kind == "zeros" && bytes.Count(file[end:], []byte{0}) == len(file[end:]) {
 				wantTorn, wantSize = 0, int64(len(file))
 			}
-			coreCopyDir(t, src, work)
+			copyDir(t, src, work)
 			path := filepath.Join(work, lastName)
 			if err := os.WriteFile(path, file, 0o640); err != nil {
 				t.Fatal(err)
 			}
-			o := coreQuietOpts(&seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: coreFastFS})
+			o := quietOpts(&seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: fastFS})
 			l, err := seglog.Open(work, o)
 			if err != nil {
 				t.Fatalf("%s, cut at %d: Open: %v", kind, cut, err)
@@ -153,17 +153,17 @@ func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 			if st, err := os.Stat(path); err != nil || st.Size() != wantSize {
 				t.Fatalf("%s, cut at %d: segment of %v bytes (%v) after Open, want %d", kind, cut, st.Size(), err, wantSize)
 			}
-			coreCheckFrom(t, l, want[:next], int(lastBase))
+			checkLogFrom(t, l, want[:next], int(lastBase))
 			got := append([]seglog.Record(nil), want[:next]...)
-			got = append(got, coreAppend(t, l, seglog.Record{Data: []byte("after the cut")})...)
-			coreClose(t, l)
+			got = append(got, appendRecs(t, l, seglog.Record{Data: []byte("after the cut")})...)
+			closeLog(t, l)
 			// Reopened: clean, and the append after the cut is there.
-			l = coreOpen(t, work, o)
+			l = openLog(t, work, o)
 			if rec := l.Recovery(); rec.TornBytes != 0 || rec.Corrupt != nil {
 				t.Fatalf("%s, cut at %d: second Open recovered %+v", kind, cut, rec)
 			}
-			coreCheckFrom(t, l, got, int(lastBase))
-			coreClose(t, l)
+			checkLogFrom(t, l, got, int(lastBase))
+			closeLog(t, l)
 		}
 	}
 }
@@ -202,7 +202,7 @@ func TestReusedSegmentMidReuse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			file := append([]byte(nil), old...)
 			copy(file[segment.HeaderSize:], orig[segment.HeaderSize:frames[tt.live].pos+int64(tt.torn)])
-			coreCopyDir(t, src, work)
+			copyDir(t, src, work)
 			path := filepath.Join(work, filepath.Base(last))
 			if err := os.WriteFile(path, file, 0o640); err != nil {
 				t.Fatal(err)
@@ -212,12 +212,12 @@ func TestReusedSegmentMidReuse(t *testing.T) {
 			if tt.live > 0 {
 				next, end = frames[tt.live-1].next(), frames[tt.live-1].end()
 			}
-			l := coreOpen(t, work, &seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: coreFastFS})
+			l := openLog(t, work, &seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: fastFS})
 			if rec := l.Recovery(); rec.TornBytes != int64(len(file))-end || rec.Corrupt != nil || l.NextOffset() != next {
 				t.Fatalf("Recovery %+v, next %d; want %d torn bytes, next %d", rec, l.NextOffset(), int64(len(file))-end, next)
 			}
-			coreCheckFrom(t, l, want[:next], int(fh.Base))
-			coreClose(t, l)
+			checkLogFrom(t, l, want[:next], int(fh.Base))
+			closeLog(t, l)
 		})
 	}
 }
@@ -256,23 +256,23 @@ func TestDamageBeforeStaleProof(t *testing.T) {
 			}
 			file[victim.pos+segment.FrameHeaderSize+3] ^= 0x10
 			file = append(file, make([]byte, 8192)...)
-			coreCopyDir(t, src, work)
+			copyDir(t, src, work)
 			if err := os.WriteFile(path, file, 0o640); err != nil {
 				t.Fatal(err)
 			}
 			// Without an index, Open scans the whole segment (with one,
 			// it trusts the frames the last one proves synced, and the
 			// damage is found by the first read there).
-			if err := os.Truncate(filepath.Join(work, coreIndexOf(filepath.Base(last))), index.HeaderSize); err != nil {
+			if err := os.Truncate(filepath.Join(work, indexOfOffset(filepath.Base(last))), index.HeaderSize); err != nil {
 				t.Fatal(err)
 			}
-			o := coreQuietOpts(&seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: coreFastFS})
+			o := quietOpts(&seglog.Options{SegmentSize: seglog.MinSegmentSize, FS: fastFS})
 			l, err := seglog.Open(work, o)
 			if tt.corrupt {
 				if err == nil {
 					l.Close()
 				}
-				coreMustCorrupt(t, err, path, victim.pos)
+				mustCorrupt(t, err, path, victim.pos)
 				return
 			}
 			if err != nil {
@@ -304,13 +304,13 @@ func TestVersion1SegmentStillOpens(t *testing.T) {
 	if err := os.WriteFile(last, v1, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	l := coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
+	l := openLog(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
 	if rec := l.Recovery(); rec.TornBytes != 0 || rec.Corrupt != nil {
 		t.Fatalf("Recovery %+v", rec)
 	}
-	want = append(want, coreAppend(t, l, seglog.Record{Data: []byte("appended to a version 1 segment")})...)
-	coreCheck(t, l, want)
-	coreClose(t, l)
+	want = append(want, appendRecs(t, l, seglog.Record{Data: []byte("appended to a version 1 segment")})...)
+	checkLog(t, l, want)
+	closeLog(t, l)
 	b, err := os.ReadFile(last)
 	if err != nil {
 		t.Fatal(err)
@@ -318,8 +318,8 @@ func TestVersion1SegmentStillOpens(t *testing.T) {
 	if fh, err := segment.ParseFileHeader(last, b); err != nil || fh.Version != 1 {
 		t.Fatalf("header after appends: %+v, %v; want version 1 kept", fh, err)
 	}
-	l = coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
-	coreCheck(t, l, want)
+	l = openLog(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize})
+	checkLog(t, l, want)
 }
 
 // TestUnknownSegmentVersion refuses a segment of a later format version
@@ -338,7 +338,7 @@ func TestUnknownSegmentVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyExpectDamage(t, dir)
-	_, err = seglog.Open(dir, coreQuietOpts(nil))
+	_, err = seglog.Open(dir, quietOpts(nil))
 	if err == nil || errors.Is(err, seglog.ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte("version 9")) {
 		t.Fatalf("Open of a version 9 segment: %v; want an error naming the version", err)
 	}

@@ -29,10 +29,10 @@ func readFillLog(t *testing.T, l *seglog.Log, n int, seed func() int) []seglog.R
 			for i := range batch {
 				batch[i] = seglog.Record{Type: typ, Data: []byte(fmt.Sprintf("batch %d/%d %0*d", len(want), i, size, r))}
 			}
-			want = append(want, coreAppendBatch(t, l, batch...)...)
+			want = append(want, appendBatch(t, l, batch...)...)
 			continue
 		}
-		want = append(want, coreAppend(t, l, seglog.Record{Type: typ, Data: []byte(fmt.Sprintf("rec %d %0*d", len(want), size, r))})...)
+		want = append(want, appendRecs(t, l, seglog.Record{Type: typ, Data: []byte(fmt.Sprintf("rec %d %0*d", len(want), size, r))})...)
 	}
 	return want
 }
@@ -43,8 +43,8 @@ func readFillLog(t *testing.T, l *seglog.Log, n int, seed func() int) []seglog.R
 func TestReadAppend(t *testing.T) {
 	for _, codec := range []seglog.Codec{seglog.CodecNone, seglog.CodecS2, seglog.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
-			rng := coreRand(t)
-			l := coreOpen(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, Codec: codec, SegmentSize: 64 << 10})
+			rng := newRand(t)
+			l := openLog(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, Codec: codec, SegmentSize: 64 << 10})
 			want := readFillLog(t, l, 600, func() int { return rng.IntN(1 << 20) })
 			if err := l.Sync(); err != nil {
 				t.Fatal(err)
@@ -58,11 +58,11 @@ func TestReadAppend(t *testing.T) {
 					t.Fatalf("ReadAppend(%d): %v", o, err)
 				}
 				if got.Offset != o || got.Type != w.Type || !bytes.Equal(got.Data, append(prefix, w.Data...)) {
-					t.Fatalf("ReadAppend(%d) after %d bytes = %s, want %s", o, len(prefix), coreDescribe(got), coreDescribe(w))
+					t.Fatalf("ReadAppend(%d) after %d bytes = %s, want %s", o, len(prefix), describeRecord(got), describeRecord(w))
 				}
 				r, err := l.Read(o)
-				if err != nil || !coreSameRecord(r, w) {
-					t.Fatalf("Read(%d) = %s, %v; want %s", o, coreDescribe(r), err, coreDescribe(w))
+				if err != nil || !sameRecord(r, w) {
+					t.Fatalf("Read(%d) = %s, %v; want %s", o, describeRecord(r), err, describeRecord(w))
 				}
 				return got.Data
 			}
@@ -91,8 +91,8 @@ func TestReadAppendAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	rng := coreRand(t)
-	l := coreOpen(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, SegmentSize: 64 << 10})
+	rng := newRand(t)
+	l := openLog(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever, SegmentSize: 64 << 10})
 	data := make([]byte, 1000)
 	const n = 2000
 	for range n {
@@ -153,7 +153,7 @@ func (f readCountFile) ReadAt(p []byte, off int64) (int, error) {
 func TestReadInOrderReadsEachFrameOnce(t *testing.T) {
 	var reads atomic.Int64
 	fsys := readCountFS{FS: crashfs.New(), reads: &reads}
-	l := coreOpen(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 1 << 20})
+	l := openLog(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 1 << 20})
 	const n = 20000
 	for i := range n {
 		if _, err := l.Append(fmt.Appendf(nil, "record %06d %0100d", i, i)); err != nil {
@@ -190,22 +190,22 @@ func TestLoadedIndexBytesBounded(t *testing.T) {
 	// One frame per append (SyncAlways, one appender): about 100 frames
 	// per 16 KiB segment, of 8 bytes of packed index each.
 	defer seglog.SetLoadBounds(1000, 4<<10)()
-	rng := coreRand(t)
+	rng := newRand(t)
 	var open atomic.Int64
-	fsys := reviewCountFS{FS: crashfs.New(), open: &open}
-	l := coreOpen(t, "/log", &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
+	fsys := countFS{FS: crashfs.New(), open: &open}
+	l := openLog(t, "/log", &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
 	var want []seglog.Record
-	for len(coreSegmentsFS(t, fsys.FS, "/log")) < 30 {
+	for len(segmentPathsFS(t, fsys.FS, "/log")) < 30 {
 		for range 50 {
-			want = append(want, coreAppend(t, l, seglog.Record{Data: fmt.Appendf(nil, "%d %0100d", len(want), rng.IntN(1000))})...)
+			want = append(want, appendRecs(t, l, seglog.Record{Data: fmt.Appendf(nil, "%d %0100d", len(want), rng.IntN(1000))})...)
 		}
 	}
 	maxOpen := int64(0)
 	for range 3000 {
 		o := rng.IntN(len(want))
 		r, err := l.Read(uint64(o))
-		if err != nil || !coreSameRecord(r, want[o]) {
-			t.Fatalf("Read(%d) = %s, %v; want %s", o, coreDescribe(r), err, coreDescribe(want[o]))
+		if err != nil || !sameRecord(r, want[o]) {
+			t.Fatalf("Read(%d) = %s, %v; want %s", o, describeRecord(r), err, describeRecord(want[o]))
 		}
 		maxOpen = max(maxOpen, open.Load())
 	}
@@ -216,7 +216,7 @@ func TestLoadedIndexBytesBounded(t *testing.T) {
 	}
 }
 
-func coreSegmentsFS(t *testing.T, fsys *crashfs.FS, dir string) []string {
+func segmentPathsFS(t *testing.T, fsys *crashfs.FS, dir string) []string {
 	t.Helper()
 	names, err := fsys.ReadDir(dir)
 	if err != nil {
@@ -234,17 +234,17 @@ func coreSegmentsFS(t *testing.T, fsys *crashfs.FS, dir string) []string {
 // TestWarmRandomReadsOpenNothing: once every segment of a log has been
 // read, reads at random open no file, and each reads one frame.
 func TestWarmRandomReadsOpenNothing(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	var reads, opens atomic.Int64
 	fsys := readCountFS{FS: crashfs.New(), reads: &reads, opens: &opens}
-	l := coreOpen(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
+	l := openLog(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
 	var want []seglog.Record
 	for len(want) < 5000 {
-		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 50+rng.IntN(1000), true)})...)
+		want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, 50+rng.IntN(1000), true)})...)
 	}
-	coreClose(t, l)
-	l = coreOpen(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
-	segs := len(coreSegmentsFS(t, fsys.FS, "/log"))
+	closeLog(t, l)
+	l = openLog(t, "/log", &seglog.Options{FS: fsys, Sync: seglog.SyncNever, SegmentSize: 64 << 10})
+	segs := len(segmentPathsFS(t, fsys.FS, "/log"))
 	if segs < 20 {
 		t.Fatalf("only %d segments", segs)
 	}
@@ -261,8 +261,8 @@ func TestWarmRandomReadsOpenNothing(t *testing.T) {
 	for range n {
 		o := rng.IntN(len(want))
 		r, err := l.Read(uint64(o))
-		if err != nil || !coreSameRecord(r, want[o]) {
-			t.Fatalf("Read(%d) = %s, %v; want %s", o, coreDescribe(r), err, coreDescribe(want[o]))
+		if err != nil || !sameRecord(r, want[o]) {
+			t.Fatalf("Read(%d) = %s, %v; want %s", o, describeRecord(r), err, describeRecord(want[o]))
 		}
 	}
 	if got := opens.Load(); got != 0 {
@@ -287,13 +287,13 @@ func readPayload(o uint64) []byte {
 // and packed all the time. Every record read must be the one appended.
 func TestConcurrentReadsUnderEviction(t *testing.T) {
 	defer seglog.SetLoadBounds(3, 2<<10)()
-	rng := coreRand(t)
+	rng := newRand(t)
 	seed := rng.Uint64()
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
 			// fsync turned off: what is under test is reading, and 3000
 			// durable appends would take long under the race detector.
-			l := coreOpen(t, t.TempDir(), &seglog.Options{FS: coreNoSyncFS{vfs.Default}, Sync: policy, SegmentSize: seglog.MinSegmentSize})
+			l := openLog(t, t.TempDir(), &seglog.Options{FS: noSyncFS{vfs.Default}, Sync: policy, SegmentSize: seglog.MinSegmentSize})
 			const n = 3000
 			var done atomic.Bool
 			var wg sync.WaitGroup

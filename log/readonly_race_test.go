@@ -30,11 +30,11 @@ func (h *listHookFS) ReadDir(dir string) ([]string, error) {
 func TestReadOnlyOpenWriterRollsMeanwhile(t *testing.T) {
 	fsys := crashfs.New()
 	const dir = "/racing"
-	w := coreOpen(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
+	w := openLog(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
 	var want []seglog.Record
 	add := func(n int) {
 		for range n {
-			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", len(want), 0)})...)
+			want = append(want, appendRecs(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", len(want), 0)})...)
 		}
 	}
 	add(10)
@@ -42,11 +42,11 @@ func TestReadOnlyOpenWriterRollsMeanwhile(t *testing.T) {
 		add(80) // several rolls
 		ackPending(t, w, 1000)
 	}}
-	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
+	ro := openLog(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
 	if st := ro.State(); st.Cursor != uint64(len(want)) || st.Next != uint64(len(want)) {
 		t.Fatalf("reader state %+v; want cursor and next %d", st, len(want))
 	}
-	coreCheck(t, ro, want)
+	checkLog(t, ro, want)
 }
 
 // TestReadOnlyOpenEmptyListing: the listing finds no segment yet, then the
@@ -62,14 +62,14 @@ func TestReadOnlyOpenEmptyListing(t *testing.T) {
 	var w *seglog.Log
 	var want []seglog.Record
 	hooked := &listHookFS{FS: fsys, hook: func() {
-		w = coreOpen(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
+		w = openLog(t, dir, &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize})
 		for i := range 90 {
-			want = append(want, coreAppend(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", i, 0)})...)
+			want = append(want, appendRecs(t, w, seglog.Record{Data: fmt.Appendf(nil, "record %d %0400d", i, 0)})...)
 		}
 		ackPending(t, w, 45)
 		ackPending(t, w, 45) // releases what the first acknowledged
 	}}
-	ro := coreOpen(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
+	ro := openLog(t, dir, &seglog.Options{FS: hooked, ReadOnly: true})
 	st := w.State()
 	if st.First == 0 {
 		t.Fatal("nothing released")
@@ -77,7 +77,7 @@ func TestReadOnlyOpenEmptyListing(t *testing.T) {
 	if got := ro.State(); got != st {
 		t.Fatalf("reader state %+v, writer %+v", got, st)
 	}
-	coreCheck(t, ro, want[st.First:])
+	checkLog(t, ro, want[st.First:])
 }
 
 // ackPending hands out up to max records and acknowledges them all.

@@ -18,20 +18,20 @@ import (
 func TestReadOnlyFollowsWriter(t *testing.T) {
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
 		t.Run(policy.String(), func(t *testing.T) {
-			rng := coreRand(t)
+			rng := newRand(t)
 			dir := t.TempDir()
-			w := coreOpen(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: policy})
-			ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
-			coreCheck(t, ro, nil)
+			w := openLog(t, dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: policy})
+			ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
+			checkLog(t, ro, nil)
 			var want []seglog.Record
-			for round := 0; len(coreSegments(t, dir)) < 5; round++ {
+			for round := 0; len(segmentPaths(t, dir)) < 5; round++ {
 				old := uint64(len(want))
 				for range 1 + rng.IntN(4) {
-					r := seglog.Record{Data: coreData(rng, rng.IntN(3000), rng.IntN(2) == 0)}
+					r := seglog.Record{Data: recordData(rng, rng.IntN(3000), rng.IntN(2) == 0)}
 					if rng.IntN(3) == 0 {
 						r.Type = fmt.Sprintf("t%d", round%5)
 					}
-					want = append(want, coreAppend(t, w, r)...)
+					want = append(want, appendRecs(t, w, r)...)
 				}
 				if policy != seglog.SyncAlways {
 					if err := w.Sync(); err != nil {
@@ -42,8 +42,8 @@ func TestReadOnlyFollowsWriter(t *testing.T) {
 				case 0: // a Read past the known end looks for new appends
 					last := uint64(len(want)) - 1
 					r, err := ro.Read(last)
-					if err != nil || !coreSameRecord(r, want[last]) {
-						t.Fatalf("round %d: reader Read(%d) = %s, %v", round, last, coreDescribe(r), err)
+					if err != nil || !sameRecord(r, want[last]) {
+						t.Fatalf("round %d: reader Read(%d) = %s, %v", round, last, describeRecord(r), err)
 					}
 				case 1:
 					if err := ro.Refresh(); err != nil {
@@ -52,8 +52,8 @@ func TestReadOnlyFollowsWriter(t *testing.T) {
 				case 2: // so does an iteration reaching the end
 					i := old
 					for r, err := range ro.Records(old) {
-						if err != nil || !coreSameRecord(r, want[i]) {
-							t.Fatalf("round %d: reader Records yields %s, %v; want offset %d", round, coreDescribe(r), err, i)
+						if err != nil || !sameRecord(r, want[i]) {
+							t.Fatalf("round %d: reader Records yields %s, %v; want offset %d", round, describeRecord(r), err, i)
 						}
 						i++
 					}
@@ -68,12 +68,12 @@ func TestReadOnlyFollowsWriter(t *testing.T) {
 					t.Fatalf("round %d: reader Read past the end: %v", round, err)
 				}
 			}
-			coreCheck(t, ro, want)
-			coreCheck(t, w, want)
-			coreClose(t, w)
-			coreCheck(t, ro, want) // the writer's Close changes nothing
-			coreClose(t, ro)
-			coreCheck(t, coreOpen(t, dir, &seglog.Options{ReadOnly: true}), want)
+			checkLog(t, ro, want)
+			checkLog(t, w, want)
+			closeLog(t, w)
+			checkLog(t, ro, want) // the writer's Close changes nothing
+			closeLog(t, ro)
+			checkLog(t, openLog(t, dir, &seglog.Options{ReadOnly: true}), want)
 		})
 	}
 }
@@ -83,11 +83,11 @@ func TestReadOnlyFollowsWriter(t *testing.T) {
 // SyncEvery with no Flush or Sync, so a reader in another process sees them.
 func TestSyncNeverWritesOutQuietly(t *testing.T) {
 	dir := t.TempDir()
-	w := coreOpen(t, dir, &seglog.Options{Sync: seglog.SyncNever, SyncEvery: 5 * time.Millisecond})
-	ro := coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	w := openLog(t, dir, &seglog.Options{Sync: seglog.SyncNever, SyncEvery: 5 * time.Millisecond})
+	ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 	var want []seglog.Record
 	for i := range 3 {
-		want = append(want, coreAppend(t, w, seglog.Record{Data: []byte(fmt.Sprintf("quiet %d", i))})...)
+		want = append(want, appendRecs(t, w, seglog.Record{Data: []byte(fmt.Sprintf("quiet %d", i))})...)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -102,14 +102,14 @@ func TestSyncNeverWritesOutQuietly(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	coreCheck(t, ro, want)
+	checkLog(t, ro, want)
 }
 
 // TestReadOnlyOpen covers ReadOnly opens of a directory with no log, an
 // empty log, and a log whose writer is gone: nothing is created or changed.
 func TestReadOnlyOpen(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
-	if l, err := seglog.Open(missing, coreQuietOpts(&seglog.Options{ReadOnly: true})); err == nil {
+	if l, err := seglog.Open(missing, quietOpts(&seglog.Options{ReadOnly: true})); err == nil {
 		l.Close()
 		t.Fatal("ReadOnly Open of a missing directory succeeded")
 	}
@@ -118,17 +118,17 @@ func TestReadOnlyOpen(t *testing.T) {
 	}
 
 	empty := t.TempDir()
-	ro := coreOpen(t, empty, &seglog.Options{ReadOnly: true})
-	coreCheck(t, ro, nil)
+	ro := openLog(t, empty, &seglog.Options{ReadOnly: true})
+	checkLog(t, ro, nil)
 	if names, _ := filepath.Glob(filepath.Join(empty, "*")); len(names) != 0 {
 		t.Fatalf("ReadOnly Open of an empty directory created %v", names)
 	}
 	// A writer arrives after the reader.
-	w := coreOpen(t, empty, nil)
-	want := coreAppend(t, w, seglog.Record{Data: []byte("late")})
+	w := openLog(t, empty, nil)
+	want := appendRecs(t, w, seglog.Record{Data: []byte("late")})
 	if err := ro.Refresh(); err != nil {
 		t.Fatal(err)
 	}
-	coreCheck(t, ro, want)
-	coreCheck(t, w, want)
+	checkLog(t, ro, want)
+	checkLog(t, w, want)
 }

@@ -12,8 +12,8 @@ import (
 // leaves no file open once the log is closed.
 func TestRecordsPanicKeepsNoFile(t *testing.T) {
 	var open atomic.Int64
-	fsys := reviewCountFS{FS: crashfs.New(), open: &open}
-	l, err := seglog.Open("/panicky", &seglog.Options{FS: fsys, Logger: coreQuiet})
+	fsys := countFS{FS: crashfs.New(), open: &open}
+	l, err := seglog.Open("/panicky", &seglog.Options{FS: fsys, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func sessionAppend(t *testing.T, l *seglog.Log, id, data string, kept bool) erro
 // until it opens a new session.
 func TestStaleSessionAfterResync(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
+	l := openLog(t, dir, nil)
 	rep, err := l.OpenSession("reporter")
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +71,8 @@ func TestStaleSessionAfterResync(t *testing.T) {
 
 	// The peer answers too high: the application resynchronises and ends
 	// every session.
-	b := dlPending(t, l, 100)
-	res := dlAck(t, l, b.Next()+5)
+	b := mustPending(t, l, 100)
+	res := mustAck(t, l, b.Next()+5)
 	if !res.Resync {
 		t.Fatalf("Ack too high: %+v, want Resync", res)
 	}
@@ -84,9 +84,9 @@ func TestStaleSessionAfterResync(t *testing.T) {
 	if err := sessionAppend(t, l, rep, "stale", true); !errors.Is(err, seglog.ErrSessionEnded) {
 		t.Fatalf("append in a session ended by the resync: %v, want ErrSessionEnded", err)
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 
-	l = coreOpen(t, dir, nil)
+	l = openLog(t, dir, nil)
 	if err := sessionAppend(t, l, rep, "stale", false); !errors.Is(err, seglog.ErrSessionEnded) {
 		t.Fatalf("append in an ended session after a restart: %v, want ErrSessionEnded", err)
 	}
@@ -100,8 +100,8 @@ func TestStaleSessionAfterResync(t *testing.T) {
 	if err := sessionAppend(t, l, fresh, "C", false); err != nil {
 		t.Fatalf("append in the new session: %v", err)
 	}
-	coreClose(t, l)
-	l = coreOpen(t, dir, nil)
+	closeLog(t, l)
+	l = openLog(t, dir, nil)
 	if !l.SessionOpen(fresh) || l.SessionOpen(rep) {
 		t.Fatal("sessions after a restart: the new one should be open, the old one not")
 	}
@@ -109,14 +109,14 @@ func TestStaleSessionAfterResync(t *testing.T) {
 		t.Fatal("OpenSession accepted a 256-byte scope")
 	}
 	// Every record appended in an open session is there, and only those.
-	if got := dlLetters(dlAll(t, l)); got != "A A B C" {
+	if got := lettersOf(readAllRecords(t, l)); got != "A A B C" {
 		t.Fatalf("records %q, want A A B C", got)
 	}
 }
 
 // TestSessionLimit checks that sessions are bounded.
 func TestSessionLimit(t *testing.T) {
-	l := coreOpen(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever})
+	l := openLog(t, t.TempDir(), &seglog.Options{Sync: seglog.SyncNever})
 	for i := range seglog.MaxSessions {
 		if _, err := l.OpenSession(string(rune(0x4e00 + i))); err != nil {
 			t.Fatalf("session %d: %v", i, err)
@@ -134,7 +134,7 @@ func TestSessionLimit(t *testing.T) {
 // checkpoint over its size is refused with ErrTooLarge, and nothing
 // changes.
 func TestSessionOverCheckpointSize(t *testing.T) {
-	l := coreOpen(t, t.TempDir(), nil)
+	l := openLog(t, t.TempDir(), nil)
 	if err := l.SetMeta("big", make([]byte, checkpoint.MaxSize-200)); err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,8 @@ func TestSessionOverCheckpointSize(t *testing.T) {
 		t.Fatalf("OpenSession past the checkpoint's size: %v, want ErrTooLarge", err)
 	}
 	n := len(l.Sessions())
-	coreClose(t, l)
-	l = coreOpen(t, l.Dir(), nil)
+	closeLog(t, l)
+	l = openLog(t, l.Dir(), nil)
 	if len(l.Sessions()) != n {
 		t.Fatalf("%d sessions after a reopen, %d before", len(l.Sessions()), n)
 	}

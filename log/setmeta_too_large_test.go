@@ -14,7 +14,7 @@ import (
 // an error matching ErrTooLarge, as an oversized record does, and changes
 // nothing: the value before stays, and the log takes the next save.
 func TestSetMetaTooLarge(t *testing.T) {
-	l := coreOpen(t, t.TempDir(), nil)
+	l := openLog(t, t.TempDir(), nil)
 	if err := l.SetMeta("peer", []byte("before")); err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-// coreTornFrames is how many frames at the end of the last segment the
+// tornFrames is how many frames at the end of the last segment the
 // torn-tail test cuts inside, at every byte.
-const coreTornFrames = 4
+const tornFrames = 4
 
 // TestTornTailEveryCut builds a log of several 16 KiB segments, then, for
 // every byte position inside the last frames of the last segment, cuts a
@@ -34,14 +34,14 @@ func TestTornTailEveryCut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rng := coreRand(t)
+			rng := newRand(t)
 			src := t.TempDir()
 			opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Codec: tt.codec}
-			l := coreOpen(t, src, opts)
+			l := openLog(t, src, opts)
 			var want []seglog.Record
 			for {
-				segs := coreSegments(t, src)
-				if len(segs) >= 3 && len(coreFrames(t, segs[len(segs)-1])) >= coreTornFrames+2 {
+				segs := segmentPaths(t, src)
+				if len(segs) >= 3 && len(fileFrames(t, segs[len(segs)-1])) >= tornFrames+2 {
 					break
 				}
 				size := 20 + rng.IntN(200)
@@ -51,25 +51,25 @@ func TestTornTailEveryCut(t *testing.T) {
 				if tt.batch {
 					var recs []seglog.Record
 					for range 1 + rng.IntN(3) {
-						recs = append(recs, seglog.Record{Type: fmt.Sprintf("t%d", rng.IntN(3)), Data: coreData(rng, size, true)})
+						recs = append(recs, seglog.Record{Type: fmt.Sprintf("t%d", rng.IntN(3)), Data: recordData(rng, size, true)})
 					}
-					want = append(want, coreAppendBatch(t, l, recs...)...)
+					want = append(want, appendBatch(t, l, recs...)...)
 				} else {
-					want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, size, false)})...)
+					want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, size, false)})...)
 				}
 			}
-			coreCheck(t, l, want)
-			coreClose(t, l)
+			checkLog(t, l, want)
+			closeLog(t, l)
 
-			segs := coreSegments(t, src)
+			segs := segmentPaths(t, src)
 			lastName := filepath.Base(segs[len(segs)-1])
-			frames := coreFrames(t, segs[len(segs)-1])
+			frames := fileFrames(t, segs[len(segs)-1])
 			if tt.codec != seglog.CodecNone && frames[len(frames)-1].codec != tt.codec {
 				t.Fatalf("last frame stored with %v, want %v", frames[len(frames)-1].codec, tt.codec)
 			}
 			lastBase, _ := segment.ParseFileName(lastName)
 			size := frames[len(frames)-1].end()
-			start := frames[len(frames)-coreTornFrames].pos
+			start := frames[len(frames)-tornFrames].pos
 
 			work := filepath.Join(t.TempDir(), "log")
 			for cut := start; cut <= size; cut++ {
@@ -86,7 +86,7 @@ func TestTornTailEveryCut(t *testing.T) {
 						end, next = f.end(), f.next()
 					}
 				}
-				coreCopyDir(t, src, work)
+				copyDir(t, src, work)
 				if err := os.Truncate(filepath.Join(work, lastName), cut); err != nil {
 					t.Fatal(err)
 				}
@@ -94,25 +94,25 @@ func TestTornTailEveryCut(t *testing.T) {
 					// The index is written without fsync: a crash
 					// may leave it empty, and recovery then scans
 					// the whole segment.
-					if err := os.Truncate(filepath.Join(work, coreIndexOf(lastName)), index.HeaderSize); err != nil {
+					if err := os.Truncate(filepath.Join(work, indexOfOffset(lastName)), index.HeaderSize); err != nil {
 						t.Fatal(err)
 					}
 				}
-				coreCheckCut(t, work, lastName, opts, want, skip, cut, end, next)
+				checkCut(t, work, lastName, opts, want, skip, cut, end, next)
 			}
 		})
 	}
 }
 
-// coreCheckCut opens a log whose last segment, lastName, was cut at cut,
+// checkCut opens a log whose last segment, lastName, was cut at cut,
 // and checks what Open recovered: the records before next, with the bytes
 // from end reported torn. It reads back the records from want[skip].
-func coreCheckCut(t *testing.T, dir, lastName string, opts *seglog.Options, want []seglog.Record, skip int, cut, end int64, next uint64) {
+func checkCut(t *testing.T, dir, lastName string, opts *seglog.Options, want []seglog.Record, skip int, cut, end int64, next uint64) {
 	t.Helper()
 	var logBuf bytes.Buffer
 	o := *opts
 	o.Logger = slog.New(slog.NewTextHandler(&logBuf, nil))
-	o.FS = coreFastFS
+	o.FS = fastFS
 	l, err := seglog.Open(dir, &o)
 	if err != nil {
 		t.Fatalf("cut at %d: Open: %v", cut, err)
@@ -139,11 +139,11 @@ func coreCheckCut(t *testing.T, dir, lastName string, opts *seglog.Options, want
 	if st, err := os.Stat(path); err != nil || st.Size() != end {
 		t.Fatalf("cut at %d: segment is %v bytes (%v) after Open, want %d", cut, st.Size(), err, end)
 	}
-	coreCheckFrom(t, l, want[:next], min(skip, int(next)))
-	coreClose(t, l)
+	checkLogFrom(t, l, want[:next], min(skip, int(next)))
+	closeLog(t, l)
 
 	// Reopened, the log is clean, and appends continue from next.
-	o.Logger, o.Sync = coreQuiet, seglog.SyncNever
+	o.Logger, o.Sync = quiet, seglog.SyncNever
 	l, err = seglog.Open(dir, &o)
 	if err != nil {
 		t.Fatalf("cut at %d: second Open: %v", cut, err)
@@ -153,42 +153,42 @@ func coreCheckCut(t *testing.T, dir, lastName string, opts *seglog.Options, want
 		t.Fatalf("cut at %d: second Open recovered %+v", cut, rec)
 	}
 	got := append([]seglog.Record(nil), want[:next]...)
-	got = append(got, coreAppend(t, l, seglog.Record{Data: []byte("after")}, seglog.Record{Type: "t", Data: []byte("the cut")})...)
+	got = append(got, appendRecs(t, l, seglog.Record{Data: []byte("after")}, seglog.Record{Type: "t", Data: []byte("the cut")})...)
 	if got[len(got)-2].Offset != next {
 		t.Fatalf("cut at %d: first append after recovery got offset %d, want %d", cut, got[len(got)-2].Offset, next)
 	}
-	coreCheckFrom(t, l, got, min(skip, int(next)))
+	checkLogFrom(t, l, got, min(skip, int(next)))
 }
 
 // TestTornSegmentHeader simulates a roll interrupted by a crash: the new
 // last segment holds only part of its header. Open drops it, the previous
 // segment becomes the active one, and appends go on from where it ends.
 func TestTornSegmentHeader(t *testing.T) {
-	rng := coreRand(t)
+	rng := newRand(t)
 	src := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever}
-	l := coreOpen(t, src, opts)
+	l := openLog(t, src, opts)
 	var want []seglog.Record
-	for len(coreSegments(t, src)) < 2 {
-		want = append(want, coreAppend(t, l, seglog.Record{Data: coreData(rng, 300+rng.IntN(500), false)})...)
+	for len(segmentPaths(t, src)) < 2 {
+		want = append(want, appendRecs(t, l, seglog.Record{Data: recordData(rng, 300+rng.IntN(500), false)})...)
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	next := uint64(len(want))
 	header := segment.AppendFileHeader(nil, next, 0, segment.NewSalt())
 	work := filepath.Join(t.TempDir(), "log")
 	for n := 0; n <= segment.HeaderSize; n++ {
-		coreCopyDir(t, src, work)
+		copyDir(t, src, work)
 		name := filepath.Join(work, segment.FileName(next))
 		if err := os.WriteFile(name, header[:n], 0o640); err != nil {
 			t.Fatal(err)
 		}
-		l, err := seglog.Open(work, coreQuietOpts(opts))
+		l, err := seglog.Open(work, quietOpts(opts))
 		if err != nil {
 			t.Fatalf("header cut to %d bytes: Open: %v", n, err)
 		}
-		coreCheck(t, l, want)
-		got := append(append([]seglog.Record(nil), want...), coreAppend(t, l, seglog.Record{Data: []byte("x")})...)
-		coreCheck(t, l, got)
-		coreClose(t, l)
+		checkLog(t, l, want)
+		got := append(append([]seglog.Record(nil), want...), appendRecs(t, l, seglog.Record{Data: []byte("x")})...)
+		checkLog(t, l, got)
+		closeLog(t, l)
 	}
 }

@@ -26,13 +26,13 @@ func typedRecord(o int) []byte {
 func typedDiskBytes(t *testing.T, policy seglog.SyncPolicy, n int, appendOne func(l *seglog.Log, data []byte) error) (segBytes, idxBytes int64) {
 	t.Helper()
 	dir := t.TempDir()
-	l := coreOpen(t, dir, &seglog.Options{Sync: policy})
+	l := openLog(t, dir, &seglog.Options{Sync: policy})
 	for i := range n {
 		if err := appendOne(l, typedRecord(i)); err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
 	}
-	coreClose(t, l)
+	closeLog(t, l)
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func typedDiskBytes(t *testing.T, policy seglog.SyncPolicy, n int, appendOne fun
 		}
 	}
 	// Every record is there, with its type.
-	l = coreOpen(t, dir, &seglog.Options{ReadOnly: true})
+	l = openLog(t, dir, &seglog.Options{ReadOnly: true})
 	i := 0
 	for r, err := range l.Records(0) {
 		if err != nil {
@@ -123,7 +123,7 @@ func TestAppendTypedSharesFrames(t *testing.T) {
 // TestAppendTypedReadBack checks the tags of mixed appends read back.
 func TestAppendTypedReadBack(t *testing.T) {
 	dir := t.TempDir()
-	l := coreOpen(t, dir, nil)
+	l := openLog(t, dir, nil)
 	want := []seglog.Record{{Type: "a", Data: []byte("1")}, {Data: []byte("2")}, {Type: "bb", Data: []byte("3")}}
 	for i, r := range want {
 		var err error
@@ -144,7 +144,7 @@ func TestAppendTypedReadBack(t *testing.T) {
 	if _, err := l.AppendTyped(strings.Repeat("x", seglog.MaxTypeLen+1), nil); err == nil {
 		t.Fatal("AppendTyped accepted a type over MaxTypeLen")
 	}
-	coreClose(t, l)
-	l = coreOpen(t, filepath.Clean(dir), nil)
-	coreCheck(t, l, want)
+	closeLog(t, l)
+	l = openLog(t, filepath.Clean(dir), nil)
+	checkLog(t, l, want)
 }

@@ -3,16 +3,13 @@ package log_test
 import (
 	"bytes"
 	"encoding/binary"
-	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -20,34 +17,16 @@ import (
 	seglog "github.com/seglog/seglog/log"
 )
 
-// Helpers shared by the reliability tests (crash_test.go, inject_test.go,
-// kill_test.go, reliab*_test.go). Their names start with rel so that they
-// cannot clash with the helpers of the package's other test files.
+// The crash workload of the reliability tests (crash_test.go,
+// inject_test.go, kill_test.go, prealloc_crash_test.go): records traced to
+// the append that wrote them (tracedPayload), the history of what was
+// acknowledged and synced, and a run that drives a log through random
+// appends, acks, resets and metadata while a crash may strike at any I/O.
 
-var relSeedFlag = flag.Uint64("reliab.seed", 0, "seed of the reliability tests (crash, inject, kill); 0 picks one from the clock")
-
-// relSeed returns the seed of a randomised reliability test and logs it
-// with the flag that replays it.
-func relSeed(t testing.TB) uint64 {
-	seed := *relSeedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -reliab.seed=%d)", seed, seed)
-	return seed
-}
-
-// relQuiet swallows the log's recovery and error reports, which the
-// reliability tests provoke by the thousand.
-var relQuiet = slog.New(slog.DiscardHandler)
-
-// relDir is the log directory inside a crashfs.
-const relDir = "/rel"
-
-// relPayload returns the data of record id: the id, a checksum of the
+// tracedPayload returns the data of record id: the id, a checksum of the
 // rest, and filler derived from the id, size bytes in all (at least 16).
-// A record read back can be traced to the append that wrote it by relParse.
-func relPayload(id uint64, size int) []byte {
+// A record read back can be traced to the append that wrote it by parseTraced.
+func tracedPayload(id uint64, size int) []byte {
 	size = max(size, 16)
 	b := make([]byte, size)
 	binary.LittleEndian.PutUint64(b, id)
@@ -62,9 +41,9 @@ func relPayload(id uint64, size int) []byte {
 	return b
 }
 
-// relParse returns the id of a payload made by relPayload, and whether the
+// parseTraced returns the id of a payload made by tracedPayload, and whether the
 // payload is intact.
-func relParse(b []byte) (uint64, bool) {
+func parseTraced(b []byte) (uint64, bool) {
 	if len(b) < 16 {
 		return 0, false
 	}
@@ -75,23 +54,23 @@ func relParse(b []byte) (uint64, bool) {
 	return id, true
 }
 
-// relState is the durable part of the delivery state.
-type relState struct {
+// stateSnap is the durable part of the delivery state.
+type stateSnap struct {
 	Sequence, Cursor, First uint64
 	Meta                    map[string]string
 }
 
-func (s relState) String() string {
+func (s stateSnap) String() string {
 	return fmt.Sprintf("{seq %d cursor %d first %d meta %d keys}", s.Sequence, s.Cursor, s.First, len(s.Meta))
 }
 
-func (s relState) equal(o relState) bool {
+func (s stateSnap) equal(o stateSnap) bool {
 	return s.Sequence == o.Sequence && s.Cursor == o.Cursor && s.First == o.First && maps.Equal(s.Meta, o.Meta)
 }
 
-func relStateOf(l *seglog.Log) relState {
+func snapState(l *seglog.Log) stateSnap {
 	st := l.State()
-	s := relState{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
+	s := stateSnap{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First}
 	for _, k := range l.MetaKeys() {
 		if s.Meta == nil {
 			s.Meta = map[string]string{}
@@ -102,36 +81,36 @@ func relStateOf(l *seglog.Log) relState {
 	return s
 }
 
-// relRec is a record as appended.
-type relRec struct {
+// histRecord is a record as appended.
+type histRecord struct {
 	typ  string
 	data []byte
 }
 
-// relHistory is what a workload did, as far as the log told it: the
+// history is what a workload did, as far as the log told it: the
 // reference against which a recovered log is checked.
-type relHistory struct {
+type history struct {
 	mu        sync.Mutex
-	attempted map[uint64]relRec // by id: every record handed to an append
-	acked     map[uint64]uint64 // offset -> id, for appends that returned nil
-	state     relState          // made durable by the last state call that returned nil
-	inflight  []relState        // states of state calls that failed: any may be durable
+	attempted map[uint64]histRecord // by id: every record handed to an append
+	acked     map[uint64]uint64     // offset -> id, for appends that returned nil
+	state     stateSnap             // made durable by the last state call that returned nil
+	inflight  []stateSnap           // states of state calls that failed: any may be durable
 	// syncedNext: offsets below it were appended and then made durable by
 	// a Sync, Ack or Close that returned nil (SyncAlways: by Append itself).
 	syncedNext uint64
 }
 
-func newRelHistory() *relHistory {
-	return &relHistory{attempted: map[uint64]relRec{}, acked: map[uint64]uint64{}}
+func newHistory() *history {
+	return &history{attempted: map[uint64]histRecord{}, acked: map[uint64]uint64{}}
 }
 
-func (h *relHistory) attempt(id uint64, r relRec) {
+func (h *history) attempt(id uint64, r histRecord) {
 	h.mu.Lock()
 	h.attempted[id] = r
 	h.mu.Unlock()
 }
 
-func (h *relHistory) ack(off, id uint64) error {
+func (h *history) ack(off, id uint64) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if prev, ok := h.acked[off]; ok {
@@ -141,19 +120,19 @@ func (h *relHistory) ack(off, id uint64) error {
 	return nil
 }
 
-func (h *relHistory) synced(next uint64) {
+func (h *history) synced(next uint64) {
 	h.mu.Lock()
 	h.syncedNext = max(h.syncedNext, next)
 	h.mu.Unlock()
 }
 
-// relRun drives one log through a workload and keeps its history.
-type relRun struct {
+// crashRun drives one log through a workload and keeps its history.
+type crashRun struct {
 	t      testing.TB
 	fs     *crashfs.FS
 	opts   seglog.Options
 	l      *seglog.Log
-	h      *relHistory
+	h      *history
 	nextID atomic.Uint64
 	rng    *rand.Rand // for workload choices; not for concurrent use
 
@@ -162,21 +141,21 @@ type relRun struct {
 	metas   int
 }
 
-func newRelRun(t testing.TB, fsys *crashfs.FS, opts seglog.Options, seed uint64) *relRun {
+func newCrashRun(t testing.TB, fsys *crashfs.FS, opts seglog.Options, seed uint64) *crashRun {
 	opts.FS = fsys
-	opts.Logger = relQuiet
+	opts.Logger = quiet
 	if opts.SegmentSize == 0 {
 		opts.SegmentSize = seglog.MinSegmentSize
 	}
-	return &relRun{t: t, fs: fsys, opts: opts, h: newRelHistory(), rng: rand.New(rand.NewPCG(seed, 0x5e6))}
+	return &crashRun{t: t, fs: fsys, opts: opts, h: newHistory(), rng: rand.New(rand.NewPCG(seed, 0x5e6))}
 }
 
-func (r *relRun) open() error {
-	l, err := seglog.Open(relDir, &r.opts)
+func (r *crashRun) open() error {
+	l, err := seglog.Open(crashDir, &r.opts)
 	if err != nil {
 		return err
 	}
-	verifyAtEnd(r.t, r.opts.FS, relDir)
+	verifyAtEnd(r.t, r.opts.FS, crashDir)
 	r.l = l
 	r.h.mu.Lock()
 	r.h.syncedNext = max(r.h.syncedNext, l.NextOffset())
@@ -185,7 +164,7 @@ func (r *relRun) open() error {
 }
 
 // reopen closes the log and opens it again, as a restart would.
-func (r *relRun) reopen() error {
+func (r *crashRun) reopen() error {
 	next := r.l.NextOffset()
 	err := r.l.Close()
 	r.l = nil
@@ -197,21 +176,21 @@ func (r *relRun) reopen() error {
 }
 
 // close closes the log, ignoring errors: for a log whose machine crashed.
-func (r *relRun) close() {
+func (r *crashRun) close() {
 	if r.l != nil {
 		r.l.Close()
 		r.l = nil
 	}
 }
 
-func (r *relRun) newRecord(typ string, size int) (uint64, relRec) {
+func (r *crashRun) newRecord(typ string, size int) (uint64, histRecord) {
 	id := r.nextID.Add(1)
-	rec := relRec{typ: typ, data: relPayload(id, size)}
+	rec := histRecord{typ: typ, data: tracedPayload(id, size)}
 	r.h.attempt(id, rec)
 	return id, rec
 }
 
-func (r *relRun) append(size int) error {
+func (r *crashRun) append(size int) error {
 	id, rec := r.newRecord("", size)
 	off, err := r.l.Append(rec.data)
 	if err != nil {
@@ -223,7 +202,7 @@ func (r *relRun) append(size int) error {
 	return r.h.ack(off, id)
 }
 
-func (r *relRun) appendRecords(n, size int) error {
+func (r *crashRun) appendRecords(n, size int) error {
 	recs := make([]seglog.Record, n)
 	ids := make([]uint64, n)
 	for i := range recs {
@@ -250,7 +229,7 @@ func (r *relRun) appendRecords(n, size int) error {
 	return nil
 }
 
-func (r *relRun) sync() error {
+func (r *crashRun) sync() error {
 	next := r.l.NextOffset()
 	if err := r.l.Sync(); err != nil {
 		return err
@@ -260,7 +239,7 @@ func (r *relRun) sync() error {
 }
 
 // saveState runs a state call predicted to make the state want.
-func (r *relRun) saveState(want relState, call func() error) error {
+func (r *crashRun) saveState(want stateSnap, call func() error) error {
 	r.h.mu.Lock()
 	r.h.inflight = append(r.h.inflight, want)
 	r.h.mu.Unlock()
@@ -270,13 +249,13 @@ func (r *relRun) saveState(want relState, call func() error) error {
 	r.h.mu.Lock()
 	r.h.state, r.h.inflight = want, nil
 	r.h.mu.Unlock()
-	if got := relStateOf(r.l); !got.equal(want) {
+	if got := snapState(r.l); !got.equal(want) {
 		r.t.Errorf("state after a state call is %v, want %v", got, want)
 	}
 	return nil
 }
 
-func (r *relRun) curState() relState {
+func (r *crashRun) curState() stateSnap {
 	r.h.mu.Lock()
 	defer r.h.mu.Unlock()
 	s := r.h.state
@@ -287,7 +266,7 @@ func (r *relRun) curState() relState {
 // ack fetches up to max pending records, checks them, and acknowledges
 // them all: the normal branch, which releases the batch acknowledged the
 // time before.
-func (r *relRun) ack(max int) error {
+func (r *crashRun) ack(max int) error {
 	b, err := r.l.Pending(max)
 	if err != nil {
 		return err
@@ -307,7 +286,7 @@ func (r *relRun) ack(max int) error {
 	want := st
 	n := uint64(len(b.Records))
 	if n > 0 {
-		want = relState{Sequence: st.Sequence + n, Cursor: st.Cursor + n, First: st.Cursor, Meta: st.Meta}
+		want = stateSnap{Sequence: st.Sequence + n, Cursor: st.Cursor + n, First: st.Cursor, Meta: st.Meta}
 	}
 	return r.saveState(want, func() error {
 		res, err := r.l.Ack(b.Sequence + n)
@@ -319,10 +298,10 @@ func (r *relRun) ack(max int) error {
 	})
 }
 
-func (r *relRun) reset() error {
+func (r *crashRun) reset() error {
 	next := r.l.NextOffset()
 	st := r.curState()
-	want := relState{Sequence: st.Sequence, Cursor: next, First: next, Meta: st.Meta}
+	want := stateSnap{Sequence: st.Sequence, Cursor: next, First: next, Meta: st.Meta}
 	r.resets++
 	return r.saveState(want, func() error {
 		err := r.l.Reset()
@@ -335,7 +314,7 @@ func (r *relRun) reset() error {
 
 // setMeta stores a value of size bytes under key, or deletes key if size
 // is negative.
-func (r *relRun) setMeta(key string, size int) error {
+func (r *crashRun) setMeta(key string, size int) error {
 	st := r.curState()
 	want := st
 	want.Meta = maps.Clone(st.Meta)
@@ -358,8 +337,8 @@ func (r *relRun) setMeta(key string, size int) error {
 
 // checkRecord checks that rec is one that was appended, intact, and the
 // one acknowledged at its offset if any was.
-func (h *relHistory) checkRecord(rec seglog.Record) error {
-	id, ok := relParse(rec.Data)
+func (h *history) checkRecord(rec seglog.Record) error {
+	id, ok := parseTraced(rec.Data)
 	if !ok {
 		return fmt.Errorf("offset %d holds %d bytes that no append wrote", rec.Offset, len(rec.Data))
 	}
@@ -379,13 +358,13 @@ func (h *relHistory) checkRecord(rec seglog.Record) error {
 	return nil
 }
 
-// relCheck checks a log recovered from h's workload: the delivery state is
+// checkHistory checks a log recovered from h's workload: the delivery state is
 // the last one a state call returned (or one that was in flight), every
 // acknowledged record that the sync policy promises is there and reads
 // back identical, the records form a dense run with nothing that was never
 // appended, and the log accepts a new append. It leaves l open.
-func relCheck(l *seglog.Log, h *relHistory, policy seglog.SyncPolicy) error {
-	got := relStateOf(l)
+func checkHistory(l *seglog.Log, h *history, policy seglog.SyncPolicy) error {
+	got := snapState(l)
 	h.mu.Lock()
 	want, inflight := h.state, slices.Clone(h.inflight)
 	acked := maps.Clone(h.acked)

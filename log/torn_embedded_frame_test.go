@@ -18,16 +18,16 @@ import (
 // did not happen. Recovery must cut it as a torn tail.
 func TestTornRecordEmbeddingAFrame(t *testing.T) {
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
+	l := openFS(t, fsys, nil)
 	defer l.Close()
 	for i := range 3 {
-		if _, err := l.Append(relPayload(uint64(i), 100)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A frame of this very segment (salt included), whose durable
 	// watermark is past this segment's end.
-	seg := filepath.Join(relDir, segment.FileName(0))
+	seg := filepath.Join(crashDir, segment.FileName(0))
 	head, err := fsys.ReadFile(seg)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestTornRecordEmbeddingAFrame(t *testing.T) {
 	if err := survivor.WriteFile(seg, b[:end-100]); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := seglog.Open(relDir, &seglog.Options{FS: survivor, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})
+	l2, err := seglog.Open(crashDir, &seglog.Options{FS: survivor, Logger: quiet, SegmentSize: seglog.MinSegmentSize})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,22 +9,22 @@ import (
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 )
 
-// TestReviewAckAfterDiscardedWrite: under SyncAlways a failed write gives
+// TestAckAfterDiscardedWrite: under SyncAlways a failed write gives
 // its offsets back. An Ack that counted those records (no Pending since the
 // last Ack, so "sent" falls back to the pending count) and waited for them
 // to become durable must not then save a cursor past the end of the log:
 // Open would refuse that checkpoint, and the next record appended would
 // take the offset the peer was said to have, and never be sent.
-func TestReviewAckAfterDiscardedWrite(t *testing.T) {
+func TestAckAfterDiscardedWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fsys := crashfs.New()
-		l, err := reviewOpen(t, fsys, nil) // SyncAlways
+		l, err := openProc(t, fsys, nil) // SyncAlways
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer l.Close()
 		for i := range 3 {
-			if _, err := l.Append(reviewPayload(i)); err != nil {
+			if _, err := l.Append(procPayload(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -38,7 +38,7 @@ func TestReviewAckAfterDiscardedWrite(t *testing.T) {
 		})
 		appendErr := make(chan error)
 		go func() {
-			_, err := l.Append(reviewPayload(3))
+			_, err := l.Append(procPayload(3))
 			appendErr <- err
 		}()
 		synctest.Wait() // the append's write is under way
@@ -61,7 +61,7 @@ func TestReviewAckAfterDiscardedWrite(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		l2, err := reviewOpen(t, fsys, nil)
+		l2, err := openProc(t, fsys, nil)
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}

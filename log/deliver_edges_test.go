@@ -20,26 +20,26 @@ import (
 // D1: a smaller retry after a lost answer. What the peer may have is the
 // largest batch handed out since the last Ack, not the last one.
 func TestDeliverSmallerRetry(t *testing.T) {
-	l := dlOpen(t, dlOpts(crashfs.New(), 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(crashfs.New(), 0, seglog.SyncAlways))
 	defer l.Close()
-	dlAppendLetters(t, l, 5)
-	if got := dlBatchLetters(t, dlPending(t, l, 3)); got != "seq 0: A B C" {
+	appendLetters(t, l, 5)
+	if got := batchLetters(t, mustPending(t, l, 3)); got != "seq 0: A B C" {
 		t.Fatalf("first batch %q", got)
 	}
 	// The answer is lost; the agent retries with a smaller batch, and the
 	// peer, which stored A B C, answers 3.
-	if got := dlBatchLetters(t, dlPending(t, l, 1)); got != "seq 0: A" {
+	if got := batchLetters(t, mustPending(t, l, 1)); got != "seq 0: A" {
 		t.Fatalf("retry %q", got)
 	}
-	res := dlAck(t, l, 3)
+	res := mustAck(t, l, 3)
 	if res.Branch != seglog.AckNormal || res.Resync || res.State.Cursor != 3 {
 		t.Fatalf("Ack(3) after Pending(3), Pending(1) = %+v, want normal with the cursor on D", res)
 	}
-	if got := dlBatchLetters(t, dlPending(t, l, 100)); got != "seq 3: D E" {
+	if got := batchLetters(t, mustPending(t, l, 100)); got != "seq 3: D E" {
 		t.Fatalf("after the ack: %q, want seq 3: D E (A B C must not be sent again)", got)
 	}
 	// Over-claims are still caught: 6 is more than any batch handed out.
-	if res := dlAck(t, l, 6); res.Branch != seglog.AckTooHigh {
+	if res := mustAck(t, l, 6); res.Branch != seglog.AckTooHigh {
 		t.Fatalf("Ack(6) after a batch of 2 = %+v, want too high", res)
 	}
 }
@@ -49,14 +49,14 @@ func TestDeliverSmallerRetry(t *testing.T) {
 // does not make the answer to a larger one look too high.
 func TestDeliverSmallerRetryAfterRestart(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
-	dlAppendLetters(t, l, 5)
-	dlPending(t, l, 3) // the peer stores A B C; the answer is lost
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
+	appendLetters(t, l, 5)
+	mustPending(t, l, 3) // the peer stores A B C; the answer is lost
 	l.Close()
-	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
-	dlPending(t, l, 1)
-	if res := dlAck(t, l, 3); res.Branch != seglog.AckNormal || res.State.Cursor != 3 {
+	mustPending(t, l, 1)
+	if res := mustAck(t, l, 3); res.Branch != seglog.AckNormal || res.State.Cursor != 3 {
 		t.Fatalf("Ack(3) after a restart and Pending(1) = %+v, want normal", res)
 	}
 }
@@ -64,10 +64,10 @@ func TestDeliverSmallerRetryAfterRestart(t *testing.T) {
 // D2: after Reset nothing has been handed out, so a late answer to a batch
 // from before the Reset cannot pass over a record appended since.
 func TestDeliverResetForgetsNothingUnsent(t *testing.T) {
-	l := dlOpen(t, dlOpts(crashfs.New(), 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(crashfs.New(), 0, seglog.SyncAlways))
 	defer l.Close()
-	dlAppendLetters(t, l, 1)
-	if got := dlBatchLetters(t, dlPending(t, l, 100)); got != "seq 0: A" {
+	appendLetters(t, l, 1)
+	if got := batchLetters(t, mustPending(t, l, 100)); got != "seq 0: A" {
 		t.Fatalf("batch %q", got)
 	}
 	if err := l.Reset(); err != nil {
@@ -76,11 +76,11 @@ func TestDeliverResetForgetsNothingUnsent(t *testing.T) {
 	if _, err := l.Append([]byte("REG")); err != nil {
 		t.Fatal(err)
 	}
-	res := dlAck(t, l, 1) // the peer's late answer to A
+	res := mustAck(t, l, 1) // the peer's late answer to A
 	if res.Branch != seglog.AckTooHigh || !res.Resync {
 		t.Fatalf("late Ack(1) after Reset = %+v, want too high", res)
 	}
-	b := dlPending(t, l, 100)
+	b := mustPending(t, l, 100)
 	if len(b.Records) != 1 || string(b.Records[0].Data) != "REG" || b.Sequence != 1 {
 		t.Fatalf("after the late answer: %+v, want REG with label 1", b)
 	}
@@ -91,57 +91,57 @@ func TestDeliverResetForgetsNothingUnsent(t *testing.T) {
 // sequence has reached it refuses to hand anything out.
 func TestDeliverNearMaxUint64(t *testing.T) {
 	const max = math.MaxUint64
-	l := dlOpen(t, dlOpts(crashfs.New(), 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(crashfs.New(), 0, seglog.SyncAlways))
 	defer l.Close()
-	dlAppendLetters(t, l, 10)
-	if res := dlAck(t, l, max-3); res.Branch != seglog.AckTooHigh || res.State.Sequence != max-3 {
+	appendLetters(t, l, 10)
+	if res := mustAck(t, l, max-3); res.Branch != seglog.AckTooHigh || res.State.Sequence != max-3 {
 		t.Fatalf("Ack(max-3) = %+v", res)
 	}
-	b := dlPending(t, l, 10)
-	if got := dlBatchLetters(t, b); got != "seq 18446744073709551612: A B C" || b.Next() != max {
+	b := mustPending(t, l, 10)
+	if got := batchLetters(t, b); got != "seq 18446744073709551612: A B C" || b.Next() != max {
 		t.Fatalf("Pending(10) at S=max-3: %q, next label %d; want A B C up to label max", got, b.Next())
 	}
-	if res := dlAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 3 || res.State.First != 0 {
+	if res := mustAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 3 || res.State.First != 0 {
 		t.Fatalf("Ack(max) = %+v, want normal, cursor 3", res)
 	}
 	// S = max, P = 3: max-1 is inside the kept window.
-	res := dlAck(t, l, max-1)
+	res := mustAck(t, l, max-1)
 	if res.Branch != seglog.AckRewind || res.Resync || res.State.Cursor != 2 || res.State.Sequence != max-1 {
 		t.Fatalf("Ack(max-1) with S=max, P=3 = %+v, want rewind to cursor 2", res)
 	}
 	// S = max-1, P = 2: max-3 is exactly at the bottom of the window,
 	// max-4 just below it.
-	if res := dlAck(t, l, max-3); res.Branch != seglog.AckRewind || res.State.Cursor != 0 {
+	if res := mustAck(t, l, max-3); res.Branch != seglog.AckRewind || res.State.Cursor != 0 {
 		t.Fatalf("Ack(max-3) with S=max-1, P=2 = %+v, want rewind to cursor 0", res)
 	}
 	// S = max-3, cursor 0, first 0.
-	b = dlPending(t, l, 10)
-	if got := dlBatchLetters(t, b); got != "seq 18446744073709551612: A B C" || b.Next() != max {
+	b = mustPending(t, l, 10)
+	if got := batchLetters(t, b); got != "seq 18446744073709551612: A B C" || b.Next() != max {
 		t.Fatalf("Pending at S=max-3: %q", got)
 	}
-	if res := dlAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 3 {
+	if res := mustAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 3 {
 		t.Fatalf("Ack(max) = %+v", res)
 	}
 	if _, err := l.Pending(10); !errors.Is(err, seglog.ErrSequenceOverflow) {
 		t.Fatalf("Pending at S=max with records pending: %v, want ErrSequenceOverflow", err)
 	}
-	if res := dlAck(t, l, max-4); res.Branch != seglog.AckAncient || res.State.Cursor != 0 {
+	if res := mustAck(t, l, max-4); res.Branch != seglog.AckAncient || res.State.Cursor != 0 {
 		t.Fatalf("Ack(max-4) with S=max, P=3 = %+v, want ancient", res)
 	}
 	// An answer the peer chooses low again makes room.
-	dlAck(t, l, 5) // ancient: the cursor stays on the first record
-	if b := dlPending(t, l, 3); b.Sequence != 5 || len(b.Records) != 3 {
+	mustAck(t, l, 5) // ancient: the cursor stays on the first record
+	if b := mustPending(t, l, 3); b.Sequence != 5 || len(b.Records) != 3 {
 		t.Fatalf("after a low answer: %+v", b)
 	}
 }
 
-// dlFlipInRecord flips one byte inside the payload of the record whose data
+// flipInRecord flips one byte inside the payload of the record whose data
 // is want, in the segment files of the closed log in dir.
-func dlFlipInRecord(t testing.TB, fsys *crashfs.FS, want []byte) {
+func flipInRecord(t testing.TB, fsys *crashfs.FS, want []byte) {
 	t.Helper()
-	segs, _ := dlFiles(t, fsys, dlDir)
+	segs, _ := logFiles(t, fsys, crashDir)
 	for _, base := range segs {
-		name := dlDir + "/" + segment.FileName(base)
+		name := crashDir + "/" + segment.FileName(base)
 		b, err := fsys.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
@@ -163,18 +163,18 @@ func dlFlipInRecord(t testing.TB, fsys *crashfs.FS, want []byte) {
 // peer that answers past the gap is never rewound onto it.
 func TestDeliverDamagedFrameIsAGap(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	data := make([][]byte, 40)
 	for i := range data {
-		data[i] = relPayload(uint64(i), 1024)
+		data[i] = tracedPayload(uint64(i), 1024)
 		if _, err := l.Append(data[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.Close()
-	dlFlipInRecord(t, fsys, data[5][16:200])
-	verifyExpectDamage(t, dlDir)
-	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	flipInRecord(t, fsys, data[5][16:200])
+	verifyExpectDamage(t, crashDir)
+	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
 
 	b, err := l.Pending(100)
@@ -204,22 +204,22 @@ func TestDeliverDamagedFrameIsAGap(t *testing.T) {
 	}
 	// A second Pending (a retry) hands the same gap out again, but it is
 	// counted once.
-	if b2 := dlPending(t, l, 100); len(b2.Gaps) != 1 || b2.Gaps[0] != g {
+	if b2 := mustPending(t, l, 100); len(b2.Gaps) != 1 || b2.Gaps[0] != g {
 		t.Fatalf("retry: gaps %+v", b2.Gaps)
 	}
 	if st := l.State(); st.Gaps != 1 || st.GapOffsets != 1 {
 		t.Fatalf("state counts %d gaps over %d offsets, want 1 over 1", st.Gaps, st.GapOffsets)
 	}
-	if res := dlAck(t, l, 40); res.Branch != seglog.AckNormal || res.State.Cursor != 40 {
+	if res := mustAck(t, l, 40); res.Branch != seglog.AckNormal || res.State.Cursor != 40 {
 		t.Fatalf("Ack(40) = %+v", res)
 	}
 	// The peer answers from inside the window: the rewind lands on
 	// records, and the gap is handed out again in its place.
-	res := dlAck(t, l, 3)
+	res := mustAck(t, l, 3)
 	if res.Branch != seglog.AckRewind || res.State.Cursor != 3 {
 		t.Fatalf("Ack(3) = %+v, want rewind to 3", res)
 	}
-	b = dlPending(t, l, 4)
+	b = mustPending(t, l, 4)
 	if len(b.Records) != 3 || len(b.Gaps) != 1 || b.Gaps[0].Label != 5 || b.Next() != 7 {
 		t.Fatalf("after the rewind: %+v", b)
 	}
@@ -239,46 +239,46 @@ func TestDeliverDamagedFrameIsAGap(t *testing.T) {
 // batch, and in a sealed segment: Pending(1) hands out the gap alone.
 func TestDeliverGapAlone(t *testing.T) {
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	data := make([][]byte, 200)
 	for i := range data {
-		data[i] = relPayload(uint64(i), 1024)
+		data[i] = tracedPayload(uint64(i), 1024)
 		if _, err := l.Append(data[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.Close()
-	dlFlipInRecord(t, fsys, data[0][16:200])
-	dlFlipInRecord(t, fsys, data[1][16:200])
-	verifyExpectDamage(t, dlDir)
-	l = dlOpen(t, dlOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
+	flipInRecord(t, fsys, data[0][16:200])
+	flipInRecord(t, fsys, data[1][16:200])
+	verifyExpectDamage(t, crashDir)
+	l = openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	defer l.Close()
-	b := dlPending(t, l, 1)
+	b := mustPending(t, l, 1)
 	if len(b.Records) != 0 || len(b.Gaps) != 1 || b.Gaps[0].Offset != 0 || b.Gaps[0].Count != 2 {
 		t.Fatalf("Pending(1) = %+v, want one gap over offsets 0 and 1", b)
 	}
-	dlAck(t, l, b.Next())
-	b = dlPending(t, l, 1000)
+	mustAck(t, l, b.Next())
+	b = mustPending(t, l, 1000)
 	if len(b.Gaps) != 0 || len(b.Records) != 198 || b.Sequence != 2 {
 		t.Fatalf("after the gap: %d records, gaps %+v, seq %d", len(b.Records), b.Gaps, b.Sequence)
 	}
 }
 
-// dlCountHandler counts the log lines whose message is msg.
-type dlCountHandler struct {
+// countHandler counts the log lines whose message is msg.
+type countHandler struct {
 	msg string
 	n   *atomic.Int64
 }
 
-func (h dlCountHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h dlCountHandler) Handle(_ context.Context, r slog.Record) error {
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Message == h.msg {
 		h.n.Add(1)
 	}
 	return nil
 }
-func (h dlCountHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h dlCountHandler) WithGroup(string) slog.Handler      { return h }
+func (h countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countHandler) WithGroup(string) slog.Handler      { return h }
 
 // A gap is reported through the Logger once per occurrence: not again when
 // a retry or a rewind hands it out again; a second damaged frame is a
@@ -286,31 +286,31 @@ func (h dlCountHandler) WithGroup(string) slog.Handler      { return h }
 func TestDeliverGapReportedOnce(t *testing.T) {
 	fsys := crashfs.New()
 	data := make([][]byte, 30)
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	for i := range data {
-		data[i] = relPayload(uint64(i), 300)
+		data[i] = tracedPayload(uint64(i), 300)
 		if _, err := l.Append(data[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.Close()
-	dlFlipInRecord(t, fsys, data[4][16:200])
-	dlFlipInRecord(t, fsys, data[20][16:200])
-	verifyExpectDamage(t, dlDir)
+	flipInRecord(t, fsys, data[4][16:200])
+	flipInRecord(t, fsys, data[20][16:200])
+	verifyExpectDamage(t, crashDir)
 	var n atomic.Int64
-	opts := dlOpts(fsys, 0, seglog.SyncAlways)
-	opts.Logger = slog.New(dlCountHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
-	l = dlOpen(t, opts)
+	opts := crashOpts(fsys, 0, seglog.SyncAlways)
+	opts.Logger = slog.New(countHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
+	l = openCrash(t, opts)
 	defer l.Close()
 	for range 3 {
-		dlPending(t, l, 10) // the first gap, three times
+		mustPending(t, l, 10) // the first gap, three times
 	}
 	if got := n.Load(); got != 1 {
 		t.Fatalf("%d reports after handing out one gap three times, want 1", got)
 	}
-	dlAck(t, l, 10)
-	dlAck(t, l, 2) // rewind onto the gap
-	dlPending(t, l, 100)
+	mustAck(t, l, 10)
+	mustAck(t, l, 2) // rewind onto the gap
+	mustPending(t, l, 100)
 	if got, st := n.Load(), l.State(); got != 2 || st.Gaps != 2 || st.GapOffsets != 2 {
 		t.Fatalf("%d reports, state %+v; want 2 reports of 2 gaps over 2 offsets", got, st)
 	}
@@ -321,25 +321,25 @@ func TestDeliverGapReportedOnce(t *testing.T) {
 func TestDeliverGapNearMaxUint64(t *testing.T) {
 	const max = math.MaxUint64
 	fsys := crashfs.New()
-	l := dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	l := openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	data := make([][]byte, 3)
 	for i := range data {
-		data[i] = relPayload(uint64(i), 300)
+		data[i] = tracedPayload(uint64(i), 300)
 		if _, err := l.Append(data[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.Close()
-	dlFlipInRecord(t, fsys, data[1][16:200])
-	verifyExpectDamage(t, dlDir)
-	l = dlOpen(t, dlOpts(fsys, 0, seglog.SyncAlways))
+	flipInRecord(t, fsys, data[1][16:200])
+	verifyExpectDamage(t, crashDir)
+	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
-	dlAck(t, l, max-2) // too high: S = max-2
-	b := dlPending(t, l, 10)
+	mustAck(t, l, max-2) // too high: S = max-2
+	b := mustPending(t, l, 10)
 	if len(b.Records) != 1 || len(b.Gaps) != 1 || b.Gaps[0].Label != max-1 || b.Gaps[0].Count != 1 || b.Next() != max {
 		t.Fatalf("Pending at S=max-2: %+v", b)
 	}
-	if res := dlAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 2 {
+	if res := mustAck(t, l, max); res.Branch != seglog.AckNormal || res.State.Cursor != 2 {
 		t.Fatalf("Ack(max) = %+v", res)
 	}
 	if _, err := l.Pending(10); !errors.Is(err, seglog.ErrSequenceOverflow) {

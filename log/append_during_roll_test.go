@@ -2,10 +2,10 @@ package log_test
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
@@ -19,8 +19,8 @@ import (
 // later group was synced, and the new segment began with the wrong offset.
 func TestAppendDuringRoll(t *testing.T) {
 	fsys := crashfs.New()
-	opts := &seglog.Options{FS: fsys, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
-	l, err := seglog.Open(relDir, opts)
+	opts := &seglog.Options{FS: fsys, Logger: quiet, SegmentSize: seglog.MinSegmentSize}
+	l, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestAppendDuringRoll(t *testing.T) {
 	// Fill the first segment to within 1 KiB of its end.
 	var acked []uint64
 	for size := 0; size < seglog.MinSegmentSize-2048; size += 1000 + segment.FrameHeaderSize + 4 {
-		off, err := l.Append(relPayload(uint64(len(acked)), 1000))
+		off, err := l.Append(tracedPayload(uint64(len(acked)), 1000))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,14 +49,15 @@ func TestAppendDuringRoll(t *testing.T) {
 	var wg sync.WaitGroup
 	offs := make([]uint64, 2)
 	errs := make([]error, 2)
-	wg.Go(func() { offs[0], errs[0] = l.Append(relPayload(100, 4000)) }) // needs a new segment
+	wg.Go(func() { offs[0], errs[0] = l.Append(tracedPayload(100, 4000)) }) // needs a new segment
 	<-rolling
-	next := l.NextOffset()
-	wg.Go(func() { offs[1], errs[1] = l.Append(relPayload(101, 100)) }) // fits in the old one
-	// Give the small append time to reach the writer (with the bug, it
-	// takes an offset at once; without it, it waits for the roll).
-	for deadline := time.Now().Add(200 * time.Millisecond); l.NextOffset() == next && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	next, waits := l.NextOffset(), seglog.RollWaits(l)
+	wg.Go(func() { offs[1], errs[1] = l.Append(tracedPayload(101, 100)) }) // fits in the old one
+	// Let the small append reach the writer: without the bug, it waits
+	// for the roll; with it, it takes an offset at once. One of the two
+	// happens, so the loop ends by itself.
+	for l.NextOffset() == next && seglog.RollWaits(l) == waits {
+		runtime.Gosched()
 	}
 	close(proceed)
 	wg.Wait()
@@ -68,7 +69,7 @@ func TestAppendDuringRoll(t *testing.T) {
 	}
 	// A third append makes a later group commit, which with the bug
 	// "synced" the lost record.
-	off3, err := l.Append(relPayload(102, 100))
+	off3, err := l.Append(tracedPayload(102, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestAppendDuringRoll(t *testing.T) {
 				t.Errorf("%s: read %d: %v", when, off, err)
 				continue
 			}
-			if got, _ := relParse(rec.Data); got != id || !bytes.Equal(rec.Data, relPayload(id, len(rec.Data))) {
+			if got, _ := parseTraced(rec.Data); got != id || !bytes.Equal(rec.Data, tracedPayload(id, len(rec.Data))) {
 				t.Errorf("%s: offset %d holds record %d, want %d", when, off, got, id)
 			}
 		}
@@ -92,7 +93,7 @@ func TestAppendDuringRoll(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := seglog.Open(relDir, &seglog.Options{FS: fsys.Crash(nil, crashfs.CrashLoseUnsynced), Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})
+	l2, err := seglog.Open(crashDir, &seglog.Options{FS: fsys.Crash(nil, crashfs.CrashLoseUnsynced), Logger: quiet, SegmentSize: seglog.MinSegmentSize})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

@@ -17,9 +17,9 @@ import (
 // the test (it needs root, and is skipped where mounting is not allowed).
 // The simulated ones, on crashfs, are in inject_test.go.
 
-// relTmpfs mounts a tmpfs of size bytes in a temporary directory, or skips
+// mountTmpfs mounts a tmpfs of size bytes in a temporary directory, or skips
 // the test where mounting is not allowed (it needs root).
-func relTmpfs(t *testing.T, size int) string {
+func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
@@ -36,12 +36,12 @@ func relTmpfs(t *testing.T, size int) string {
 	return mnt
 }
 
-// relFill appends 2000-byte records to l until an append fails, and
+// fillTmpfs appends 2000-byte records to l until an append fails, and
 // returns the error. acked gets the records whose appends returned.
-func relFill(t *testing.T, l *seglog.Log, acked *[][]byte) error {
+func fillTmpfs(t *testing.T, l *seglog.Log, acked *[][]byte) error {
 	t.Helper()
 	for range 10000 {
-		d := relPayload(uint64(len(*acked)), 2000)
+		d := tracedPayload(uint64(len(*acked)), 2000)
 		off, err := l.Append(d)
 		if err != nil {
 			return err
@@ -55,9 +55,9 @@ func relFill(t *testing.T, l *seglog.Log, acked *[][]byte) error {
 	return nil
 }
 
-// relCheckAcked checks that l ends at len(acked) and holds the acked
+// checkAcked checks that l ends at len(acked) and holds the acked
 // records from its first offset.
-func relCheckAcked(t *testing.T, l *seglog.Log, acked [][]byte, when string) {
+func checkAcked(t *testing.T, l *seglog.Log, acked [][]byte, when string) {
 	t.Helper()
 	if n := l.NextOffset(); n != uint64(len(acked)) {
 		t.Fatalf("%s: next offset %d, want %d", when, n, len(acked))
@@ -70,10 +70,10 @@ func relCheckAcked(t *testing.T, l *seglog.Log, acked [][]byte, when string) {
 	}
 }
 
-// relAckAll sends everything pending in batches of 50 and acknowledges
+// ackAll sends everything pending in batches of 50 and acknowledges
 // each, as an agent catching up with its peer does: each Ack releases the
 // batch acknowledged before it, so all but the last batch are released.
-func relAckAll(t *testing.T, l *seglog.Log) (released uint64, segments int, err error) {
+func ackAll(t *testing.T, l *seglog.Log) (released uint64, segments int, err error) {
 	t.Helper()
 	for {
 		b, err := l.Pending(50)
@@ -98,14 +98,14 @@ func relAckAll(t *testing.T, l *seglog.Log) (released uint64, segments int, err 
 // is freed, by deleting a ballast file or by acknowledging records so that
 // their segments are released, the log goes on at the next offset.
 func TestRealDiskFull(t *testing.T) {
-	mnt := relTmpfs(t, 1<<20)
+	mnt := mountTmpfs(t, 1<<20)
 	ballast := filepath.Join(mnt, "ballast")
 	if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(mnt, "log")
 	verifyAtEnd(t, nil, dir)
-	opts := &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -115,27 +115,27 @@ func TestRealDiskFull(t *testing.T) {
 	// Deliver a little first, as a running agent has: both checkpoint
 	// slots then hold a state (see TestRealDiskFullFreshLog).
 	for range 2 {
-		d := relPayload(uint64(len(acked)), 2000)
+		d := tracedPayload(uint64(len(acked)), 2000)
 		if _, err := l.Append(d); err != nil {
 			t.Fatal(err)
 		}
 		acked = append(acked, d)
-		if _, _, err := relAckAll(t, l); err != nil {
+		if _, _, err := ackAll(t, l); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	err = relFill(t, l, &acked)
+	err = fillTmpfs(t, l, &acked)
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("append on a full tmpfs: %v, want ENOSPC", err)
 	}
 	t.Logf("tmpfs full after %d records of 2000 bytes: %v", len(acked), err)
 	for range 3 {
-		if _, err := l.Append(relPayload(1<<40, 2000)); !errors.Is(err, syscall.ENOSPC) {
+		if _, err := l.Append(tracedPayload(1<<40, 2000)); !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("append on a still-full tmpfs: %v, want ENOSPC", err)
 		}
 	}
-	relCheckAcked(t, l, acked, "on the full disk")
+	checkAcked(t, l, acked, "on the full disk")
 	if err := l.Close(); err != nil {
 		t.Fatalf("close on a full disk: %v", err)
 	}
@@ -145,19 +145,19 @@ func TestRealDiskFull(t *testing.T) {
 	if rec := l.Recovery(); rec.TornBytes != 0 {
 		t.Errorf("reopen cut %d torn bytes: a failed write left a partial frame", rec.TornBytes)
 	}
-	relCheckAcked(t, l, acked, "reopened on the full disk")
+	checkAcked(t, l, acked, "reopened on the full disk")
 
 	// Free space by deleting the ballast.
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	if err = relFill(t, l, &acked); !errors.Is(err, syscall.ENOSPC) {
+	if err = fillTmpfs(t, l, &acked); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("refilling: %v, want ENOSPC", err)
 	}
-	relCheckAcked(t, l, acked, "refilled")
+	checkAcked(t, l, acked, "refilled")
 
 	// Free space by acknowledging: the released segments are deleted.
-	released, segs, err := relAckAll(t, l)
+	released, segs, err := ackAll(t, l)
 	if err != nil {
 		t.Fatalf("Ack on a full disk: %v", err)
 	}
@@ -172,42 +172,42 @@ func TestRealDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 20 {
-		d := relPayload(uint64(len(acked)), 2000)
+		d := tracedPayload(uint64(len(acked)), 2000)
 		off, err := l.Append(d)
 		if err != nil || off != uint64(len(acked)) {
 			t.Fatalf("append after releasing: offset %d, %v (want %d)", off, err, len(acked))
 		}
 		acked = append(acked, d)
 	}
-	relCheckAcked(t, l, acked, "after releasing")
+	checkAcked(t, l, acked, "after releasing")
 	l.Close()
 	if l, err = seglog.Open(dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	relCheckAcked(t, l, acked, "reopened at the end")
+	checkAcked(t, l, acked, "reopened at the end")
 }
 
 // TestRealDiskFullFreshLog fills a tmpfs with a log that has never saved
 // its delivery state, then acknowledges everything to free space.
 func TestRealDiskFullFreshLog(t *testing.T) {
-	dir := filepath.Join(relTmpfs(t, 1<<20), "log")
-	opts := &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	dir := filepath.Join(mountTmpfs(t, 1<<20), "log")
+	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	var acked [][]byte
-	if err := relFill(t, l, &acked); !errors.Is(err, syscall.ENOSPC) {
+	if err := fillTmpfs(t, l, &acked); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("append on a full tmpfs: %v, want ENOSPC", err)
 	}
 	// The checkpoint slots were given their room when the log was
 	// created, so the save that frees the disk needs no new block.
-	if _, _, err := relAckAll(t, l); err != nil {
+	if _, _, err := ackAll(t, l); err != nil {
 		t.Fatalf("Ack on a full disk: %v", err)
 	}
 	seglog.WaitReleases(l) // the released segments are deleted in the background
-	d := relPayload(uint64(len(acked)), 2000)
+	d := tracedPayload(uint64(len(acked)), 2000)
 	if off, err := l.Append(d); err != nil || off != uint64(len(acked)) {
 		t.Fatalf("append after releasing: offset %d, %v", off, err)
 	}

@@ -24,8 +24,8 @@ import (
 // clear error or a documented recovery while the allocation stays bounded
 // (measured as runtime.MemStats.TotalAlloc, an upper bound on the peak).
 
-// relAllocated returns the bytes fn allocated on the heap.
-func relAllocated(fn func()) uint64 {
+// allocatedBy returns the bytes fn allocated on the heap.
+func allocatedBy(fn func()) uint64 {
 	var a, b runtime.MemStats
 	runtime.ReadMemStats(&a)
 	fn()
@@ -33,9 +33,9 @@ func relAllocated(fn func()) uint64 {
 	return b.TotalAlloc - a.TotalAlloc
 }
 
-// relFrameHeader encodes a frame header with the given fields and a valid
+// rawFrameHeader encodes a frame header with the given fields and a valid
 // header checksum for a file of the given salt; the frame checksum covers body.
-func relFrameHeader(salt segment.Salt, bodyLen, rawLen uint32, base uint64, count uint32, codec segment.Codec, body []byte) []byte {
+func rawFrameHeader(salt segment.Salt, bodyLen, rawLen uint32, base uint64, count uint32, codec segment.Codec, body []byte) []byte {
 	h := make([]byte, segment.FrameHeaderSize)
 	binary.LittleEndian.PutUint32(h[0:], bodyLen)
 	binary.LittleEndian.PutUint32(h[4:], rawLen)
@@ -53,9 +53,9 @@ func relFrameHeader(salt segment.Salt, bodyLen, rawLen uint32, base uint64, coun
 	return h
 }
 
-// relValidFrame seals a frame of one record at offset base with the given
+// validFrame seals a frame of one record at offset base with the given
 // durable watermark, for a file of the given salt.
-func relValidFrame(salt segment.Salt, base uint64, durable uint32) []byte {
+func validFrame(salt segment.Salt, base uint64, durable uint32) []byte {
 	body := segment.AppendRecord(nil, "", []byte("proof"))
 	b := append(make([]byte, segment.FrameHeaderSize), body...)
 	segment.SealFrame(b, &segment.FrameHeader{Base: base, Count: 1, RawLen: uint32(len(body)), Durable: durable}, salt)
@@ -79,24 +79,24 @@ func TestLimitHostileFrames(t *testing.T) {
 		bound uint64 // allocation allowed beyond the small fixed costs
 	}{
 		{"header-claims-4GiB", func(salt segment.Salt, base uint64) []byte {
-			return relFrameHeader(salt, 0xFFFFFFF0, 0xFFFFFFF0, base, 1, segment.CodecNone, nil)
+			return rawFrameHeader(salt, 0xFFFFFFF0, 0xFFFFFFF0, base, 1, segment.CodecNone, nil)
 		}, 0},
 		{"header-claims-limit", func(salt segment.Salt, base uint64) []byte {
-			return relFrameHeader(salt, segment.MaxFrameBody, segment.MaxFrameBody, base, 1, segment.CodecNone, nil)
+			return rawFrameHeader(salt, segment.MaxFrameBody, segment.MaxFrameBody, base, 1, segment.CodecNone, nil)
 		}, 0},
 		{"zstd-64MiB-claims-100B", func(salt segment.Salt, base uint64) []byte {
-			return append(relFrameHeader(salt, uint32(len(zbomb)), 100, base, 1, segment.CodecZstd, zbomb), zbomb...)
+			return append(rawFrameHeader(salt, uint32(len(zbomb)), 100, base, 1, segment.CodecZstd, zbomb), zbomb...)
 		}, 1 << 20},
 		{"zstd-64MiB-claims-64MiB", func(salt segment.Salt, base uint64) []byte {
 			// Legal lengths: the body decodes to what the header says,
 			// but it is not one record. MaxFrameBody is the bound.
-			return append(relFrameHeader(salt, uint32(len(zbomb)), segment.MaxFrameBody, base, 1, segment.CodecZstd, zbomb), zbomb...)
+			return append(rawFrameHeader(salt, uint32(len(zbomb)), segment.MaxFrameBody, base, 1, segment.CodecZstd, zbomb), zbomb...)
 		}, 2 * segment.MaxFrameBody},
 		{"s2-claims-4GiB", func(salt segment.Salt, base uint64) []byte {
-			return append(relFrameHeader(salt, uint32(len(s2len)), 100, base, 1, segment.CodecS2, s2len), s2len...)
+			return append(rawFrameHeader(salt, uint32(len(s2len)), 100, base, 1, segment.CodecS2, s2len), s2len...)
 		}, 0},
 		{"record-claims-2^60", func(salt segment.Salt, base uint64) []byte {
-			return append(relFrameHeader(salt, uint32(len(recBomb)), uint32(len(recBomb)), base, 1, segment.CodecNone, recBomb), recBomb...)
+			return append(rawFrameHeader(salt, uint32(len(recBomb)), uint32(len(recBomb)), base, 1, segment.CodecNone, recBomb), recBomb...)
 		}, 0},
 	}
 	const fixed = 12 << 20 // scan buffers, the index, the log itself
@@ -104,28 +104,28 @@ func TestLimitHostileFrames(t *testing.T) {
 		for _, place := range []string{"tail", "proven", "sealed"} {
 			t.Run(fr.name+"/"+place, func(t *testing.T) {
 				fsys := crashfs.New()
-				l := relOpenFS(t, fsys, nil)
+				l := openFS(t, fsys, nil)
 				if place != "tail" { // a torn tail, which recovery cuts
-					verifyExpectDamage(t, relDir)
+					verifyExpectDamage(t, crashDir)
 				}
 				n := 3
 				if place == "sealed" {
 					n = 20 // two segments
 				}
 				for i := range n {
-					if _, err := l.Append(relPayload(uint64(i), 1500)); err != nil {
+					if _, err := l.Append(tracedPayload(uint64(i), 1500)); err != nil {
 						t.Fatal(err)
 					}
 				}
 				next := l.NextOffset()
 				l.Close()
-				segs, _ := fsys.ReadDir(relDir)
+				segs, _ := fsys.ReadDir(crashDir)
 				var target string
 				var base uint64
 				for _, s := range segs {
 					if b, ok := segment.ParseFileName(s); ok {
 						if place != "sealed" || target == "" {
-							target = filepath.Join(relDir, s)
+							target = filepath.Join(crashDir, s)
 						} else if base == 0 {
 							base = b // the sealed segment's frames end where the next begins
 						}
@@ -141,7 +141,7 @@ func TestLimitHostileFrames(t *testing.T) {
 				}
 				data := append(old, fr.frame(fh.Salt, base)...)
 				if place == "proven" {
-					data = append(data, relValidFrame(fh.Salt, base+1, uint32(len(data)))...)
+					data = append(data, validFrame(fh.Salt, base+1, uint32(len(data)))...)
 				}
 				if err := fsys.WriteFile(target, data); err != nil {
 					t.Fatal(err)
@@ -150,8 +150,8 @@ func TestLimitHostileFrames(t *testing.T) {
 				var openErr, readErr error
 				var bogus string
 				var rec seglog.Recovery
-				got := relAllocated(func() {
-					l2, err := seglog.Open(relDir, &seglog.Options{FS: fsys, Logger: relQuiet, SegmentSize: seglog.MinSegmentSize})
+				got := allocatedBy(func() {
+					l2, err := seglog.Open(crashDir, &seglog.Options{FS: fsys, Logger: quiet, SegmentSize: seglog.MinSegmentSize})
 					if openErr = err; err != nil {
 						return
 					}
@@ -163,7 +163,7 @@ func TestLimitHostileFrames(t *testing.T) {
 							readErr = err
 							continue
 						}
-						if id, ok := relParse(rec.Data); !ok || id != rec.Offset || rec.Offset != want {
+						if id, ok := parseTraced(rec.Data); !ok || id != rec.Offset || rec.Offset != want {
 							bogus = fmt.Sprintf("offset %d (after %d) holds %d bytes that were not appended there", rec.Offset, want-1, len(rec.Data))
 						}
 						want = rec.Offset + 1
@@ -200,13 +200,13 @@ func TestLimitHostileFrames(t *testing.T) {
 // segment, which Open removes; memory stays small.
 func TestLimitStrayFiles(t *testing.T) {
 	dir := t.TempDir()
-	opts := &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		if _, err := l.Append(relPayload(uint64(i), 1000)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -228,7 +228,7 @@ func TestLimitStrayFiles(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, index.FileName(1_000_000+uint64(i))), []byte("x"), 0o644)
 	}
 	var l2 *seglog.Log
-	got := relAllocated(func() {
+	got := allocatedBy(func() {
 		l2, err = seglog.Open(dir, opts)
 	})
 	if err != nil {
@@ -240,7 +240,7 @@ func TestLimitStrayFiles(t *testing.T) {
 	}
 	for i := range 50 {
 		rec, err := l2.Read(uint64(i))
-		if id, ok := relParse(rec.Data); err != nil || !ok || id != uint64(i) {
+		if id, ok := parseTraced(rec.Data); err != nil || !ok || id != uint64(i) {
 			t.Fatalf("read %d: %v", i, err)
 		}
 	}
@@ -276,10 +276,10 @@ func TestLimitCheckpointPastEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := crashfs.New()
-			l := relOpenFS(t, fsys, nil)
-			verifyExpectDamage(t, relDir)
+			l := openFS(t, fsys, nil)
+			verifyExpectDamage(t, crashDir)
 			for i := range 10 {
-				if _, err := l.Append(relPayload(uint64(i), 100)); err != nil {
+				if _, err := l.Append(tracedPayload(uint64(i), 100)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -288,10 +288,10 @@ func TestLimitCheckpointPastEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := fsys.WriteFile(filepath.Join(relDir, "checkpoint.0"), enc); err != nil {
+			if err := fsys.WriteFile(filepath.Join(crashDir, "checkpoint.0"), enc); err != nil {
 				t.Fatal(err)
 			}
-			_, err = seglog.Open(relDir, &seglog.Options{FS: fsys, Logger: relQuiet})
+			_, err = seglog.Open(crashDir, &seglog.Options{FS: fsys, Logger: quiet})
 			if !errors.Is(err, seglog.ErrCorrupt) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open with a checkpoint %+v over a log of 10 records: %v, want ErrCorrupt saying %q", tc.st, err, tc.want)
 			}
@@ -300,17 +300,17 @@ func TestLimitCheckpointPastEnd(t *testing.T) {
 	// A checkpoint keeping records from before the first segment: the
 	// segment holding them is missing.
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
-	verifyExpectDamage(t, relDir)
+	l := openFS(t, fsys, nil)
+	verifyExpectDamage(t, crashDir)
 	for i := range 40 {
-		if _, err := l.Append(relPayload(uint64(i), 1000)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l.Close()
-	names, _ := fsys.ReadDir(relDir)
-	fsys.Remove(filepath.Join(relDir, names[slicesIndexFunc(names, func(n string) bool { return strings.HasSuffix(n, segment.Suffix) })]))
-	if _, err := seglog.Open(relDir, &seglog.Options{FS: fsys, Logger: relQuiet}); !errors.Is(err, seglog.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
+	names, _ := fsys.ReadDir(crashDir)
+	fsys.Remove(filepath.Join(crashDir, names[slicesIndexFunc(names, func(n string) bool { return strings.HasSuffix(n, segment.Suffix) })]))
+	if _, err := seglog.Open(crashDir, &seglog.Options{FS: fsys, Logger: quiet}); !errors.Is(err, seglog.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("Open with the first segment missing: %v, want ErrCorrupt saying it is missing", err)
 	}
 }
@@ -330,13 +330,13 @@ func slicesIndexFunc(s []string, f func(string) bool) int {
 // valid checkpoint, and memory stays small.
 func TestLimitHugeFiles(t *testing.T) {
 	dir := t.TempDir()
-	opts := &seglog.Options{Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
+	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if _, err := l.Append(relPayload(uint64(i), 100)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -350,7 +350,7 @@ func TestLimitHugeFiles(t *testing.T) {
 		}
 	}
 	var l2 *seglog.Log
-	got := relAllocated(func() {
+	got := allocatedBy(func() {
 		l2, err = seglog.Open(dir, opts)
 	})
 	if err != nil {

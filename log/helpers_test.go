@@ -1,8 +1,10 @@
 package log_test
 
-// Helpers of the storage-core tests (torn tails, corruption, locking,
-// codecs, concurrency, index rebuild, options). Their names start with
-// core so they stay apart from the other suites in this package.
+// The package's test helpers, one set for every test file: the seed flag
+// (-seed), the quiet logger, opening and closing a log, records to append
+// and checks of what a log holds, and the files of a log. The crash
+// workload (crash_workload_test.go) and the delivery helpers
+// (deliver_helpers_test.go) build on them.
 
 import (
 	"bytes"
@@ -25,26 +27,40 @@ import (
 	"github.com/seglog/seglog/segment"
 )
 
-var coreSeedFlag = flag.Uint64("core.seed", 0, "seed of the randomised storage-core tests; 0 picks one from the clock")
+// seedFlag is the seed of every randomised test in the package.
+var seedFlag = flag.Uint64("seed", 0, "seed of the randomised tests; 0 picks one from the clock")
 
-// coreRand returns the test's random source and logs its seed.
-func coreRand(t testing.TB) *rand.Rand {
+// testSeed returns the seed of a randomised test and logs it with the
+// flag that replays it.
+func testSeed(t testing.TB) uint64 {
 	t.Helper()
-	seed := *coreSeedFlag
+	seed := *seedFlag
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("seed %d (rerun with -core.seed=%d)", seed, seed)
+	t.Logf("seed %d (replay with -seed=%d)", seed, seed)
+	return seed
+}
+
+// newRand returns the test's random source, seeded by testSeed.
+func newRand(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := testSeed(t)
 	return rand.New(rand.NewPCG(seed, seed^0x5eed))
 }
 
-var coreQuiet = slog.New(slog.DiscardHandler)
+// quiet discards the log's recovery and error reports, which the tests
+// provoke by the thousand.
+var quiet = slog.New(slog.DiscardHandler)
 
-// coreOpen opens a log, quiet unless opts names a logger, and closes it at
+// crashDir is the log directory of the tests that run on a crashfs.FS.
+const crashDir = "/log"
+
+// openLog opens a log, quiet unless opts names a logger, and closes it at
 // the end of the test.
-func coreOpen(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
+func openLog(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
 	t.Helper()
-	o := coreQuietOpts(opts)
+	o := quietOpts(opts)
 	l, err := seglog.Open(dir, o)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
@@ -54,28 +70,28 @@ func coreOpen(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
 	return l
 }
 
-func coreQuietOpts(opts *seglog.Options) *seglog.Options {
+func quietOpts(opts *seglog.Options) *seglog.Options {
 	var o seglog.Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.Logger == nil {
-		o.Logger = coreQuiet
+		o.Logger = quiet
 	}
 	return &o
 }
 
-func coreClose(t testing.TB, l *seglog.Log) {
+func closeLog(t testing.TB, l *seglog.Log) {
 	t.Helper()
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 }
 
-// coreData returns n bytes for the record at offset off: random, or
+// recordData returns n bytes for the record at offset off: random, or
 // compressible text when compressible. Records differ by offset and the
 // seed, so a record read from the wrong place does not match.
-func coreData(rng *rand.Rand, n int, compressible bool) []byte {
+func recordData(rng *rand.Rand, n int, compressible bool) []byte {
 	b := make([]byte, n)
 	if compressible {
 		word := []byte("seglog-" + string(rune('a'+rng.IntN(26))) + " ")
@@ -97,9 +113,9 @@ func coreData(rng *rand.Rand, n int, compressible bool) []byte {
 	return b
 }
 
-// coreAppend appends recs, one Append each for untyped records and one
+// appendRecs appends recs, one Append each for untyped records and one
 // AppendRecords for typed ones, and returns them with their offsets.
-func coreAppend(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
+func appendRecs(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
 	t.Helper()
 	out := make([]seglog.Record, len(recs))
 	for i, r := range recs {
@@ -118,8 +134,8 @@ func coreAppend(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Rec
 	return out
 }
 
-// coreAppendBatch appends recs as one AppendRecords call.
-func coreAppendBatch(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
+// appendBatch appends recs as one AppendRecords call.
+func appendBatch(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglog.Record {
 	t.Helper()
 	first, err := l.AppendRecords(recs...)
 	if err != nil {
@@ -132,11 +148,11 @@ func coreAppendBatch(t testing.TB, l *seglog.Log, recs ...seglog.Record) []seglo
 	return out
 }
 
-func coreSameRecord(got, want seglog.Record) bool {
+func sameRecord(got, want seglog.Record) bool {
 	return got.Offset == want.Offset && got.Type == want.Type && bytes.Equal(got.Data, want.Data)
 }
 
-func coreDescribe(r seglog.Record) string {
+func describeRecord(r seglog.Record) string {
 	d := r.Data
 	if len(d) > 16 {
 		d = d[:16]
@@ -144,18 +160,18 @@ func coreDescribe(r seglog.Record) string {
 	return fmt.Sprintf("{offset %d type %q len %d data %q...}", r.Offset, r.Type, len(r.Data), d)
 }
 
-// coreCheck is the consistency check every storage-core test ends with:
+// checkLog is the consistency check every storage-core test ends with:
 // the log holds exactly want (offsets from FirstOffset, dense), every
 // record reads back through Read and through Records from the start and
 // from the middle, and reads outside the log are out of range.
-func coreCheck(t testing.TB, l *seglog.Log, want []seglog.Record) {
+func checkLog(t testing.TB, l *seglog.Log, want []seglog.Record) {
 	t.Helper()
-	coreCheckFrom(t, l, want, 0)
+	checkLogFrom(t, l, want, 0)
 }
 
-// coreCheckFrom is coreCheck reading back only want[skip:]: for tests that
+// checkLogFrom is checkLog reading back only want[skip:]: for tests that
 // check many states of a log whose start does not change.
-func coreCheckFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) {
+func checkLogFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) {
 	t.Helper()
 	first, next := l.FirstOffset(), l.NextOffset()
 	if len(want) > 0 && want[0].Offset != first {
@@ -172,8 +188,8 @@ func coreCheckFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) 
 		if err != nil {
 			t.Fatalf("Read(%d): %v", w.Offset, err)
 		}
-		if !coreSameRecord(got, w) {
-			t.Fatalf("Read(%d) = %s, want %s", w.Offset, coreDescribe(got), coreDescribe(w))
+		if !sameRecord(got, w) {
+			t.Fatalf("Read(%d) = %s, want %s", w.Offset, describeRecord(got), describeRecord(w))
 		}
 	}
 	if _, err := l.Read(next); !errors.Is(err, seglog.ErrOutOfRange) {
@@ -195,10 +211,10 @@ func coreCheckFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) 
 				t.Fatalf("Records(%d): at %d: %v", first+uint64(from), first+uint64(i), err)
 			}
 			if i >= len(want) {
-				t.Fatalf("Records(%d) yields %s past the end %d", first+uint64(from), coreDescribe(r), next)
+				t.Fatalf("Records(%d) yields %s past the end %d", first+uint64(from), describeRecord(r), next)
 			}
-			if !coreSameRecord(r, want[i]) {
-				t.Fatalf("Records(%d) yields %s, want %s", first+uint64(from), coreDescribe(r), coreDescribe(want[i]))
+			if !sameRecord(r, want[i]) {
+				t.Fatalf("Records(%d) yields %s, want %s", first+uint64(from), describeRecord(r), describeRecord(want[i]))
 			}
 			i++
 		}
@@ -208,8 +224,8 @@ func coreCheckFrom(t testing.TB, l *seglog.Log, want []seglog.Record, skip int) 
 	}
 }
 
-// coreSegments lists the segment files of dir in offset order.
-func coreSegments(t testing.TB, dir string) []string {
+// segmentPaths lists the segment files of dir in offset order.
+func segmentPaths(t testing.TB, dir string) []string {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(dir, "*"+segment.Suffix))
 	if err != nil {
@@ -219,22 +235,22 @@ func coreSegments(t testing.TB, dir string) []string {
 	return names
 }
 
-// coreFrame is a frame found in a segment file.
-type coreFrame struct {
+// fileFrame is a frame found in a segment file.
+type fileFrame struct {
 	pos, size int64
 	base      uint64
 	count     uint32
 	codec     segment.Codec
 }
 
-func (f coreFrame) end() int64          { return f.pos + f.size }
-func (f coreFrame) next() uint64        { return f.base + uint64(f.count) }
-func (f coreFrame) holds(o uint64) bool { return o >= f.base && o < f.next() }
+func (f fileFrame) end() int64          { return f.pos + f.size }
+func (f fileFrame) next() uint64        { return f.base + uint64(f.count) }
+func (f fileFrame) holds(o uint64) bool { return o >= f.base && o < f.next() }
 
-// coreFrames scans a segment file and returns its frames; the file must be
+// fileFrames scans a segment file and returns its frames; the file must be
 // whole, bar zeros after the last frame (preallocated space, in the
 // active segment of an open log).
-func coreFrames(t testing.TB, path string) []coreFrame {
+func fileFrames(t testing.TB, path string) []fileFrame {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -244,11 +260,11 @@ func coreFrames(t testing.TB, path string) []coreFrame {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fs []coreFrame
+	var fs []fileFrame
 	s := segment.NewScanner(bytes.NewReader(b), path, fh.Salt, segment.HeaderSize, int64(len(b)), fh.Base)
 	for s.Next() {
 		h := s.Header()
-		fs = append(fs, coreFrame{pos: s.Pos(), size: h.Size(), base: h.Base, count: h.Count, codec: h.Codec})
+		fs = append(fs, fileFrame{pos: s.Pos(), size: h.Size(), base: h.Base, count: h.Count, codec: h.Codec})
 	}
 	if s.Err() != nil && len(bytes.TrimRight(b[s.End():], "\x00")) != 0 {
 		t.Fatalf("scanning %s: %v", path, s.Err())
@@ -256,10 +272,10 @@ func coreFrames(t testing.TB, path string) []coreFrame {
 	return fs
 }
 
-// coreCopyDir makes dst a copy of the log directory src, rewriting only
+// copyDir makes dst a copy of the log directory src, rewriting only
 // the files that differ, so that a test can restore a directory for each
 // of many cases cheaply.
-func coreCopyDir(t testing.TB, src, dst string) {
+func copyDir(t testing.TB, src, dst string) {
 	t.Helper()
 	if err := os.MkdirAll(dst, 0o750); err != nil {
 		t.Fatal(err)
@@ -299,8 +315,8 @@ func coreCopyDir(t testing.TB, src, dst string) {
 	}
 }
 
-// coreXor xors the byte at pos of a file with x.
-func coreXor(t testing.TB, path string, pos int64, x byte) {
+// xorByte xors the byte at pos of a file with x.
+func xorByte(t testing.TB, path string, pos int64, x byte) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -317,9 +333,9 @@ func coreXor(t testing.TB, path string, pos int64, x byte) {
 	}
 }
 
-// coreMustCorrupt checks that err matches ErrCorrupt and is a
+// mustCorrupt checks that err matches ErrCorrupt and is a
 // *CorruptError naming file at position pos (pos < 0: any position).
-func coreMustCorrupt(t testing.TB, err error, file string, pos int64) {
+func mustCorrupt(t testing.TB, err error, file string, pos int64) {
 	t.Helper()
 	if !errors.Is(err, seglog.ErrCorrupt) {
 		t.Fatalf("error %v, want ErrCorrupt", err)
@@ -336,24 +352,24 @@ func coreMustCorrupt(t testing.TB, err error, file string, pos int64) {
 	}
 }
 
-// coreNoSyncFS is the operating system's filesystem with fsync turned
+// noSyncFS is the operating system's filesystem with fsync turned
 // into a no-op. Tests that open a log hundreds of times to check recovery
 // logic use it: what they check does not depend on the disk's cache, and
 // fsync latency, which varies with the machine's load, would dominate.
-type coreNoSyncFS struct{ vfs.FS }
+type noSyncFS struct{ vfs.FS }
 
-type coreNoSyncFile struct{ vfs.File }
+type noSyncFile struct{ vfs.File }
 
-func (coreNoSyncFile) Sync() error { return nil }
+func (noSyncFile) Sync() error { return nil }
 
-func (f coreNoSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+func (f noSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
 	file, err := f.FS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return coreNoSyncFile{file}, nil
+	return noSyncFile{file}, nil
 }
 
-func (coreNoSyncFS) SyncDir(string) error { return nil }
+func (noSyncFS) SyncDir(string) error { return nil }
 
-var coreFastFS vfs.FS = coreNoSyncFS{vfs.Default}
+var fastFS vfs.FS = noSyncFS{vfs.Default}

@@ -19,12 +19,12 @@ import (
 // process that died are visible after the restart; a Sync that returns nil
 // afterwards must cover them. FuzzOps found this.
 func TestReopenAdoptsUnsyncedRecords(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
 	opts := func(o *seglog.Options) { o.Sync = seglog.SyncNever }
-	l := relOpenFS(t, fsys, opts)
+	l := openFS(t, fsys, opts)
 	for i := range 3 {
-		if _, err := l.Append(relPayload(uint64(i), 200)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 200)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,19 +33,19 @@ func TestReopenAdoptsUnsyncedRecords(t *testing.T) {
 	}
 	// The process "dies": its last fsync fails and it closes.
 	fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
-	relInjected.Add(1)
+	injectedErr.Add(1)
 	if err := l.Close(); !errors.Is(err, seglog.ErrSyncFailed) && !errors.Is(err, syscall.EIO) {
 		t.Fatalf("close with a failed fsync: %v", err)
 	}
 
-	l2 := relOpenFS(t, fsys, opts)
+	l2 := openFS(t, fsys, opts)
 	if got := l2.NextOffset(); got != 3 {
 		t.Fatalf("restarted log ends at %d, want 3 (the dead process's writes are visible)", got)
 	}
 	if err := l2.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	l3 := relOpenFS(t, fsys.Crash(nil, crashfs.CrashLoseUnsynced), opts)
+	l3 := openFS(t, fsys.Crash(nil, crashfs.CrashLoseUnsynced), opts)
 	defer l3.Close()
 	if got := l3.NextOffset(); got != 3 {
 		t.Fatalf("after Sync returned nil and a power loss, the log ends at %d, want 3", got)
@@ -58,11 +58,11 @@ func TestReopenAdoptsUnsyncedRecords(t *testing.T) {
 // releases. If a power loss then takes the checkpoint back, the older
 // state keeps records whose segments are gone, and the log cannot open.
 func TestReopenAdoptsUnsyncedCheckpoint(t *testing.T) {
-	relCountInjected(t)
+	countInjected(t)
 	fsys := crashfs.New()
-	l := relOpenFS(t, fsys, nil)
+	l := openFS(t, fsys, nil)
 	for i := range 40 {
-		if _, err := l.Append(relPayload(uint64(i), 1000)); err != nil {
+		if _, err := l.Append(tracedPayload(uint64(i), 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,22 +80,22 @@ func TestReopenAdoptsUnsyncedCheckpoint(t *testing.T) {
 	// The Ack that would release offsets below 30 writes its checkpoint,
 	// and the process dies before the fsync.
 	fsys.Inject(crashfs.OpSync, 0, syscall.EIO)
-	relInjected.Add(1)
+	injectedErr.Add(1)
 	if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err == nil {
 		t.Fatal("Ack with a failed fsync succeeded")
 	}
 	l.Close()
 
-	l2 := relOpenFS(t, fsys, nil) // adopts first 30, removes the segments below
+	l2 := openFS(t, fsys, nil) // adopts first 30, removes the segments below
 	first := l2.FirstOffset()
 	for i := range 20 { // a roll syncs the directory: the removals are durable
-		if _, err := l2.Append(relPayload(100+uint64(i), 1000)); err != nil {
+		if _, err := l2.Append(tracedPayload(100+uint64(i), 1000)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l2.Close()
-	opts := &seglog.Options{FS: fsys.Crash(nil, crashfs.CrashLoseUnsynced), Logger: relQuiet, SegmentSize: seglog.MinSegmentSize}
-	l3, err := seglog.Open(relDir, opts)
+	opts := &seglog.Options{FS: fsys.Crash(nil, crashfs.CrashLoseUnsynced), Logger: quiet, SegmentSize: seglog.MinSegmentSize}
+	l3, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatalf("restart adopted first offset %d; after a power loss the log does not open: %v", first, err)
 	}
