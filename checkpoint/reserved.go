@@ -10,8 +10,8 @@ import (
 )
 
 // ReservedPrefix begins the metadata keys that seglog keeps for itself in
-// State.Meta: the failure window, the session ids and the size limit's
-// drops. The log refuses them
+// State.Meta: the failure window, the session ids, the size limit's
+// drops and the accepted record types. The log refuses them
 // in SetMeta and hides them from Meta and MetaKeys, so an application
 // never sees or changes them. The checkpoint format itself treats them as
 // any other entry (they are covered by the checksum), so a reader that
@@ -40,6 +40,11 @@ const (
 	// u64 | segments u64: the cap in force at the last drop, and the
 	// counts of every drop since the log was made.
 	KeyDropped = ReservedPrefix + "dropped"
+	// KeyAccepted is present once the application has set the record
+	// types its peer accepts (absent: every type is accepted). Value:
+	// count u16, then per type, in strictly increasing bytewise order:
+	// length u8 | type. A count of 0 accepts no type.
+	KeyAccepted = ReservedPrefix + "accepted"
 )
 
 // IsReserved reports whether key is one of seglog's own metadata keys.
@@ -122,6 +127,61 @@ func ParseDropped(b []byte) (Dropped, error) {
 	return Dropped{MaxBytes: int64(le.Uint64(b[0:])), Unsent: le.Uint64(b[8:]), Acked: le.Uint64(b[16:]), Segments: le.Uint64(b[24:])}, nil
 }
 
+// MarshalAccepted encodes the accepted types, which must be sorted without
+// duplicates, each at most 255 bytes, and at most 65535 of them, as the
+// value of KeyAccepted.
+func MarshalAccepted(types []string) ([]byte, error) {
+	if len(types) > maxAccepted {
+		return nil, fmt.Errorf("%w: %d accepted types, limit %d", ErrInvalid, len(types), maxAccepted)
+	}
+	b := le.AppendUint16(nil, uint16(len(types)))
+	for i, t := range types {
+		if len(t) > 255 {
+			return nil, fmt.Errorf("%w: accepted type of %d bytes, limit 255", ErrInvalid, len(t))
+		}
+		if i > 0 && t <= types[i-1] {
+			return nil, fmt.Errorf("%w: accepted types not sorted and unique at %q", ErrInvalid, t)
+		}
+		b = append(b, byte(len(t)))
+		b = append(b, t...)
+	}
+	return b, nil
+}
+
+const maxAccepted = 1<<16 - 1
+
+// ParseAccepted decodes the value of KeyAccepted.
+func ParseAccepted(b []byte) ([]string, error) {
+	if len(b) < 2 {
+		return nil, reservedErr(KeyAccepted, 0, "%d bytes, want at least 2", len(b))
+	}
+	n := int(le.Uint16(b))
+	if n > len(b)-2 {
+		return nil, reservedErr(KeyAccepted, 0, "%d types cannot fit in %d bytes", n, len(b)-2)
+	}
+	out := make([]string, 0, n)
+	p := 2
+	for i := range n {
+		if len(b)-p < 1 {
+			return nil, reservedErr(KeyAccepted, p, "type %d: truncated length", i)
+		}
+		tl := int(b[p])
+		if len(b)-p-1 < tl {
+			return nil, reservedErr(KeyAccepted, p, "type %d: %d bytes exceed the %d bytes left", i, tl, len(b)-p-1)
+		}
+		t := string(b[p+1 : p+1+tl])
+		if i > 0 && t <= out[i-1] {
+			return nil, reservedErr(KeyAccepted, p, "type %d: %q not after %q", i, t, out[i-1])
+		}
+		out = append(out, t)
+		p += 1 + tl
+	}
+	if p != len(b) {
+		return nil, reservedErr(KeyAccepted, p, "%d bytes after the last type", len(b)-p)
+	}
+	return out, nil
+}
+
 // Session is one open session: a random id for a scope.
 type Session struct {
 	Scope string
@@ -197,6 +257,10 @@ type Reserved struct {
 	Refused  uint64    // refused records of ended runs, not yet reported
 	Sessions []Session // open sessions, by scope
 	Dropped  *Dropped  // nil until a size limit drops records; Apply leaves it (the log writes it with each drop)
+	// Accepted is the set of record types the peer accepts, sorted,
+	// when AcceptedSet; every type is accepted when not AcceptedSet.
+	Accepted    []string
+	AcceptedSet bool
 }
 
 // ParseReserved decodes the reserved entries of st.Meta. Unknown reserved
@@ -240,6 +304,13 @@ func ParseReserved(st State) (Reserved, error) {
 		}
 		r.Dropped = &d
 	}
+	if v, ok := meta[KeyAccepted]; ok {
+		a, err := ParseAccepted(v)
+		if err != nil {
+			return Reserved{}, fix(KeyAccepted, err)
+		}
+		r.Accepted, r.AcceptedSet = a, true
+	}
 	return r, nil
 }
 
@@ -266,6 +337,14 @@ func (r Reserved) Apply(meta map[string][]byte) error {
 	delete(meta, KeyFailure)
 	delete(meta, KeyRefused)
 	delete(meta, KeySessions)
+	delete(meta, KeyAccepted)
+	if r.AcceptedSet {
+		b, err := MarshalAccepted(r.Accepted)
+		if err != nil {
+			return err
+		}
+		meta[KeyAccepted] = b
+	}
 	if r.Failure != nil {
 		meta[KeyFailure] = r.Failure.Marshal()
 	}

@@ -18,17 +18,18 @@ func FuzzReserved(f *testing.F) {
 		Failure:  &checkpoint.Failure{First: time.Unix(1, 2), Last: time.Unix(3, 4), Refused: 5},
 		Refused:  6,
 		Sessions: []checkpoint.Session{{Scope: "a", ID: [16]byte{1}}, {Scope: "b", ID: [16]byte{2}}},
+		Accepted: []string{"", "metrics"}, AcceptedSet: true,
 	}
 	meta := map[string][]byte{}
 	if err := r.Apply(meta); err != nil {
 		f.Fatal(err)
 	}
-	for i, k := range []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions} {
+	for i, k := range []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions, checkpoint.KeyAccepted} {
 		f.Add(uint8(i), meta[k])
 	}
 	f.Add(uint8(2), []byte{0xff, 0xff, 1})
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
-		key := []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions}[which%3]
+		key := []string{checkpoint.KeyFailure, checkpoint.KeyRefused, checkpoint.KeySessions, checkpoint.KeyAccepted}[which%4]
 		in := map[string][]byte{key: b}
 		var (
 			got checkpoint.Reserved

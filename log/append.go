@@ -89,6 +89,7 @@ func (l *Log) appendLocked(data []byte, o AppendOptions) (uint64, error) {
 	if err := l.outageLocked(1, o.AlwaysKept); err != nil {
 		return 0, err
 	}
+	l.appendGateLocked() // held.go: while held records are appended again
 	if err := l.prepareLocked(segment.RecordSize(typ, data)); err != nil {
 		return 0, err
 	}
@@ -137,6 +138,7 @@ func (l *Log) appendRecordsLocked(recs []Record, total int) (uint64, error) {
 	if err := l.outageLocked(len(recs), false); err != nil {
 		return 0, err
 	}
+	l.appendGateLocked() // held.go: while held records are appended again
 	if err := l.prepareLocked(total + segment.FrameHeaderSize); err != nil {
 		return 0, err
 	}
@@ -167,7 +169,7 @@ func (l *Log) prepareLocked(need int) error {
 			return fmt.Errorf("seglog: append: buffer full after failed writes: %w", l.mu.failErr)
 		}
 		roll := w.needsRoll(need, l.opts.SegmentSize)
-		if l.opts.MaxBytes > 0 {
+		if l.opts.MaxBytes > 0 || l.opts.MaxAge > 0 {
 			if retry, err := l.limitLocked(need, roll); err != nil {
 				return err
 			} else if retry {

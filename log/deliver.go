@@ -80,7 +80,7 @@ type State struct {
 	Cursor       uint64 // offset of the next record to send
 	First        uint64 // oldest record kept; above Cursor after a drop (DropPending)
 	Next         uint64 // offset the next append gets
-	PendingCount uint64 // records from Cursor to Next
+	PendingCount uint64 // records from Cursor to Next, held ones excepted
 	// Gaps counts the gaps Pending has handed out since Open, each
 	// occurrence once however often it is handed out again (a retry, a
 	// rewind); GapOffsets the offsets they cover.
@@ -100,6 +100,10 @@ type State struct {
 	DroppedSegments uint64
 	Refused         uint64
 	DropPending     uint64
+	// Held counts the records held because their type is not accepted
+	// (SetAcceptedTypes); HeldCounts gives them per type. They are not
+	// in PendingCount.
+	Held uint64
 }
 
 // State returns the current delivery state.
@@ -112,7 +116,8 @@ func (l *Log) State() State {
 func (l *Log) stateLocked() State {
 	st := l.mu.state
 	c := l.mu.limit
-	s := State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.mu.next - st.Cursor,
+	s := State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.labelsLocked(st.Cursor, l.mu.next),
+		Held: uint64(len(l.held.entries)),
 		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets,
 		DroppedUnsent: c.droppedUnsent, DroppedAcked: c.droppedAcked, DroppedSegments: c.dropSegments, Refused: c.refused}
 	if st.First > st.Cursor {
@@ -163,6 +168,10 @@ func (l *Log) PendingBytes(maxRecords, maxBytes int) (Batch, error) {
 }
 
 func (l *Log) pending(max, maxBytes int) (Batch, error) {
+	// Held records (held.go): one Pending at a time decides which offsets
+	// take no label; uncontended, this costs a lock.
+	l.held.io.Lock()
+	defer l.held.io.Unlock()
 	l.mu.Lock()
 	switch {
 	case l.mu.closed || l.mu.closing:
@@ -174,6 +183,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	}
 	seq, cursor, first := l.mu.state.Sequence, l.mu.state.Cursor, l.mu.state.First
 	pending := l.mu.next > cursor
+	hv := l.holdViewLocked() // nil without an accepted set
 	l.mu.Unlock()
 
 	b := Batch{Sequence: seq}
@@ -184,17 +194,29 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	}
 	next := cursor // offset of the next entry
 	entries, bytes := 0, 0
+	// skipped counts the held offsets passed, which take no label: the
+	// label of offset x is seq + (x - cursor) - skipped.
+	var skipped uint64
 	if first > cursor {
 		// The size limit dropped these records before they were sent.
 		n := min(first-cursor, room)
-		b.Gaps = append(b.Gaps, Gap{Offset: cursor, Count: n, Label: seq, Reason: GapDropped,
-			Detail: fmt.Sprintf("dropped by the size limit (Options.MaxBytes) before they were sent: offsets [%d, %d)", cursor, first)})
-		entries++
-		next += n
+		for _, r := range hv.runs(cursor, cursor+n) {
+			if !r.held {
+				if entries == max {
+					break
+				}
+				b.Gaps = append(b.Gaps, Gap{Offset: next, Count: r.n, Label: seq + (next - cursor) - skipped, Reason: GapDropped,
+					Detail: fmt.Sprintf("dropped by the %s before they were sent: offsets [%d, %d)", l.limitName(), cursor, first)})
+				entries++
+			} else {
+				skipped += r.n
+			}
+			next += r.n
+		}
 	}
 	var failed error
 	scan := l.scanFrom
-	if next-cursor == room {
+	if next-cursor-skipped == room || next < cursor+min(first-cursor, room) && first > cursor {
 		scan = func(uint64, walkFunc) {} // the dropped range took every label left
 	}
 	scan(next, func(rec Record, d *damage, err error) bool {
@@ -209,20 +231,29 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 			if d.from != next {
 				return false // released meanwhile by a concurrent Reset
 			}
-			n := min(d.to-d.from, room-(next-cursor))
-			if k := len(b.Gaps); k > 0 && b.Gaps[k-1].End() == d.from && b.Gaps[k-1].Reason == GapDamaged {
-				b.Gaps[k-1].Count += n // adjacent damage is one gap
-			} else {
-				if entries == max {
-					return false
+			n := min(d.to-d.from, room-(next-cursor-skipped))
+			for _, r := range hv.runs(d.from, d.from+n) { // held offsets are not damage
+				if r.held {
+					skipped += r.n
+				} else if k := len(b.Gaps); k > 0 && b.Gaps[k-1].End() == next && b.Gaps[k-1].Reason == GapDamaged {
+					b.Gaps[k-1].Count += r.n // adjacent damage is one gap
+				} else {
+					if entries == max {
+						return false
+					}
+					b.Gaps = append(b.Gaps, Gap{Offset: next, Count: r.n, Label: seq + (next - cursor) - skipped, Reason: GapDamaged, Detail: d.err.Error()})
+					entries++
 				}
-				b.Gaps = append(b.Gaps, Gap{Offset: d.from, Count: n, Label: seq + (d.from - cursor), Reason: GapDamaged, Detail: d.err.Error()})
-				entries++
+				next += r.n
 			}
-			next += n
 		default:
 			if rec.Offset != next {
 				return false // released meanwhile by a concurrent Reset
+			}
+			if hv.held(rec) { // a held record takes no label (held.go)
+				skipped++
+				next++
+				return true
 			}
 			if entries == max || (maxBytes > 0 && len(b.Records) > 0 && bytes+len(rec.Data) > maxBytes) {
 				return false
@@ -233,10 +264,13 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 			entries++
 			next++
 		}
-		return next-cursor < room
+		return next-cursor-skipped < room
 	})
 	if failed != nil {
 		return Batch{}, failed
+	}
+	if err := l.heldAfterPending(hv, next); err != nil {
+		return Batch{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -258,7 +292,10 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 		// high.
 		// After Open, the process before may have handed out as much
 		// as was pending then.
-		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor))
+		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor-skipped))
+		if next > l.held.handed {
+			l.held.handed = next // held.go: what may carry labels
+		}
 		for _, g := range b.Gaps {
 			l.reportGapLocked(g)
 		}
@@ -302,11 +339,11 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 		return AckResult{}, err
 	}
 	old := l.mu.state
-	sent := uint64(l.mu.next - old.Cursor)
+	sent := l.labelsLocked(old.Cursor, l.mu.next) // held records take no label
 	if l.mu.sent >= 0 {
 		sent = uint64(l.mu.sent)
 	}
-	st, branch := applyAck(old, nextExpected, sent)
+	st, branch := l.applyAckLocked(old, nextExpected, sent)
 	if branch == AckNormal && (l.opts.KeepAcked > 0 || l.opts.KeepAckedBytes > 0) {
 		st.First = l.keepWindowLocked(old, st)
 	}

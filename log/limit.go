@@ -146,7 +146,17 @@ func (l *Log) releasedBytes(n int64) {
 // may release l.mu, and then returns retry: the caller looks at the log
 // again. It returns neither when the bytes fit.
 func (l *Log) limitLocked(need int, roll bool) (retry bool, err error) {
+	if aged := l.agedLocked(); aged > 0 { // age.go
+		if l.opts.Limit != LimitDrop {
+			l.mu.limit.refused++
+			return false, fmt.Errorf("%w: the oldest segment was last written more than Options.MaxAge (%s) ago", ErrFull, l.opts.MaxAge)
+		}
+		return true, l.dropLocked(need, roll)
+	}
 	max := l.opts.MaxBytes
+	if max == 0 {
+		return false, nil // an age limit alone
+	}
 	if int64(need)+segment.FrameHeaderSize+segment.HeaderSize > max-l.opts.SegmentSize {
 		// It would not fit beside one other segment.
 		return false, fmt.Errorf("seglog: append: %w: a record of %d bytes cannot fit under Options.MaxBytes (%d) beside a segment of %d", ErrTooLarge, need, max, l.opts.SegmentSize)
@@ -193,12 +203,16 @@ func (l *Log) dropLocked(need int, roll bool) error {
 		return err
 	}
 	excess := l.usedAfterLocked(need, roll) - l.opts.MaxBytes
-	if excess <= 0 {
+	aged := l.agedLocked() // segments past Options.MaxAge (age.go)
+	if l.opts.MaxBytes == 0 {
+		excess = 0
+	}
+	if excess <= 0 && aged == 0 {
 		return nil // an Ack or another drop made room meanwhile
 	}
 	segs := l.mu.segs
 	k := 0
-	for k < len(segs)-1 && excess > 0 {
+	for k < len(segs)-1 && (excess > 0 || k < aged) {
 		excess -= l.sealedBytesLocked(segs[k])
 		k++
 	}
@@ -227,11 +241,11 @@ func (l *Log) dropLocked(need int, roll bool) error {
 	c := l.mu.limit
 	c.dropSegments += uint64(k)
 	if old.Cursor > old.First {
-		c.droppedAcked += min(to, old.Cursor) - old.First
+		c.droppedAcked += l.labelsLocked(old.First, min(to, old.Cursor)) // held records are not dropped (held.go)
 	}
 	from := max(old.Cursor, old.First)
 	if to > from {
-		c.droppedUnsent += to - from
+		c.droppedUnsent += l.labelsLocked(from, to)
 	}
 	st.Meta = maps.Clone(st.Meta)
 	if st.Meta == nil {
@@ -249,7 +263,7 @@ func (l *Log) dropLocked(need int, roll bool) error {
 	if to > from {
 		l.logger.Warn("seglog: size limit dropped unsent records; Pending reports them as a gap",
 			"dir", l.dir, "from", from, "to", to, "first_label", old.Sequence+(from-old.Cursor),
-			"labels", to-from, "segments", k, "max_bytes", l.opts.MaxBytes)
+			"labels", to-from, "segments", k, "max_bytes", l.opts.MaxBytes, "max_age", l.opts.MaxAge)
 	} else {
 		l.logger.Info("seglog: size limit dropped acknowledged records kept for a resend",
 			"dir", l.dir, "to", to, "segments", k, "max_bytes", l.opts.MaxBytes)

@@ -123,6 +123,7 @@ type Log struct {
 	readFirst  atomic.Uint64
 	readClosed atomic.Bool
 	recovery   Recovery
+	held       heldState     // the accepted types and the held records (held.go)
 	stop       chan struct{} // stops flushLoop
 	done       chan struct{} // closed when flushLoop has returned
 	kick       chan struct{} // asks flushLoop to write the buffer
@@ -195,6 +196,7 @@ func (l *Log) writableLocked() error {
 // that returned before is synced. A read under way finishes with the
 // segment it holds; later reads fail with ErrClosed.
 func (l *Log) Close() error {
+	defer l.closeHeld() // after stateMu is released: held.io comes first
 	// Taken first, as Ack, Reset and SetMeta do: a state save under way
 	// finishes, and schedules its deletions, before Close waits for them.
 	l.stateMu.Lock()

@@ -43,6 +43,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 		}
 		if err == nil {
 			l.mu.sentFloor = int(l.mu.next - l.mu.state.Cursor)
+			err = l.openHeld() // held.go; counts sentFloor in labels
+		}
+		if err == nil {
 			break
 		}
 		l.closeFiles()
@@ -245,6 +248,9 @@ func (l *Log) closeFiles() {
 	}
 	if l.ckpt != nil {
 		l.ckpt.Close()
+	}
+	if l.held.f != nil {
+		l.held.f.Close()
 	}
 	if l.lock != nil {
 		l.lock.Close()

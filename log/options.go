@@ -115,8 +115,18 @@ type Options struct {
 	// docs/protocol.md, "Size limit".
 	MaxBytes int64
 
-	// Limit is what an append does at MaxBytes. Default LimitRefuse.
+	// Limit is what an append does at MaxBytes or MaxAge. Default
+	// LimitRefuse.
 	Limit LimitPolicy
+
+	// MaxAge, if positive, is an age limit: once the oldest sealed segment
+	// was last written more than MaxAge ago (its file's modification
+	// time), an append is refused with ErrFull (LimitRefuse) or first
+	// drops the sealed segments that old, unsent records included, which
+	// Pending hands out as a GapDropped gap (LimitDrop), as for MaxBytes.
+	// The active segment never counts. Default 0: no age limit. See
+	// docs/protocol.md, "Size limit".
+	MaxAge time.Duration
 
 	// KeepAcked is the window of acknowledged records kept for a resend:
 	// after an Ack that moves the cursor forward (AckNormal), the last
@@ -185,6 +195,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.Limit != LimitRefuse && opts.Limit != LimitDrop {
 		return opts, fmt.Errorf("seglog: unknown limit policy %d", opts.Limit)
+	}
+	if opts.MaxAge < 0 {
+		return opts, fmt.Errorf("seglog: negative MaxAge %s", opts.MaxAge)
 	}
 	if opts.FailureWindow < 0 {
 		return opts, fmt.Errorf("seglog: negative FailureWindow %s", opts.FailureWindow)

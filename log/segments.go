@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/seglog/seglog/index"
@@ -42,8 +43,10 @@ type segFile struct {
 	indexBytes int64
 
 	// diskBytes is a sealed segment's file size for Options.MaxBytes,
-	// 0 until read; guarded by Log.mu.
+	// 0 until read; sealedAt its modification time for Options.MaxAge,
+	// zero until read. Guarded by Log.mu.
 	diskBytes int64
+	sealedAt  time.Time
 }
 
 // fileSalt returns the salt of the segment file's current life.

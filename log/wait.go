@@ -20,7 +20,7 @@ func (l *Log) WaitPending(ctx context.Context) error {
 		case l.opts.ReadOnly:
 			l.mu.Unlock()
 			return ErrReadOnly
-		case l.mu.state.Cursor < l.mu.next:
+		case l.labelsLocked(l.mu.state.Cursor, l.mu.next) > 0: // held records do not count
 			l.mu.Unlock()
 			return nil
 		}

@@ -23,6 +23,7 @@ type dumpOptions struct {
 	typSet        bool
 	payload       string
 	follow        bool
+	held          bool
 	followTimeout time.Duration
 	poll          time.Duration
 }
@@ -35,6 +36,7 @@ func (o *dumpOptions) flags(cmd *cobra.Command, follow bool) {
 	f.StringVar(&o.typ, "type", "", `print only records of this type ("" for untyped ones)`)
 	f.StringVar(&o.payload, "payload", payloadAuto, "payload encoding: auto, text, hex, base64 or none")
 	if follow {
+		f.BoolVar(&o.held, "held", false, "print the held records (of types the peer does not accept), with their original offsets, instead of the log's")
 		f.BoolVarP(&o.follow, "follow", "f", false, "keep printing records as they are appended, like tail -f")
 		f.DurationVar(&o.followTimeout, "follow-timeout", 0, "with --follow, stop after this long without a new record (0: never)")
 		f.DurationVar(&o.poll, "poll", 100*time.Millisecond, "with --follow, how often to look for new records")
@@ -126,6 +128,9 @@ func (a *app) dump(dir string, o dumpOptions) error {
 	defer l.Close()
 	w := bufio.NewWriterSize(a.stdout, 64<<10)
 	defer w.Flush()
+	if o.held {
+		return a.dumpHeld(w, l, o)
+	}
 
 	off := o.from
 	if first := l.FirstOffset(); off < first && o.from > 0 {

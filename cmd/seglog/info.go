@@ -80,6 +80,9 @@ type jsonInfo struct {
 	Note           string         `json:"note,omitempty"`
 	// SizeLimit is set once the size limit has dropped records.
 	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
+
+	// Held is set once the log has an accepted set or held records.
+	Held *jsonHeld `json:"held_types,omitempty"`
 }
 
 func (a *app) info(dir string) error {
@@ -139,6 +142,9 @@ func (a *app) info(dir string) error {
 	j.Problems = []string{}
 	if ck.Present && ck.Err == nil {
 		reservedInfo(&j, ck.State, ck.Info.File)
+		if j.Held = a.heldInfo(dir); j.Held != nil && j.Delivery != nil {
+			j.Delivery.Pending = j.Held.pending // held records are not pending
+		}
 	}
 	for _, sg := range li.Segments {
 		if sg.Problem != "" {
@@ -191,6 +197,7 @@ func (a *app) info(dir string) error {
 		}
 		fmt.Fprintf(w, "metadata\t%s\n", keys)
 		printReserved(w, &j)
+		printHeld(w, j.Held)
 		saved := ""
 		if j.Checkpoint.AgeSeconds != nil {
 			saved = fmt.Sprintf(", saved %s ago", time.Duration(*j.Checkpoint.AgeSeconds*1e9).Round(time.Second))

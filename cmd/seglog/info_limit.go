@@ -49,8 +49,12 @@ func sizeLimitLine(j *jsonSizeLimit, st checkpoint.State) string {
 	if j.Error != "" {
 		return "cannot read the drop record: " + j.Error
 	}
-	s := fmt.Sprintf("dropped %s unsent and %s acknowledged (%s) under a cap of %s",
-		plural(int(j.DroppedUnsent), "record", "records"), comma(j.DroppedAcked), plural(int(j.DroppedSegments), "segment", "segments"), size(j.MaxBytes))
+	cap := "under a cap of " + size(j.MaxBytes)
+	if j.MaxBytes == 0 {
+		cap = "by the age limit (no size cap)"
+	}
+	s := fmt.Sprintf("dropped %s unsent and %s acknowledged (%s) %s",
+		plural(int(j.DroppedUnsent), "record", "records"), comma(j.DroppedAcked), plural(int(j.DroppedSegments), "segment", "segments"), cap)
 	if j.DropPending > 0 {
 		s += fmt.Sprintf("; offsets [%d, %d) are dropped and go to the peer next as a gap, labels [%d, %d)",
 			st.Cursor, st.First, st.Sequence, st.Sequence+j.DropPending)

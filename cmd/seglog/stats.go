@@ -65,6 +65,9 @@ type jsonStats struct {
 	Warnings         int                 `json:"warnings"`
 	// SizeLimit is set once the size limit has dropped records (as in info).
 	SizeLimit *jsonSizeLimit `json:"size_limit,omitempty"`
+	// Held is set once the log has an accepted set or held records (as in
+	// info); the held records are not in the figures above.
+	Held *jsonHeld `json:"held_types,omitempty"`
 }
 
 func (a *app) stats(dir string, progress bool) error {
@@ -96,6 +99,7 @@ func (a *app) stats(dir string, progress bool) error {
 	ckst, _, ckerr := checkpoint.Read(vfs.Default, dir)
 	if ckerr == nil {
 		j.SizeLimit = sizeLimitInfo(ckst)
+		j.Held = a.heldInfo(dir)
 	}
 	if a.json {
 		if err := writeJSON(a.stdout, j); err != nil {
@@ -111,6 +115,7 @@ func (a *app) stats(dir string, progress bool) error {
 		if j.SizeLimit != nil {
 			fmt.Fprintf(w, "size limit\t%s\n", sizeLimitLine(j.SizeLimit, ckst))
 		}
+		printHeld(w, j.Held)
 		w.Flush()
 
 		fmt.Fprintf(a.stdout, "\nsize histogram (bytes)\n")

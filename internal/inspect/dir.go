@@ -31,7 +31,7 @@ type Dir struct {
 	Orphans  []string      // index files whose segment is gone
 	Temps    []string      // stale temporary files (*.tmp)
 	Backups  []string      // directories left by earlier repairs
-	Other    []string      // anything else, LOCK excepted
+	Other    []string      // anything else, LOCK and the held store excepted
 }
 
 // SegmentFile is one segment file of a listing.
@@ -112,7 +112,7 @@ func readDir(fsys vfs.FS, dir string) (*Dir, error) {
 			d.Slots = append(d.Slots, n)
 		case strings.HasSuffix(n, ".tmp"):
 			d.Temps = append(d.Temps, n)
-		case n == seglog.LockFile:
+		case n == seglog.LockFile, n == seglog.HeldFile:
 		default:
 			d.Other = append(d.Other, n)
 		}

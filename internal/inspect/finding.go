@@ -63,6 +63,9 @@ const (
 	CodeTempFile           = "temp_file"    // a stale temporary file
 	CodeOrphanIndex        = "orphan_index" // an index file whose segment is gone
 	CodeReadError          = "read_error"   // an I/O error
+	// CodeHeldStore: the held store (records of types not accepted) is
+	// not one, was torn by a crash, or judged offsets past the log's end.
+	CodeHeldStore = "held_store"
 )
 
 // Range is a half-open run of offsets [From, To). To is nil when the end is

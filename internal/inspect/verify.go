@@ -14,6 +14,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
+	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
@@ -398,6 +399,7 @@ func (r *Report) logChecks(last *SegmentScan, emit func(Finding)) {
 			emit(Finding{Severity: sev, Code: CodeCheckpointRange, File: baseName(ck.Info.File), Message: msg})
 		}
 	}
+	r.heldChecks(emit)
 	for _, n := range r.Dir.Temps {
 		emit(Finding{Severity: Warning, Code: CodeTempFile, File: n, Message: "stale temporary file; repair removes it"})
 	}
@@ -411,6 +413,31 @@ func (r *Report) logChecks(last *SegmentScan, emit func(Finding)) {
 			sev = Info
 		}
 		emit(Finding{Severity: sev, Code: CodeOrphanIndex, File: n, Message: "index file without its segment; the next writer open or repair removes it"})
+	}
+}
+
+// heldChecks checks the held store, if the log has one: readable, not torn
+// (a writer's Open cuts a torn write), and not past the end of the log.
+func (r *Report) heldChecks(emit func(Finding)) {
+	h, err := seglog.ReadHeldStoreFS(r.Dir.fs, r.Dir.Path)
+	switch {
+	case err != nil:
+		emit(Finding{Severity: Error, Code: CodeHeldStore, File: seglog.HeldFile, Message: stripDir(err.Error(), r.Dir.Path)})
+		return
+	case !h.Present:
+		return
+	}
+	if h.Torn != "" {
+		sev := Warning
+		if r.Live {
+			sev = Info // the writer may be writing it
+		}
+		emit(Finding{Severity: sev, Code: CodeHeldStore, File: seglog.HeldFile,
+			Message: fmt.Sprintf("the held store ends in a torn write (%s); the next writer open cuts it at byte %d", h.Torn, h.TornAt)})
+	}
+	if h.Frontier > r.Next && r.NextKnown && !r.Live {
+		emit(Finding{Severity: Error, Code: CodeHeldStore, File: seglog.HeldFile,
+			Message: fmt.Sprintf("the held store has judged offsets up to %d, past the end of the log (%d); a writer's Open refuses it", h.Frontier, r.Next)})
 	}
 }
 

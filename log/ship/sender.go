@@ -43,6 +43,19 @@ type Options struct {
 	// OnAcceptedTypes is called with the peer's accepted types when an
 	// answer carries them (Reply.AcceptedTypes non-nil).
 	OnAcceptedTypes func([]string)
+	// ApplyAcceptedTypes makes the Sender give the peer's accepted types
+	// (Reply.AcceptedTypes non-nil) to Log.SetAcceptedTypes, before
+	// OnAcceptedTypes: records of other types are then held until the
+	// peer accepts them. Default off: the application decides.
+	ApplyAcceptedTypes bool
+	// NoFailureRecords stops the Sender from recording its exchanges in
+	// the log's failure window. By default an exchange that got no answer
+	// calls Log.RecordExchangeFailure (with the time of the failure) and
+	// one whose answer was applied calls Log.RecordExchangeSuccess, so
+	// that Options.FailureWindow of the log works, and the count of the
+	// records it refused (Batch.Refused) reaches the peer and is then
+	// cleared.
+	NoFailureRecords bool
 
 	// Logger receives failures (at Warn, once per run of failures) and
 	// resyncs. Default slog.Default().
@@ -90,7 +103,9 @@ type Exchange struct {
 	Gaps     uint64        // labels of the batch taken by gaps
 	Duration time.Duration // from taking the batch to applying the answer
 	// Stage is where a failure happened: "pending" (taking the batch),
-	// "send" (no answer) or "ack" (applying the answer); "" on success.
+	// "send" (no answer) or "ack" (applying the answer: Ack, and the
+	// failure window and accepted types the Sender records); "" on
+	// success.
 	Stage string
 	Err   error
 	// Failures counts the failures in a row, this one included; 0 on
@@ -102,6 +117,9 @@ type Exchange struct {
 	// the answer confirmed for the first time.
 	Shipped      int
 	ShippedBytes int64
+	// Refused is the batch's notice of records the log refused during an
+	// ended outage (Batch.Refused); 0 if none.
+	Refused uint64
 }
 
 // Stats are a Sender's counters since it was made.
@@ -189,13 +207,13 @@ func (s *Sender) exchange(ctx context.Context) (Exchange, error) {
 	if err != nil {
 		return Exchange{Stage: "pending"}, fmt.Errorf("take batch: %w", err)
 	}
-	if b.Empty() {
+	if b.Empty() && b.Refused == 0 { // a notice of refused records goes alone
 		if err := s.log.WaitPending(ctx); err != nil && ctx.Err() == nil {
 			return Exchange{Stage: "pending"}, err
 		}
 		return Exchange{}, nil
 	}
-	ex := Exchange{Sequence: b.Sequence, Records: len(b.Records)}
+	ex := Exchange{Sequence: b.Sequence, Records: len(b.Records), Refused: b.Refused}
 	for _, r := range b.Records {
 		ex.Bytes += int64(len(r.Data))
 	}
@@ -205,9 +223,25 @@ func (s *Sender) exchange(ctx context.Context) (Exchange, error) {
 	reply, err := s.sink.Send(ctx, b)
 	if err != nil {
 		ex.Stage, ex.Duration = "send", time.Since(start)
+		if !s.opts.NoFailureRecords && ctx.Err() == nil {
+			if rerr := s.log.RecordExchangeFailure(time.Now()); rerr != nil {
+				err = fmt.Errorf("%w (and recording the failure: %v)", err, rerr)
+			}
+		}
 		return ex, fmt.Errorf("send batch %d+%d: %w", b.Sequence, b.Len(), err)
 	}
 	res, err := s.log.Ack(reply.Next)
+	if err == nil && !s.opts.NoFailureRecords {
+		// Ends a run of failures, and takes off the notice b carried.
+		if err = s.log.RecordExchangeSuccess(); err != nil {
+			err = fmt.Errorf("record the success: %w", err)
+		}
+	}
+	if err == nil && s.opts.ApplyAcceptedTypes && reply.AcceptedTypes != nil {
+		if err = s.log.SetAcceptedTypes(reply.AcceptedTypes); err != nil {
+			err = fmt.Errorf("set the accepted types %q: %w", reply.AcceptedTypes, err)
+		}
+	}
 	ex.Duration = time.Since(start)
 	if err != nil {
 		ex.Stage = "ack"

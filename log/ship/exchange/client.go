@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,6 +123,9 @@ func (c *Client) Send(ctx context.Context, b seglog.Batch) (ship.Reply, error) {
 	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("Content-Encoding", "zstd")
 	req.Header.Set("Accept", "application/json")
+	if b.Refused > 0 {
+		req.Header.Set(HeaderRefused, strconv.FormatUint(b.Refused, 10))
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return ship.Reply{}, err

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,7 +58,11 @@ type Stored struct {
 	GapLabels  uint64 // gap labels newly stored (as marker records)
 	Duplicates uint64 // labels of the batch the inbox already held
 	Entries    int    // records and gaps in the request
-	Duration   time.Duration
+	// Refused is the agent's notice of records its log refused during an
+	// outage (the Seglog-Refused header); the inbox adds it to its total
+	// (Server.Refused).
+	Refused  uint64
+	Duration time.Duration
 }
 
 // Server is the server side of the HTTP exchange, an http.Handler. It
@@ -178,6 +183,39 @@ func (s *Server) Next(agent string) (uint64, error) {
 	return l.NextOffset(), nil
 }
 
+// RefusedMeta is the inbox metadata key (Log.Meta) holding the total of
+// the agent's notices of refused records, in decimal.
+const RefusedMeta = "exchange.refused"
+
+// Refused returns the total of the agent's notices of records its log
+// refused during outages (Batch.Refused), as the inbox stored them. A
+// notice the agent sent again because the answer was lost counts again.
+func (s *Server) Refused(agent string) (uint64, error) {
+	in, err := s.inbox(agent)
+	if err != nil {
+		return 0, err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	l, err := s.openLocked(agent, in)
+	if err != nil {
+		return 0, err
+	}
+	return refusedTotal(l)
+}
+
+func refusedTotal(l *seglog.Log) (uint64, error) {
+	v, ok := l.Meta(RefusedMeta)
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("inbox %s: metadata %q: %v", l.Dir(), RefusedMeta, err)
+	}
+	return n, nil
+}
+
 // errTooLarge marks a body over a limit: 413.
 var errTooLarge = errors.New("request body too large")
 
@@ -257,6 +295,13 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, agent string
 		return st, refuse(http.StatusBadRequest, "%v", err)
 	}
 	st.Sequence, st.Entries = wb.Sequence, len(wb.Entries)
+	if h := r.Header.Get(HeaderRefused); h != "" {
+		n, err := strconv.ParseUint(h, 10, 64)
+		if err != nil {
+			return st, refuse(http.StatusBadRequest, "header %s: %q is not a count", HeaderRefused, h)
+		}
+		st.Refused = n
+	}
 
 	in, err := s.inbox(agent)
 	if err != nil {
@@ -275,6 +320,16 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, agent string
 		_ = l.Close()
 		in.log = nil
 		return st, refuse(http.StatusInternalServerError, "store: %v", err)
+	}
+	if st.Refused > 0 {
+		total, err := refusedTotal(l)
+		if err == nil {
+			err = l.SetMeta(RefusedMeta, strconv.AppendUint(nil, total+st.Refused, 10))
+		}
+		if err != nil {
+			return st, refuse(http.StatusInternalServerError, "store the notice of %d refused records: %v", st.Refused, err)
+		}
+		s.opts.Logger.Warn("seglog/exchange: the agent's log refused records during an outage", "agent", agent, "refused", st.Refused, "total", total+st.Refused)
 	}
 	return st, nil
 }

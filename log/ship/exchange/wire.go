@@ -31,6 +31,12 @@ const (
 	MaxGapDetail = 4096
 )
 
+// HeaderRefused is the request header carrying the batch's notice of
+// records the agent's log refused during an outage (Batch.Refused), in
+// decimal; absent when there is none. It is outside the body, whose
+// format it leaves as it is.
+const HeaderRefused = "Seglog-Refused"
+
 // ReservedTypePrefix starts the record types the server writes itself
 // into an inbox (GapType); records an agent sends may not use it.
 const ReservedTypePrefix = "seglog."

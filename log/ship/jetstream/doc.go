@@ -27,6 +27,17 @@
 //
 // so a consumer sees every label exactly once, as a record or inside a gap.
 //
+// A batch's notice that the log refused records during an outage (its
+// failure window, seglog.Batch.Refused) becomes one message before the
+// batch's entries, with an empty body, no Nats-Msg-Id, the Seglog-Log
+// header, Seglog-Label set to the label of the entry after it, and
+//
+//	Seglog-Refused  the number of records refused
+//
+// It takes no label (Entry.End is its label). A notice whose answer was
+// lost is published again with the batch's resend, so a consumer may count
+// the same refusals twice, never none.
+//
 // # Exactly once and in order
 //
 // The sink keeps no bookkeeping of its own: the stream is the truth. Before

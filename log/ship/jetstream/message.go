@@ -19,6 +19,11 @@ const (
 	HeaderGap       = "Seglog-Gap"
 	HeaderGapReason = "Seglog-Gap-Reason"
 	HeaderGapDetail = "Seglog-Gap-Detail"
+	// HeaderRefused marks a notice: a message without a label of its own
+	// (it carries the label of the entry that follows it) telling that
+	// the log refused this many records during an outage
+	// (Batch.Refused). It has no body and no Nats-Msg-Id.
+	HeaderRefused = "Seglog-Refused"
 
 	hdrMsgID = "Nats-Msg-Id"
 )
@@ -97,8 +102,19 @@ func fromHeaderText(v string) (string, error) {
 	return strconv.Unquote(v)
 }
 
-// Entry is a message the sink published, decoded: a record or a gap
-// notice. Consumers of the stream can use ParseMsg to read them.
+// notice builds the message telling that the log refused n records, placed
+// before the entry labelled label.
+func (s *Sink) notice(label, n uint64) *nats.Msg {
+	m := &nats.Msg{Subject: s.subject, Header: nats.Header{}}
+	m.Header.Set(HeaderLog, s.opts.LogID)
+	m.Header.Set(HeaderLabel, strconv.FormatUint(label, 10))
+	m.Header.Set(HeaderRefused, strconv.FormatUint(n, 10))
+	return m
+}
+
+// Entry is a message the sink published, decoded: a record, a gap notice,
+// or a notice of refused records. Consumers of the stream can use ParseMsg
+// to read them.
 type Entry struct {
 	Log    string
 	Label  uint64
@@ -108,10 +124,18 @@ type Entry struct {
 	Gap    uint64 // labels the gap notice covers; 0 for a record
 	Reason string // gap reason
 	Detail string // gap detail
+	// Refused, when not zero, makes the entry a notice that the log
+	// refused this many records during an outage; it takes no label, and
+	// Label is the label of the entry after it. A notice sent again
+	// because its answer was lost is stored again.
+	Refused uint64
 }
 
 // End returns the label after the entry.
 func (e Entry) End() uint64 {
+	if e.Refused > 0 {
+		return e.Label
+	}
 	if e.Gap > 0 {
 		return e.Label + e.Gap
 	}
@@ -130,6 +154,13 @@ func ParseMsg(h nats.Header, data []byte) (Entry, error) {
 	}
 	if e.Label, err = strconv.ParseUint(h.Get(HeaderLabel), 10, 64); err != nil {
 		return Entry{}, fmt.Errorf("header %s: %w", HeaderLabel, err)
+	}
+	if v := h.Get(HeaderRefused); v != "" {
+		if e.Refused, err = strconv.ParseUint(v, 10, 64); err != nil || e.Refused == 0 {
+			return Entry{}, fmt.Errorf("header %s: bad count %q", HeaderRefused, v)
+		}
+		e.Data = nil
+		return e, nil
 	}
 	if e.Offset, err = strconv.ParseUint(h.Get(HeaderOffset), 10, 64); err != nil {
 		return Entry{}, fmt.Errorf("header %s: %w", HeaderOffset, err)

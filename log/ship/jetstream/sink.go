@@ -124,6 +124,17 @@ func (s *Sink) Send(ctx context.Context, b seglog.Batch) (ship.Reply, error) {
 			return ship.Reply{}, err
 		}
 	}
+	from := b.Sequence
+	if s.known {
+		from = s.next
+	}
+	if b.Refused > 0 {
+		// The notice of refused records goes first, whatever the stream
+		// already holds of the batch.
+		if err := s.publishNotice(ctx, from, b.Refused); err != nil {
+			return ship.Reply{}, err
+		}
+	}
 	if s.known {
 		if b.Sequence > s.next {
 			// The stream lacks labels before the batch: ask for them.
@@ -133,10 +144,6 @@ func (s *Sink) Send(ctx context.Context, b seglog.Batch) (ship.Reply, error) {
 			// All of it is in the stream already (a resend).
 			return ship.Reply{Next: b.Next()}, nil
 		}
-	}
-	from := b.Sequence
-	if s.known {
-		from = s.next
 	}
 	err := s.publish(ctx, b, from)
 	if err == nil {
@@ -250,6 +257,28 @@ func (s *Sink) publishShared(ctx context.Context, b seglog.Batch, from uint64) e
 			return fmt.Errorf("jetstream sink: label %s is a duplicate of stream sequence %d", m.Header.Get(HeaderLabel), a.Sequence)
 		}
 		s.lastSeq, s.next, s.known = a.Sequence, end, true
+	}
+	return nil
+}
+
+// publishNotice publishes the notice that the log refused n records,
+// labelled label (the label of the entry after it), expecting the last
+// sequence as the entries do.
+func (s *Sink) publishNotice(ctx context.Context, label, n uint64) error {
+	opt := jetstream.WithExpectLastSequence(s.lastSeq)
+	if s.opts.SharedStream {
+		opt = jetstream.WithExpectLastSequencePerSubject(s.lastSeq)
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.opts.AckTimeout)
+	a, err := s.js.PublishMsg(pctx, s.notice(label, n), opt)
+	cancel()
+	if err != nil {
+		s.synced = false
+		return fmt.Errorf("jetstream sink: publish the notice of %d refused records: %w", n, err)
+	}
+	s.lastSeq = a.Sequence
+	if !s.known {
+		s.known, s.next = true, label
 	}
 	return nil
 }
