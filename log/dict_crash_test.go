@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
 	"github.com/seglog/seglog/segment/dict"

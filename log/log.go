@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 	"github.com/seglog/seglog/segment/dict"
 )
@@ -296,8 +295,6 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
-
-var timeNewTicker = time.NewTicker
 
 // setStateLocked adopts a delivery state.
 func (l *Log) setStateLocked(st checkpoint.State) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 	"github.com/seglog/seglog/segment/dict"
 )
@@ -91,8 +91,7 @@ func (l *Log) open() error {
 	// before reading the checkpoint sees every segment the checkpoint
 	// keeps (those deleted in between lie wholly before its first offset
 	// and are dropped below).
-	// A writer holds the lock: nothing changes the directory meanwhile,
-	// and the one listing serves the checkpoint too.
+	// A writer holds the lock: nothing changes the directory meanwhile.
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
@@ -107,7 +106,7 @@ func (l *Log) open() error {
 	if ro {
 		st, _, err = checkpoint.Read(l.fs, l.dir)
 	} else {
-		l.ckpt, st, err = checkpoint.OpenListed(l.fs, l.dir, names, l.opts.FileMode)
+		l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
 	}
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -159,8 +159,10 @@ type Options struct {
 	// Logger receives recovery and error reports. Default slog.Default().
 	Logger *slog.Logger
 
-	// FS is the filesystem the log uses. Default the operating system's.
-	// Tests substitute one that simulates crashes and injects errors.
+	// FS is the filesystem the log uses. Default vfs.Default, the
+	// operating system's. Package vfs documents what an implementation
+	// must guarantee; tests substitute one that simulates crashes and
+	// injects errors.
 	FS vfs.FS
 
 	// FailureWindow, if positive, makes appends fail with ErrOutage once

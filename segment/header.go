@@ -89,13 +89,13 @@ func appendFileHeader(dst []byte, v uint16, base uint64, flags uint16, salt Salt
 // file names the file in errors.
 func ParseFileHeader(file string, h []byte) (FileHeader, error) {
 	if len(h) < HeaderSize {
-		return FileHeader{}, corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
+		return FileHeader{}, Corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
 	}
 	if string(h[0:8]) != Magic {
-		return FileHeader{}, corruptf(file, 0, "bad magic %q", h[0:8])
+		return FileHeader{}, Corruptf(file, 0, "bad magic %q", h[0:8])
 	}
 	if sum := binary.LittleEndian.Uint64(h[24:]); sum != xxhash.Sum64(h[:24]) {
-		return FileHeader{}, corruptf(file, 24, "header checksum mismatch")
+		return FileHeader{}, Corruptf(file, 24, "header checksum mismatch")
 	}
 	fh := FileHeader{
 		Version: binary.LittleEndian.Uint16(h[8:]),
@@ -106,17 +106,17 @@ func ParseFileHeader(file string, h []byte) (FileHeader, error) {
 	switch fh.Version {
 	case 1:
 		if fh.Salt != 0 {
-			return FileHeader{}, corruptf(file, 12, "version 1 header with reserved bytes %#x", uint32(fh.Salt))
+			return FileHeader{}, Corruptf(file, 12, "version 1 header with reserved bytes %#x", uint32(fh.Salt))
 		}
 	case VersionSalted, Version:
 		if fh.Salt == 0 {
-			return FileHeader{}, corruptf(file, 12, "version %d header with a zero salt", fh.Version)
+			return FileHeader{}, Corruptf(file, 12, "version %d header with a zero salt", fh.Version)
 		}
 	default:
 		return FileHeader{}, fmt.Errorf("%s: segment format version %d not supported (this build reads versions 1 to %d)", file, fh.Version, Version)
 	}
 	if fh.Flags&^knownFileFlags != 0 {
-		return FileHeader{}, corruptf(file, 10, "unknown header flags %#x", fh.Flags)
+		return FileHeader{}, Corruptf(file, 10, "unknown header flags %#x", fh.Flags)
 	}
 	return fh, nil
 }

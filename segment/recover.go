@@ -46,7 +46,7 @@ func ScanTailDicts(f io.ReaderAt, file string, salt Salt, dicts DictSource, pos,
 	badBody := false
 	for s.Next() {
 		if err := CheckBody(s.Body(), s.hdr.Count); err != nil {
-			s.err = corruptf(file, s.Pos(), "%v", err)
+			s.err = Corruptf(file, s.Pos(), "%v", err)
 			badBody = true
 			break
 		}
@@ -77,19 +77,11 @@ func ScanTailDicts(f io.ReaderAt, file string, salt Salt, dicts DictSource, pos,
 		return t
 	}
 	if proof, ok := durableAfter(f, file, salt, t.End, size, t.Next); ok {
-		t.Corrupt = corruptf(file, t.End, "%v; the frame at %d proves this region was synced", reason(err), proof)
+		t.Corrupt = Corruptf(file, t.End, "%v; the frame at %d proves this region was synced", Reason(err), proof)
 		return t
 	}
 	t.Torn = size - t.End
 	return t
-}
-
-func reason(err error) string {
-	var ce *CorruptError
-	if errors.As(err, &ce) {
-		return ce.Reason
-	}
-	return err.Error()
 }
 
 // durableAfter looks for a valid frame after the damage at position p, at

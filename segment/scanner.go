@@ -70,14 +70,6 @@ func (s *Scanner) Reset(f io.ReaderAt, file string, salt Salt, pos, end int64, n
 // *DictError.
 func (s *Scanner) SetDicts(d DictSource) { s.dicts = d }
 
-// SetEnd moves the end of the scan, for following a file that grows.
-func (s *Scanner) SetEnd(end int64) {
-	s.end = end
-	if errors.Is(s.err, ErrIncomplete) {
-		s.err = nil
-	}
-}
-
 // window returns the n bytes at pos, reading ahead into the buffer.
 func (s *Scanner) window(pos int64, n int) ([]byte, error) {
 	if pos >= s.bufPos && pos+int64(n) <= s.bufPos+int64(len(s.buf)) {
@@ -121,7 +113,7 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	if h.Base != s.next {
-		s.err = corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
+		s.err = Corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
 		return false
 	}
 	fb, err := s.window(s.pos, int(h.Size()))
@@ -141,7 +133,7 @@ func (s *Scanner) Next() bool {
 	}
 	raw, err := DecompressDict(h.Codec, d, s.raw, body, h.RawLen)
 	if err != nil {
-		s.err = corruptf(s.file, s.pos, "%v", err)
+		s.err = Corruptf(s.file, s.pos, "%v", err)
 		return false
 	}
 	if h.Codec != CodecNone {

@@ -2,10 +2,9 @@ package inspect
 
 import (
 	"fmt"
-	"os"
 	"slices"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 	"github.com/seglog/seglog/segment/dict"
 )
@@ -42,9 +41,9 @@ func isDictName(n string) bool {
 	return ok
 }
 
-// openDicts loads the dictionaries of the log in dir.
-func openDicts(dir string, names []string) *dict.Store {
-	s, err := dict.Open(vfs.Default, dir, names)
+// openDicts loads the dictionaries of the log in dir, through fsys.
+func openDicts(fsys vfs.FS, dir string, names []string) *dict.Store {
+	s, err := dict.Open(fsys, dir, names)
 	if err != nil {
 		return nil
 	}
@@ -62,7 +61,7 @@ func source(s *dict.Store) segment.DictSource {
 // checkDicts loads and checks every dictionary file listed, reporting the
 // damaged ones, and returns the store the segments are read with.
 func (r *Report) checkDicts(emit func(Finding)) *dict.Store {
-	s := openDicts(r.Dir.Path, r.Dir.Dicts)
+	s := openDicts(r.Dir.fs, r.Dir.Path, r.Dir.Dicts)
 	if s == nil {
 		return nil
 	}
@@ -70,7 +69,7 @@ func (r *Report) checkDicts(emit func(Finding)) *dict.Store {
 		r.Dicts = append(r.Dicts, DictReport{ID: i.ID, File: dict.FileName(i.ID), Size: i.Size, Err: i.Err})
 		if i.Err != nil {
 			emit(Finding{Severity: Error, Code: CodeDictCorrupt, File: dict.FileName(i.ID),
-				Message: fmt.Sprintf("%s: the frames compressed with dictionary %d cannot be read until the file is restored (repair cannot rebuild it)", reasonOf(i.Err), i.ID)})
+				Message: fmt.Sprintf("%s: the frames compressed with dictionary %d cannot be read until the file is restored (repair cannot rebuild it)", segment.Reason(i.Err), i.ID)})
 		}
 	}
 	slices.SortFunc(r.Dicts, func(a, b DictReport) int { return int(a.ID) - int(b.ID) })
@@ -79,15 +78,15 @@ func (r *Report) checkDicts(emit func(Finding)) *dict.Store {
 
 // dictDamage records a frame whose dictionary is missing or damaged, and
 // returns where the frames after it start.
-func (c *scanner) dictDamage(s *SegmentScan, f *os.File, de *segment.DictError, size int64) (int64, uint64, bool) {
-	h, err := readFrameHeader(f, s.Name, s.salt, de.Offset)
+func (c *scanner) dictDamage(s *SegmentScan, f vfs.File, de *segment.DictError, size int64) (int64, uint64, bool) {
+	h, err := segment.ReadFrameHeader(f, s.Name, s.salt, de.Offset)
 	if err != nil {
 		s.Err = err
 		return 0, 0, false
 	}
 	end := de.Offset + h.Size()
 	s.Damage = append(s.Damage, Damage{Pos: de.Offset, End: end, Offsets: MakeRange(h.Base, h.Next()),
-		Reason: fmt.Sprintf("frame compressed with dictionary %d: %s", de.ID, reasonOf(de.Err)), Dict: de.ID})
+		Reason: fmt.Sprintf("frame compressed with dictionary %d: %s", de.ID, segment.Reason(de.Err)), Dict: de.ID})
 	c.add(h.Size())
 	if end >= size {
 		s.Next, s.NextKnown = h.Next(), true

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
