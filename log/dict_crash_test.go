@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seglog/seglog/log/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 	"github.com/seglog/seglog/segment/dict"
 )
