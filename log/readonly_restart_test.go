@@ -3,12 +3,16 @@ package log_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/segment"
 )
 
 // beforeListFS runs a function, once, before the next directory listing.
@@ -140,5 +144,126 @@ func TestReadOnlyRestartAfterRelease(t *testing.T) {
 	var gapErr *seglog.GapError
 	if _, err := r.Read(first1); errors.As(err, &gapErr) || errors.Is(err, seglog.ErrCorrupt) {
 		t.Errorf("read of a released offset reports damage: %v", err)
+	}
+}
+
+// TestReadOnlySegmentReleasedWhileRead: a read-only log lists a sealed
+// segment, and its writer releases and deletes it before the reader opens
+// it. The reader goes on from the first record the writer keeps (a read
+// of a released offset is out of range), instead of failing on the
+// missing file: records released before they were read are no damage.
+func TestReadOnlySegmentReleasedWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	w, err := seglog.Open(dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for range 600 {
+		if _, err := w.AppendRecords(restartRecord(w.NextOffset())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.FirstOffset() != 0 {
+		t.Fatalf("setup: the reader keeps from %d", r.FirstOffset())
+	}
+	ackRecords(t, w, 300)
+	first := w.FirstOffset()
+	if err := w.Close(); err != nil { // waits for the deletions
+		t.Fatal(err)
+	}
+	if first == 0 {
+		t.Fatal("setup: nothing released")
+	}
+
+	if _, err := r.Read(0); !errors.Is(err, seglog.ErrOutOfRange) {
+		t.Errorf("read of released offset 0: %v, want ErrOutOfRange", err)
+	}
+	want := first
+	for rec, err := range r.Records(0) {
+		if err != nil {
+			t.Fatalf("where offset %d was expected: %v", want, err)
+		}
+		if rec.Offset != want || string(rec.Data) != string(restartRecord(want).Data) {
+			t.Fatalf("record %d %q, want offset %d", rec.Offset, rec.Data, want)
+		}
+		want++
+	}
+	if want != 600 {
+		t.Errorf("read up to %d, want 600", want)
+	}
+	if got := r.FirstOffset(); got != first {
+		t.Errorf("reader's first offset %d, want %d", got, first)
+	}
+}
+
+// TestReadOnlySegmentFileMissing: a sealed segment the checkpoint keeps
+// disappears under a read-only log (no writer released it). That is
+// damage, reported as the exact run of offsets the file held.
+func TestReadOnlySegmentFileMissing(t *testing.T) {
+	dir := t.TempDir()
+	w, err := seglog.Open(dir, &seglog.Options{SegmentSize: seglog.MinSegmentSize, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 400 {
+		if _, err := w.AppendRecords(restartRecord(w.NextOffset())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := seglog.Open(dir, &seglog.Options{ReadOnly: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	names, err := vfs.Default.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bases []uint64
+	for _, n := range names {
+		if b, ok := segment.ParseFileName(n); ok {
+			bases = append(bases, b)
+		}
+	}
+	slices.Sort(bases)
+	if len(bases) < 3 {
+		t.Fatalf("setup: %d segments", len(bases))
+	}
+	if err := os.Remove(filepath.Join(dir, segment.FileName(bases[1]))); err != nil {
+		t.Fatal(err)
+	}
+	var gaps []seglog.Gap
+	n := 0
+	for rec, err := range r.Records(0) {
+		var ge *seglog.GapError
+		switch {
+		case errors.As(err, &ge):
+			gaps = append(gaps, ge.Gap)
+		case err != nil:
+			t.Fatalf("after %d records: %v", n, err)
+		default:
+			if rec.Offset >= bases[1] && rec.Offset < bases[2] {
+				t.Fatalf("record %d read from the missing segment", rec.Offset)
+			}
+			n++
+		}
+	}
+	if len(gaps) != 1 || gaps[0].Offset != bases[1] || gaps[0].End() != bases[2] || gaps[0].Reason != seglog.GapDamaged {
+		t.Fatalf("gaps %+v, want one damaged gap [%d, %d)", gaps, bases[1], bases[2])
+	}
+	if want := 400 - int(bases[2]-bases[1]); n != want {
+		t.Errorf("%d records read, want %d", n, want)
 	}
 }
