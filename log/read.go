@@ -336,7 +336,9 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 // error matching ErrCorrupt: a *GapError with the exact run of offsets
 // when the index and the neighbouring frames or segments prove it, else
 // the *CorruptError alone. If the caller goes on, it resumes after the
-// damage.
+// damage. Records released while the iteration runs (by Ack, or by the
+// writer of a read-only log) are not damage: the iteration skips them
+// and goes on from the first retained record.
 func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		l.scanFrom(from, func(rec Record, d *damage, err error) bool {
