@@ -312,8 +312,8 @@ func TestDiskFullSyncNever(t *testing.T) {
 // TestFsyncFailure fails a segment fsync with EIO. The kernel may have
 // dropped the unsynced pages, so the log must not retry and claim success:
 // the append fails with ErrSyncFailed, and so does every write after it
-// (sticky), while reads of what was acknowledged go on. Reopening recovers
-// what is on disk.
+// (sticky), wrapping the cause, while reads of what was acknowledged go
+// on. Reopening recovers what is on disk.
 func TestFsyncFailure(t *testing.T) {
 	countInjected(t)
 	for _, policy := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncNever} {
@@ -342,8 +342,8 @@ func TestFsyncFailure(t *testing.T) {
 				}
 				err = l.Sync()
 			}
-			if !errors.Is(err, seglog.ErrSyncFailed) {
-				t.Fatalf("write with a failed fsync: %v, want ErrSyncFailed", err)
+			if !errors.Is(err, seglog.ErrSyncFailed) || !errors.Is(err, syscall.EIO) {
+				t.Fatalf("write with a failed fsync: %v, want ErrSyncFailed wrapping EIO", err)
 			}
 			// Sticky: no write succeeds, even with the disk healthy again.
 			calls := map[string]func() error{
@@ -355,8 +355,8 @@ func TestFsyncFailure(t *testing.T) {
 				"Reset":         l.Reset,
 			}
 			for name, call := range calls {
-				if err := call(); !errors.Is(err, seglog.ErrSyncFailed) {
-					t.Errorf("%s after a failed fsync: %v, want ErrSyncFailed", name, err)
+				if err := call(); !errors.Is(err, seglog.ErrSyncFailed) || !errors.Is(err, syscall.EIO) {
+					t.Errorf("%s after a failed fsync: %v, want ErrSyncFailed wrapping EIO", name, err)
 				}
 			}
 			for i, d := range want {

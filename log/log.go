@@ -46,11 +46,15 @@ type Record struct {
 // Locks, always taken in this order (a lock is never taken while one
 // after it in the list is held):
 //
+//  0. held.io serialises Pending, SetAcceptedTypes and the writes of the
+//     held records' store (held.go). The held records' other fields,
+//     in heldState beside it, are guarded by mu.
 //  1. stateMu serialises the changes of the delivery state (Ack, Reset,
 //     SetMeta, the reserved entries), which save the checkpoint with mu
 //     released.
 //  2. mu guards every field inside it: the appender's, the segment
-//     list's, the follower's and the delivery state's. It is released
+//     list's, the follower's and the delivery state's (and those of
+//     heldState that say so). It is released
 //     during file I/O, which one goroutine at a time does under the
 //     handovers below.
 //  3. loaded.mu guards the list of sealed segments holding an open file.
@@ -62,7 +66,10 @@ type Record struct {
 // with mu released; the roll handover (beginRollLocked, endRollLocked)
 // by the goroutine that seals the active segment and creates the next,
 // during which appends wait (mu.w is still the sealed segment's writer).
-// Waiters sleep on cond, whose lock is mu.
+// Waiters sleep on cond, whose lock is mu. A background zero fill of the
+// active segment (prealloc.go) writes its file with mu released too, only
+// at or past writer.fillFrom while writer.filling is set; a write of
+// frames that would reach fillFrom waits for it (waitFillLocked).
 //
 // Reads that take no lock:
 //   - The active segment's index entries (segFile.entries): acquire copies
@@ -78,6 +85,9 @@ type Record struct {
 //     read from the file, so it was readable then.
 //   - walk (read.go) only steers whether a frame is cached; a race on it
 //     costs a cache miss, never a wrong record.
+//   - The fields above mu, and recovery, stop, done and kick, are set by
+//     Open before the Log is shared, and never changed.
+//   - A segFile's salt and lastUsed are atomics.
 //
 // Suffixes: a method named ...Locked is called with mu held (it may
 // release it and take it again while it waits or does I/O, and says so).

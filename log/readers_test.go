@@ -3,6 +3,7 @@ package log_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 
@@ -25,6 +26,11 @@ type readersCase struct {
 	// build appends to w (whose directory is dir) and returns the
 	// records it wrote, in offset order from offset 0.
 	build func(t *testing.T, w *seglog.Log, dir string, want []seglog.Record) []seglog.Record
+	// torn: once built, the writer is closed and the last frame of the
+	// log cut in half, as a crash during its write leaves it; the
+	// read-only log is opened on that, and then the writer again, which
+	// cuts the torn frame off.
+	torn bool
 }
 
 // readersAppend appends n records of varied sizes, some typed and some in
@@ -110,6 +116,9 @@ func TestReaders(t *testing.T) {
 			}
 			return want
 		}},
+		{name: "torn tail", opts: small, torn: true, build: func(t *testing.T, w *seglog.Log, dir string, want []seglog.Record) []seglog.Record {
+			return readersAppend(t, w, 300, 6)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,7 +126,25 @@ func TestReaders(t *testing.T) {
 			opts := c.opts
 			w := openLog(t, dir, &opts)
 			want := c.build(t, w, dir, nil)
-			ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
+			var ro *seglog.Log
+			if c.torn {
+				closeLog(t, w)
+				segs := segmentPaths(t, dir)
+				last := segs[len(segs)-1]
+				frames := fileFrames(t, last)
+				f := frames[len(frames)-1]
+				if err := os.Truncate(last, f.pos+f.size/2); err != nil {
+					t.Fatal(err)
+				}
+				want = want[:f.base]
+				ro = openLog(t, dir, &seglog.Options{ReadOnly: true})
+				w = openLog(t, dir, &opts)
+				if rec := w.Recovery(); rec.TornBytes == 0 || rec.TornFrom != f.base {
+					t.Fatalf("recovery %+v, want a torn frame from offset %d", rec, f.base)
+				}
+			} else {
+				ro = openLog(t, dir, &seglog.Options{ReadOnly: true})
+			}
 			for _, r := range []struct {
 				name string
 				l    *seglog.Log
