@@ -131,7 +131,7 @@ func (l *Log) open() error {
 			// Reset replaced them): look again, from the first kept
 			// record, which may lie inside a segment.
 			l.mu.next = st.First
-			if err := l.restartLocked(st.First); err != nil {
+			if st, err = l.restartLocked(st); err != nil {
 				return err
 			}
 			if err := l.followLocked(st); err != nil {

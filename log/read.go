@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"path/filepath"
 	"sync"
@@ -61,6 +62,9 @@ func (l *Log) acquire(offset uint64) (view, error) {
 		l.mu.Unlock()
 		f, idx, err := l.acquireSealed(s)
 		if err != nil {
+			if l.opts.ReadOnly && errors.Is(err, fs.ErrNotExist) {
+				err = l.segmentGone(s, offset, err)
+			}
 			return view{}, err
 		}
 		v.f, v.idx, v.end = f, idx, s.size
@@ -78,6 +82,27 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	}
 	l.mu.Unlock()
 	return v, nil
+}
+
+// segmentGone tells why the file of segment s, which holds offset, is not
+// there for a read-only log: its writer released it since the reader
+// last looked (ErrOutOfRange), or it is missing although the writer's
+// checkpoint, read after the file was found gone, keeps offset (damage).
+// The writer deletes only segments that a checkpoint it saved first
+// released. l.mu is not held.
+func (l *Log) segmentGone(s *segFile, offset uint64, err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if rerr := l.refreshLocked(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if first := l.mu.state.First; offset < first {
+		return fmt.Errorf("%w: offset %d was released (the log keeps records from %d)", ErrOutOfRange, offset, first)
+	}
+	return &CorruptError{File: s.path, Offset: 0, Reason: "segment file missing"}
 }
 
 // readableLocked makes offset readable if it has been appended: it
@@ -333,7 +358,9 @@ func (l *Log) decodeFrame(v *view, e index.Entry, offset uint64, b []byte, fb *f
 // error matching ErrCorrupt: a *GapError with the exact run of offsets
 // when the index and the neighbouring frames or segments prove it, else
 // the *CorruptError alone. If the caller goes on, it resumes after the
-// damage.
+// damage. Records released while the iteration runs (by Ack, or by the
+// writer of a read-only log) are not damage: the iteration skips them
+// and goes on from the first retained record.
 func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		l.scanFrom(from, func(rec Record, d *damage, err error) bool {
@@ -392,6 +419,10 @@ func (l *Log) scanFrom(from uint64, fn walkFunc) {
 		}
 		v, err := l.acquire(off)
 		if errors.Is(err, ErrOutOfRange) {
+			if first := l.FirstOffset(); off < first {
+				off = first // released while it was read: go on from the first kept record
+				continue
+			}
 			return
 		}
 		if err != nil {

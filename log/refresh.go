@@ -1,7 +1,9 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/seglog/seglog/checkpoint"
@@ -47,7 +49,8 @@ func (l *Log) followLocked(st checkpoint.State) error {
 	if st.First > l.mu.next {
 		// The writer released records this reader never reached: start
 		// again from the segment holding the first kept record.
-		if err := l.restartLocked(st.First); err != nil {
+		var err error
+		if st, err = l.restartLocked(st); err != nil {
 			return err
 		}
 	}
@@ -164,8 +167,16 @@ func (l *Log) dropBeforeLocked(st checkpoint.State) {
 }
 
 // restartLocked forgets every segment and starts reading at the segment
-// that holds offset first.
-func (l *Log) restartLocked(first uint64) error {
+// that holds the first record st keeps, or a later state does. It returns
+// the state it started from.
+//
+// The writer saves a checkpoint and only then deletes the segments it
+// released, so the segment holding st.First may be gone by the time the
+// directory is listed: a checkpoint read after the listing keeps no
+// segment the listing lacks, and it is that state the reader starts from.
+// Starting from st instead would take the first listed segment for the
+// one holding st.First and report the offsets between them as damage.
+func (l *Log) restartLocked(st checkpoint.State) (checkpoint.State, error) {
 	for _, s := range l.mu.segs {
 		s.mu.Lock()
 		s.removed = true
@@ -173,29 +184,41 @@ func (l *Log) restartLocked(first uint64) error {
 		s.retire()
 	}
 	l.mu.segs = nil
-	names, err := l.fs.ReadDir(l.dir)
-	if err != nil {
-		return fmt.Errorf("seglog: refresh: %w", err)
+	for attempt := 0; ; attempt++ {
+		names, err := l.fs.ReadDir(l.dir)
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		now, _, err := checkpoint.Read(l.fs, l.dir)
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		if now.First > st.First {
+			st = now
+		}
+		bases := l.segmentBases(names)
+		i := len(bases) - 1
+		for i > 0 && bases[i] > st.First {
+			i--
+		}
+		if i < 0 {
+			return st, nil
+		}
+		s := newSegFile(l.dir, bases[i])
+		f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) && attempt < 4 {
+			continue // released since the listing: list again
+		}
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		if err := checkHeader(f, s); err != nil {
+			f.Close()
+			return st, err
+		}
+		s.f = f
+		l.mu.segs = []*segFile{s}
+		l.mu.next, l.mu.roEnd = s.base, segment.HeaderSize
+		return st, nil
 	}
-	bases := l.segmentBases(names)
-	i := len(bases) - 1
-	for i > 0 && bases[i] > first {
-		i--
-	}
-	if i < 0 {
-		return nil
-	}
-	s := newSegFile(l.dir, bases[i])
-	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
-	if err != nil {
-		return fmt.Errorf("seglog: refresh: %w", err)
-	}
-	if err := checkHeader(f, s); err != nil {
-		f.Close()
-		return err
-	}
-	s.f = f
-	l.mu.segs = []*segFile{s}
-	l.mu.next, l.mu.roEnd = s.base, segment.HeaderSize
-	return nil
 }
