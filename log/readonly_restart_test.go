@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
