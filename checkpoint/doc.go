@@ -72,7 +72,7 @@
 // is a *CorruptError (matching ErrCorrupt) giving the file and the byte
 // offset of the problem, e.g.
 //
-//	checkpoint: dir/checkpoint.1: offset 48: bad checksum ...
+//	dir/checkpoint.1: offset 48: corrupt: bad checksum ...
 //
 // The format constants are in format.go and are frozen; a change to the
 // layout needs a new version.

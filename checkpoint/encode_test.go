@@ -311,7 +311,7 @@ func TestUnmarshalRejects(t *testing.T) {
 			if ce.Offset != tt.offset || !strings.Contains(ce.Reason, tt.reason) {
 				t.Errorf("got offset %d reason %q, want offset %d reason containing %q", ce.Offset, ce.Reason, tt.offset, tt.reason)
 			}
-			if want := fmt.Sprintf("checkpoint: offset %d: ", tt.offset); !strings.HasPrefix(err.Error(), want) {
+			if want := fmt.Sprintf("offset %d: corrupt: ", tt.offset); !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("message %q does not start with %q", err, want)
 			}
 		})

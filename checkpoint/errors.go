@@ -3,12 +3,16 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+
+	"github.com/seglog/seglog/segment"
 )
 
 var (
 	// ErrCorrupt is matched (errors.Is) by every error reporting an encoding
-	// that fails validation. The concrete error is a *CorruptError.
-	ErrCorrupt = errors.New("checkpoint: corrupt")
+	// that fails validation. The concrete error is a *CorruptError. It is
+	// segment.ErrCorrupt: one sentinel for damaged data in any of a log's
+	// files.
+	ErrCorrupt = segment.ErrCorrupt
 	// ErrVersion is matched by a *VersionError: an intact header announcing
 	// a format version this build cannot read.
 	ErrVersion = errors.New("checkpoint: unsupported version")
@@ -24,22 +28,11 @@ var (
 	ErrReadOnly = errors.New("checkpoint: store is read-only")
 )
 
-// CorruptError describes an encoding that failed validation.
-type CorruptError struct {
-	File   string // slot file; empty when the bytes came from Unmarshal
-	Offset int64  // byte offset in the encoding (= in the file) of the problem
-	Reason string
-}
-
-func (e *CorruptError) Error() string {
-	if e.File == "" {
-		return fmt.Sprintf("checkpoint: offset %d: %s", e.Offset, e.Reason)
-	}
-	return fmt.Sprintf("checkpoint: %s: offset %d: %s", e.File, e.Offset, e.Reason)
-}
-
-// Unwrap returns ErrCorrupt.
-func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+// CorruptError describes an encoding that failed validation: File is the
+// slot file ("" when the bytes came from Unmarshal), Offset the byte of the
+// encoding (= of the file) where the problem is, Reason what it is. It is
+// segment.CorruptError, the one corruption error of a log's files.
+type CorruptError = segment.CorruptError
 
 // VersionError reports a checkpoint written in a format version this build
 // does not know, normally by a newer seglog. It is not corruption: Open

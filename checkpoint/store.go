@@ -12,16 +12,18 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
-// Slot file names inside the checkpoint directory, and the pattern of the
-// stale temporary files Open removes.
+// Slot file names inside the checkpoint directory.
 const (
-	slot0Name  = "checkpoint.0"
-	slot1Name  = "checkpoint.1"
-	tmpPattern = "checkpoint*.tmp"
+	slot0Name = "checkpoint.0"
+	slot1Name = "checkpoint.1"
 )
+
+// SlotNames returns the names of the two slot files a store keeps in its
+// directory, for tools that list, copy aside or remove them.
+func SlotNames() [2]string { return [2]string{slot0Name, slot1Name} }
 
 // Info describes where a store's state lives.
 type Info struct {
@@ -78,29 +80,18 @@ type Store struct {
 //     whatever the other slot holds, rather than silently fall back to an
 //     older state (a downgrade after a newer seglog wrote the checkpoint).
 //
-// Unless readOnly, Open then removes stale temporary files matching
-// "checkpoint*.tmp", creates the missing slot files with perm so that Save
-// never creates a file, and fsyncs dir (always, so that slot files created
+// Unless readOnly, Open then creates the missing slot files with perm so
+// that Save never creates a file, and fsyncs dir (always, so that slot files created
 // by a process that died before its own directory sync become durable).
 // Nothing is modified when Open fails.
 //
 // A read-only store reads the files and keeps none open; its Save fails
 // with ErrReadOnly.
 func Open(fsys vfs.FS, dir string, perm fs.FileMode, readOnly bool) (*Store, State, error) {
-	return open(fsys, dir, nil, perm, readOnly)
+	return open(fsys, dir, perm, readOnly)
 }
 
-// OpenListed is Open for writing, given names, a listing of dir taken by
-// the caller: a caller that lists the directory anyway spares Open a second
-// listing, which costs time in proportion to the files in dir.
-func OpenListed(fsys vfs.FS, dir string, names []string, perm fs.FileMode) (*Store, State, error) {
-	if names == nil {
-		names = []string{}
-	}
-	return open(fsys, dir, names, perm, false)
-}
-
-func open(fsys vfs.FS, dir string, names []string, perm fs.FileMode, readOnly bool) (*Store, State, error) {
+func open(fsys vfs.FS, dir string, perm fs.FileMode, readOnly bool) (*Store, State, error) {
 	fi, err := fsys.Stat(dir)
 	if err != nil {
 		return nil, State{}, fmt.Errorf("checkpoint: %w", err)
@@ -140,7 +131,7 @@ func open(fsys vfs.FS, dir string, names []string, perm fs.FileMode, readOnly bo
 		if err := s.closeFiles(); err != nil {
 			return nil, State{}, fmt.Errorf("checkpoint: %w", err)
 		}
-	} else if err := s.prepare(fsys, dir, names, perm); err != nil {
+	} else if err := s.prepare(fsys, dir, perm); err != nil {
 		s.closeFiles()
 		return nil, State{}, err
 	}
@@ -245,27 +236,8 @@ func (s *Store) choose(sl [2]slot) error {
 	return nil
 }
 
-// prepare removes stale temporary files, creates the missing slot files
-// and syncs the directory.
-func (s *Store) prepare(fsys vfs.FS, dir string, names []string, perm fs.FileMode) error {
-	if names == nil {
-		var err error
-		if names, err = fsys.ReadDir(dir); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	for _, n := range names {
-		if ok, _ := filepath.Match(tmpPattern, n); !ok {
-			continue
-		}
-		p := filepath.Join(dir, n)
-		if fi, err := fsys.Stat(p); err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("checkpoint: remove stale temporary file: %w", err)
-		}
-	}
+// prepare creates the missing slot files and syncs the directory.
+func (s *Store) prepare(fsys vfs.FS, dir string, perm fs.FileMode) error {
 	for i, name := range s.names {
 		if s.files[i] != nil {
 			continue

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // faultFS wraps vfs.Default, counts operations and fails the next write or
@@ -401,8 +401,8 @@ func TestBothSlotsCorrupt(t *testing.T) {
 			t.Fatalf("readOnly=%v: err = %v, want ErrCorrupt", ro, err)
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, slotPath(dir, 0)+": offset 0: bad magic") ||
-			!strings.Contains(msg, slotPath(dir, 1)+fmt.Sprintf(": offset %d: bad checksum", len(b)-8)) {
+		if !strings.Contains(msg, slotPath(dir, 0)+": offset 0: corrupt: bad magic") ||
+			!strings.Contains(msg, slotPath(dir, 1)+fmt.Sprintf(": offset %d: corrupt: bad checksum", len(b)-8)) {
 			t.Errorf("message %q does not name both files with offsets", msg)
 		}
 	}
@@ -617,18 +617,22 @@ func TestReadLiveStore(t *testing.T) {
 	}
 }
 
-func TestOpenRemovesStaleTemporaries(t *testing.T) {
+// TestOpenTouchesOnlyItsSlots: Open creates its two slot files and
+// leaves every other file in the directory alone, whatever its name.
+func TestOpenTouchesOnlyItsSlots(t *testing.T) {
 	dir := t.TempDir()
-	stale := []string{"checkpoint.tmp", "checkpoint.0.tmp", "checkpoint-123.tmp"}
-	kept := []string{"checkpoint.0.tmpx", "other.tmp", "xcheckpoint.tmp", "00000000.seg"}
-	for _, n := range append(slices.Clone(stale), kept...) {
+	others := []string{"checkpoint.tmp", "checkpoint.0.tmp", "checkpoint-123.tmp", "checkpoint.0.tmpx", "other.tmp", "xcheckpoint.tmp", "00000000.seg"}
+	for _, n := range others {
 		overwrite(t, filepath.Join(dir, n), []byte("x"))
 	}
 	if err := os.Mkdir(filepath.Join(dir, "checkpoint.d.tmp"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	mustOpen(t, vfs.Default, dir)
-	want := append(slices.Clone(kept), checkpoint.Slot0Name, checkpoint.Slot1Name, "checkpoint.d.tmp")
+	if got := checkpoint.SlotNames(); got != [2]string{checkpoint.Slot0Name, checkpoint.Slot1Name} {
+		t.Errorf("SlotNames() = %v", got)
+	}
+	want := append(slices.Clone(others), checkpoint.Slot0Name, checkpoint.Slot1Name, "checkpoint.d.tmp")
 	slices.Sort(want)
 	if got := listDir(t, dir); !slices.Equal(got, want) {
 		t.Errorf("directory holds %v, want %v", got, want)

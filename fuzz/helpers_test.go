@@ -92,6 +92,7 @@ var generators = map[string]func(t testing.TB) [][]any{
 	"FuzzCheckpoint": checkpointSeeds,
 	"FuzzOpenDir":    openDirSeeds,
 	"FuzzOps":        opsSeeds,
+	"FuzzDict":       dictSeeds,
 }
 
 // TestCorpus checks that every target has a committed seed corpus, and

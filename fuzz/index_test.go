@@ -27,8 +27,8 @@ func FuzzIndex(f *testing.F) {
 		checkAlloc(t, "Decode", 2*uint64(len(b)), func() {
 			entries, err = index.Decode(b, base, segment.HeaderSize, size)
 		})
-		if err != nil && !errors.Is(err, index.ErrInvalid) {
-			t.Fatalf("Decode error %v does not match ErrInvalid", err)
+		if err != nil && !errors.Is(err, segment.ErrCorrupt) {
+			t.Fatalf("Decode error %v does not match ErrCorrupt", err)
 		}
 		checkEntries(t, entries, base, size)
 		if len(entries) > 0 || err == nil {

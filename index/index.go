@@ -2,10 +2,11 @@ package index
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/seglog/seglog/segment"
 )
 
 // Frozen format constants.
@@ -16,9 +17,6 @@ const (
 	EntrySize  = 16
 	Suffix     = ".idx"
 )
-
-// ErrInvalid reports an index that cannot be used as it is.
-var ErrInvalid = errors.New("index: invalid")
 
 // Entry locates one frame.
 type Entry struct {
@@ -63,25 +61,32 @@ func check(base uint64, b []byte) uint32 {
 // Decode decodes an index file for the segment with the given base offset,
 // whose frames start at position first and whose file is size bytes long.
 // It returns the longest prefix of entries that check; err describes why
-// decoding stopped early (nil when every byte was used), wrapping ErrInvalid.
+// decoding stopped early (nil when every byte was used): a
+// *segment.CorruptError, matching segment.ErrCorrupt, whose Offset is the
+// byte of b where the problem lies and whose File is "" (ReadFile names the
+// file).
 func Decode(b []byte, base uint64, first, size int64) ([]Entry, error) {
 	if len(b) < HeaderSize {
-		return nil, fmt.Errorf("%w: short header", ErrInvalid)
+		return nil, segment.Corruptf("", int64(len(b)), "short index header: %d of %d bytes", len(b), HeaderSize)
 	}
 	if string(b[:6]) != Magic || binary.LittleEndian.Uint16(b[6:]) != Version {
-		return nil, fmt.Errorf("%w: bad magic or version", ErrInvalid)
+		return nil, segment.Corruptf("", 0, "bad index magic or version")
 	}
 	if got := binary.LittleEndian.Uint64(b[8:]); got != base {
-		return nil, fmt.Errorf("%w: index is for base %d, not %d", ErrInvalid, got, base)
+		return nil, segment.Corruptf("", 8, "index is for base %d, not %d", got, base)
 	}
 	b = b[HeaderSize:]
 	entries := make([]Entry, 0, len(b)/EntrySize)
 	pos := first
 	for i := 0; len(b) >= EntrySize; i++ {
+		at := int64(HeaderSize + i*EntrySize)
+		invalid := func(format string, args ...any) error {
+			return segment.Corruptf("", at, "index entry %d %s", i, fmt.Sprintf(format, args...))
+		}
 		eb := b[:EntrySize]
 		b = b[EntrySize:]
 		if binary.LittleEndian.Uint32(eb[12:]) != check(base, eb[:12]) {
-			return entries, fmt.Errorf("%w: entry %d does not check", ErrInvalid, i)
+			return entries, invalid("does not check")
 		}
 		e := Entry{
 			Offset: base + uint64(binary.LittleEndian.Uint32(eb[0:])),
@@ -90,19 +95,19 @@ func Decode(b []byte, base uint64, first, size int64) ([]Entry, error) {
 		}
 		switch {
 		case int64(e.Pos) != pos:
-			return entries, fmt.Errorf("%w: entry %d at position %d, want %d", ErrInvalid, i, e.Pos, pos)
+			return entries, invalid("at position %d, want %d", e.Pos, pos)
 		case e.End() > size:
-			return entries, fmt.Errorf("%w: entry %d ends at %d, past the segment's %d bytes", ErrInvalid, i, e.End(), size)
+			return entries, invalid("ends at %d, past the segment's %d bytes", e.End(), size)
 		case len(entries) > 0 && e.Offset <= entries[len(entries)-1].Offset:
-			return entries, fmt.Errorf("%w: entry %d offsets not increasing", ErrInvalid, i)
+			return entries, invalid("offsets not increasing")
 		case len(entries) == 0 && e.Offset != base:
-			return entries, fmt.Errorf("%w: first entry at offset %d, want %d", ErrInvalid, e.Offset, base)
+			return entries, invalid("at offset %d, want %d for the first entry", e.Offset, base)
 		}
 		entries = append(entries, e)
 		pos = e.End()
 	}
 	if len(b) != 0 {
-		return entries, fmt.Errorf("%w: %d trailing bytes", ErrInvalid, len(b))
+		return entries, segment.Corruptf("", int64(HeaderSize+len(entries)*EntrySize), "%d trailing index bytes", len(b))
 	}
 	return entries, nil
 }

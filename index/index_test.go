@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/segment"
 )
 
 const first = 32 // where a segment's first frame starts
@@ -68,7 +69,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestDecodeStopsAtFirstBadEntry damages entry k in each way the decoder
-// checks and expects exactly the entries before k, with ErrInvalid.
+// checks and expects exactly the entries before k, with ErrCorrupt.
 func TestDecodeStopsAtFirstBadEntry(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	const base = 1000
@@ -113,8 +114,8 @@ func TestDecodeStopsAtFirstBadEntry(t *testing.T) {
 		for k := range es {
 			b := d.do(encode(base, es), k)
 			got, err := index.Decode(b, base, first, size)
-			if !errors.Is(err, index.ErrInvalid) {
-				t.Fatalf("%s at %d: err %v, want ErrInvalid", d.name, k, err)
+			if !errors.Is(err, segment.ErrCorrupt) {
+				t.Fatalf("%s at %d: err %v, want ErrCorrupt", d.name, k, err)
 			}
 			if len(got) != k {
 				t.Fatalf("%s at %d: %d entries, want %d", d.name, k, len(got), k)
@@ -128,7 +129,7 @@ func TestDecodeStopsAtFirstBadEntry(t *testing.T) {
 	}
 	// A segment shorter than the index says: entries up to its end.
 	got, err := index.Decode(encode(base, es), base, first, es[5].End())
-	if !errors.Is(err, index.ErrInvalid) || len(got) != 6 {
+	if !errors.Is(err, segment.ErrCorrupt) || len(got) != 6 {
 		t.Fatalf("short segment: %d entries, %v; want 6", len(got), err)
 	}
 }
@@ -140,16 +141,16 @@ func TestDecodeBadHeader(t *testing.T) {
 	for i := 0; i < index.HeaderSize; i++ {
 		b := append([]byte(nil), good...)
 		b[i] ^= 1
-		if got, err := index.Decode(b, 7, first, size); !errors.Is(err, index.ErrInvalid) || len(got) != 0 {
+		if got, err := index.Decode(b, 7, first, size); !errors.Is(err, segment.ErrCorrupt) || len(got) != 0 {
 			t.Errorf("header byte %d flipped: %d entries, %v", i, len(got), err)
 		}
 	}
 	for n := 0; n < index.HeaderSize; n++ {
-		if _, err := index.Decode(good[:n], 7, first, size); !errors.Is(err, index.ErrInvalid) {
+		if _, err := index.Decode(good[:n], 7, first, size); !errors.Is(err, segment.ErrCorrupt) {
 			t.Errorf("header cut to %d bytes: %v", n, err)
 		}
 	}
-	if got, err := index.Decode(good, 8, first, size); !errors.Is(err, index.ErrInvalid) || len(got) != 0 {
+	if got, err := index.Decode(good, 8, first, size); !errors.Is(err, segment.ErrCorrupt) || len(got) != 0 {
 		t.Errorf("index of base 7 decoded as base 8: %d entries, %v", len(got), err)
 	}
 	if got, err := index.Decode(index.AppendHeader(nil, 7), 7, first, size); err != nil || len(got) != 0 {

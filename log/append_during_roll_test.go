@@ -20,6 +20,7 @@ import (
 func TestAppendDuringRoll(t *testing.T) {
 	fsys := crashfs.New()
 	opts := &seglog.Options{FS: fsys, Logger: quiet, SegmentSize: seglog.MinSegmentSize}
+	verifyAtEnd(t, fsys, crashDir)
 	l, err := seglog.Open(crashDir, opts)
 	if err != nil {
 		t.Fatal(err)

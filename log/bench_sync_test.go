@@ -14,8 +14,8 @@ import (
 
 	"github.com/tidwall/wal"
 
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 

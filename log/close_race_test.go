@@ -21,6 +21,7 @@ func TestCloseRacingAppends(t *testing.T) {
 		fsys := crashfs.New()
 		const dir = "/closing"
 		opts := &seglog.Options{FS: fsys, SegmentSize: seglog.MinSegmentSize, Sync: policy, Logger: quiet}
+		verifyAtEnd(t, fsys, dir)
 		l, err := seglog.Open(dir, opts)
 		if err != nil {
 			t.Fatal(err)

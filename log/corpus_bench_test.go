@@ -76,10 +76,19 @@ func BenchmarkCorpus(b *testing.B) {
 				payload += int64(len(m))
 			}
 			mean := payload / int64(len(msgs))
-			for _, codec := range []seglog.Codec{seglog.CodecNone, seglog.CodecS2, seglog.CodecZstd} {
-				b.Run("seglog/"+codec.String(), func(b *testing.B) {
+			type variant struct {
+				codec  seglog.Codec
+				sample int // Options.DictionarySample
+			}
+			for _, v := range []variant{{seglog.CodecNone, 0}, {seglog.CodecS2, 0}, {seglog.CodecZstd, 0}, {seglog.CodecS2, 1 << 20}, {seglog.CodecZstd, 1 << 20}} {
+				codec := v.codec
+				name := "seglog/" + codec.String()
+				if v.sample > 0 {
+					name += "+dict"
+				}
+				b.Run(name, func(b *testing.B) {
 					dir := b.TempDir()
-					l, err := seglog.Open(dir, &seglog.Options{Sync: seglog.SyncNever, Codec: codec})
+					l, err := seglog.Open(dir, &seglog.Options{Sync: seglog.SyncNever, Codec: codec, DictionarySample: v.sample})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -155,6 +155,7 @@ func (r *crashRun) open() error {
 	if err != nil {
 		return err
 	}
+	verifyAtEnd(r.t, r.opts.FS, crashDir)
 	r.l = l
 	r.h.mu.Lock()
 	r.h.syncedNext = max(r.h.syncedNext, l.NextOffset())

@@ -173,6 +173,7 @@ func TestDeliverDamagedFrameIsAGap(t *testing.T) {
 	}
 	l.Close()
 	flipInRecord(t, fsys, data[5][16:200])
+	verifyExpectDamage(t, crashDir)
 	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
 
@@ -249,6 +250,7 @@ func TestDeliverGapAlone(t *testing.T) {
 	l.Close()
 	flipInRecord(t, fsys, data[0][16:200])
 	flipInRecord(t, fsys, data[1][16:200])
+	verifyExpectDamage(t, crashDir)
 	l = openCrash(t, crashOpts(fsys, seglog.MinSegmentSize, seglog.SyncAlways))
 	defer l.Close()
 	b := mustPending(t, l, 1)
@@ -294,6 +296,7 @@ func TestDeliverGapReportedOnce(t *testing.T) {
 	l.Close()
 	flipInRecord(t, fsys, data[4][16:200])
 	flipInRecord(t, fsys, data[20][16:200])
+	verifyExpectDamage(t, crashDir)
 	var n atomic.Int64
 	opts := crashOpts(fsys, 0, seglog.SyncAlways)
 	opts.Logger = slog.New(countHandler{msg: "seglog: records cannot be delivered; handed out as a gap", n: &n})
@@ -328,6 +331,7 @@ func TestDeliverGapNearMaxUint64(t *testing.T) {
 	}
 	l.Close()
 	flipInRecord(t, fsys, data[1][16:200])
+	verifyExpectDamage(t, crashDir)
 	l = openCrash(t, crashOpts(fsys, 0, seglog.SyncAlways))
 	defer l.Close()
 	mustAck(t, l, max-2) // too high: S = max-2

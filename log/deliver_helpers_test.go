@@ -31,6 +31,7 @@ func openCrash(t testing.TB, opts *seglog.Options) *seglog.Log {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	verifyAtEnd(t, opts.FS, crashDir)
 	return l
 }
 

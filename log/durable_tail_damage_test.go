@@ -61,6 +61,7 @@ func TestDamagedDurableLastFrameIsKept(t *testing.T) {
 				frames := fileFrames(t, seg)
 				last := frames[len(frames)-1]
 				xorByte(t, seg, last.pos+segment.FrameHeaderSize+10, 0x40)
+				verifyExpectDamage(t, dir)
 				before, err := os.ReadFile(seg)
 				if err != nil {
 					t.Fatal(err)

@@ -11,8 +11,10 @@ var (
 	// [FirstOffset, NextOffset), or released while it was being read.
 	ErrOutOfRange = errors.New("seglog: offset out of range")
 
-	// ErrCorrupt is matched by every error reporting damaged data. The
-	// error is a *CorruptError naming the file and byte position.
+	// ErrCorrupt is matched by every error reporting damaged data, in a
+	// segment, an index or the checkpoint. The error is a *CorruptError
+	// naming the file and byte position. It is segment.ErrCorrupt and
+	// checkpoint.ErrCorrupt.
 	ErrCorrupt = segment.ErrCorrupt
 
 	// ErrLocked is returned by Open when another writer, in this process or
@@ -56,5 +58,6 @@ var (
 )
 
 // CorruptError describes damaged data: the file, the byte position and
-// what is wrong. It matches ErrCorrupt.
+// what is wrong. It matches ErrCorrupt. It is the one corruption error of
+// seglog's packages (segment.CorruptError, checkpoint.CorruptError).
 type CorruptError = segment.CorruptError

@@ -276,7 +276,7 @@ func (l *Log) flushLoop() {
 	defer close(l.done)
 	var tick <-chan time.Time
 	if l.opts.Sync != SyncAlways {
-		t := timeNewTicker(l.opts.SyncEvery)
+		t := time.NewTicker(l.opts.SyncEvery)
 		defer t.Stop()
 		tick = t.C
 	}

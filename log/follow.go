@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/seglog/seglog/checkpoint"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // follower is what a read-only log does to keep up with a writer in
@@ -35,6 +36,9 @@ func (fl *follower) open() error {
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
+	if l.dicts, err = dict.Open(l.fs, l.dir, names); err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
 	st, _, err := checkpoint.Read(l.fs, l.dir)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
@@ -54,7 +58,7 @@ func (fl *follower) open() error {
 		// Reset replaced them): look again, from the first kept
 		// record, which may lie inside a segment.
 		l.mu.next = st.First
-		if err := fl.restartLocked(st.First); err != nil {
+		if st, err = fl.restartLocked(st); err != nil {
 			return err
 		}
 		if err := fl.catchUpLocked(st); err != nil {

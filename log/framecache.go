@@ -34,6 +34,37 @@ type cachedFrame struct {
 	// 2i+1: no pointers, so that building it costs no write barriers.
 	span  []uint32
 	types []string // each record's type tag; nil when none has one
+
+	// pooled is the read-ahead buffer raw lies in, returned to chunkPool
+	// once refs, the cache's reference and those of the reads copying
+	// from it, drops to 0; nil for a frame whose memory is the garbage
+	// collector's to free (readahead.go).
+	pooled *[]byte
+	refs   atomic.Int32
+}
+
+// acquire pins f's memory for a copy out of it. It fails for a pooled
+// frame already dropped from the cache and released.
+func (f *cachedFrame) acquire() bool {
+	if f.pooled == nil {
+		return true
+	}
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference taken by acquire, or the cache's own.
+func (f *cachedFrame) release() {
+	if f.pooled != nil && f.refs.Add(-1) == 0 {
+		chunkPool.Put(f.pooled)
+	}
 }
 
 func (f *cachedFrame) count() int { return len(f.span) / 2 }
@@ -54,7 +85,9 @@ func (c *frameCache) put(f *cachedFrame, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hand = (c.hand + 1) % frameCacheSize
-	c.frames[c.hand].Store(f)
+	if old := c.frames[c.hand].Swap(f); old != nil {
+		old.release()
+	}
 	total := f.bytes
 	for i := 1; i < frameCacheSize; i++ {
 		j := (c.hand - i + frameCacheSize) % frameCacheSize // newest first
@@ -64,6 +97,7 @@ func (c *frameCache) put(f *cachedFrame, size int) {
 		}
 		if total+g.bytes > frameCacheBytes {
 			c.frames[j].Store(nil)
+			g.release()
 			continue
 		}
 		total += g.bytes

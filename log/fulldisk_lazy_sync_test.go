@@ -140,6 +140,7 @@ func TestRealDiskFullLazySync(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(mnt, "log")
+			verifyAtEnd(t, nil, dir)
 			opts := &seglog.Options{Logger: quiet, SegmentSize: 4 << 20, Sync: policy, SyncEvery: 2 * time.Millisecond}
 			l, err := seglog.Open(dir, opts)
 			if err != nil {

@@ -27,6 +27,7 @@ func TestFailedWritesManyAppenders(t *testing.T) {
 		fsys := crashfs.New()
 		const dir = "/failing"
 		opts := &seglog.Options{FS: fsys, SegmentSize: 1 << 20, Logger: quiet}
+		verifyAtEnd(t, fsys, dir)
 		l, err := seglog.Open(dir, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // The held store: the file "held" beside the segments keeps the records of
@@ -443,14 +443,21 @@ type HeldStoreInfo struct {
 // ReadHeldStore reads the held store of the log in dir without opening
 // the log, for verification tools. A store that is not one (a wrong
 // magic) is an error matching ErrCorrupt.
-func ReadHeldStore(dir string) (HeldStoreInfo, error) {
-	l := &Log{dir: dir, fs: vfs.Default}
+func ReadHeldStore(dir string) (HeldStoreInfo, error) { return ReadHeldStoreFS(vfs.Default, dir) }
+
+// ReadHeldStoreFS is ReadHeldStore for a log on the filesystem fsys
+// (Options.FS; nil is vfs.Default).
+func ReadHeldStoreFS(fsys vfs.FS, dir string) (HeldStoreInfo, error) {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	l := &Log{dir: dir, fs: fsys}
 	c, err := l.readHeldStore()
 	if err != nil {
 		return HeldStoreInfo{}, err
 	}
 	info := HeldStoreInfo{Held: len(c.entries), Frontier: c.frontier, TornAt: c.end, Intent: c.intent != nil}
-	if fi, err := vfs.Default.Stat(l.path(heldFileName)); err == nil {
+	if fi, err := fsys.Stat(l.path(heldFileName)); err == nil {
 		info.Present, info.Bytes = true, fi.Size()
 	}
 	if c.torn != nil {

@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -60,10 +60,12 @@ const crashDir = "/log"
 // the end of the test.
 func openLog(t testing.TB, dir string, opts *seglog.Options) *seglog.Log {
 	t.Helper()
-	l, err := seglog.Open(dir, quietOpts(opts))
+	o := quietOpts(opts)
+	l, err := seglog.Open(dir, o)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
+	verifyAtEnd(t, o.FS, dir)
 	t.Cleanup(func() { l.Close() })
 	return l
 }

@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // TestID: a new log has an id that survives reopening; a log made before

@@ -43,6 +43,7 @@ func openFS(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) *seglog.L
 	if err != nil {
 		t.Fatal(err)
 	}
+	verifyAtEnd(t, opts.FS, crashDir)
 	return l
 }
 

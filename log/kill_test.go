@@ -55,6 +55,7 @@ func TestKill9(t *testing.T) {
 	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	dir := t.TempDir()
+	verifyAtEnd(t, nil, dir) // after the last kill and recovery
 	start := time.Now()
 
 	var (

@@ -91,6 +91,7 @@ func TestLastSegmentLossIsDamage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, last, base := lastSegmentLog(t, tt.cursorIn)
+			verifyExpectDamage(t, dir)
 			if tt.cut < 0 {
 				if err := os.Remove(last); err != nil {
 					t.Fatal(err)
@@ -167,6 +168,7 @@ func sameFiles(a, b map[string][]byte) bool {
 // Open makes of the missing segment, it must not delete that evidence.
 func TestOpenKeepsIndexOfMissingSegment(t *testing.T) {
 	dir, _, _ := lastSegmentLog(t, -2)
+	verifyExpectDamage(t, dir)
 	segs := segmentPaths(t, dir)
 	mid := segs[len(segs)-2]
 	if err := os.Remove(mid); err != nil {

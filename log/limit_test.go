@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // Tests of the size limit (Options.MaxBytes): a log capped at a few
@@ -109,6 +109,7 @@ func TestSizeLimitStoppedServer(t *testing.T) {
 
 func testLimitStoppedServer(t *testing.T, policy seglog.LimitPolicy, sync seglog.SyncPolicy, fsys vfs.FS, dir string) {
 	var logs bytes.Buffer
+	verifyAtEnd(t, fsys, dir)
 	opts := &seglog.Options{FS: fsys, SegmentSize: limitSegSize, Sync: sync}
 	opts.MaxBytes = 4 * limitSegSize
 	opts.Limit = policy

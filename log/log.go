@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // LockFile is the name of the lock file in a log directory.
@@ -130,6 +130,11 @@ type Log struct {
 	releases sync.WaitGroup
 	// fills tracks background zero fills of the active segment.
 	fills sync.WaitGroup
+	// dicts holds the log's compression dictionaries; training tracks a
+	// dictionary being trained in the background (dict.go).
+	dicts        *dict.Store
+	training     sync.WaitGroup
+	trainStarted atomic.Bool
 
 	loaded loadedSegments // sealed segments holding an open file (segments.go)
 
@@ -270,6 +275,8 @@ func (l *Log) Close() error {
 	}
 	l.releases.Wait()
 	l.fills.Wait()
+	l.training.Wait()
+	l.dicts.Close()
 	if w != nil && w.idx != nil {
 		err = errors.Join(err, w.idx.Close())
 	}
@@ -294,8 +301,6 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
-
-var timeNewTicker = time.NewTicker
 
 // setStateLocked adopts a delivery state.
 func (l *Log) setStateLocked(st checkpoint.State) {

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/internal/testlog"
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 var scaleSegments = flag.Int("scale.segments", 20000, "segments in the largest log of the many-segments tests (the docs' figures use 300000)")

@@ -83,6 +83,7 @@ func checkHole(t *testing.T, l *seglog.Log, from, to uint64) {
 
 func TestMissingMiddleSegment(t *testing.T) {
 	fsys, opts, segs := middleOf(t)
+	verifyExpectDamage(t, crashDir)
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {
 		if err := fsys.Remove(crashDir + "/" + name); err != nil {
 			t.Fatal(err)
@@ -103,6 +104,7 @@ func TestShortenedMiddleSegment(t *testing.T) {
 	} {
 		t.Run(cut.name, func(t *testing.T) {
 			fsys, opts, segs := middleOf(t)
+			verifyExpectDamage(t, crashDir)
 			name := crashDir + "/" + segment.FileName(segs[1])
 			b, err := fsys.ReadFile(name)
 			if err != nil {
@@ -134,6 +136,7 @@ func TestShortenedMiddleSegment(t *testing.T) {
 // holds the lock, so nothing else may delete its files): the same gap.
 func TestMissingMiddleSegmentLive(t *testing.T) {
 	fsys, opts, segs := middleOf(t)
+	verifyExpectDamage(t, crashDir)
 	l := openCrash(t, opts)
 	defer l.Close()
 	for _, name := range []string{segment.FileName(segs[1]), index.FileName(segs[1])} {

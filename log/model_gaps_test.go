@@ -215,6 +215,7 @@ func runModelGaps(t *testing.T, opts *seglog.Options) {
 		stats: map[string]int{}}
 	opts.FS, opts.SegmentSize, opts.Logger = fsys, seglog.MinSegmentSize, quiet
 	r.l = openCrash(t, opts)
+	verifyMayFindDamage(t, crashDir) // the model damages records at random
 	defer func() { r.l.Close() }()
 	for r.step = 0; r.step < *modelSteps; r.step++ {
 		if r.opts.MaxBytes > 0 && r.outage == 0 && r.rng.IntN(300) == 0 {

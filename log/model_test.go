@@ -160,6 +160,7 @@ func (r *modelRun) open() {
 	if err != nil {
 		r.fatalf("Open: %v", err)
 	}
+	verifyAtEnd(r.t, opts.FS, crashDir)
 	r.l = l
 }
 

@@ -8,8 +8,9 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // Open opens the log in dir, creating it if it does not exist (unless
@@ -85,14 +86,17 @@ func (l *Log) open() error {
 	}
 	l.lock = lock
 
-	// A writer holds the lock: nothing changes the directory meanwhile,
-	// and the one listing serves the checkpoint too.
+	// A writer holds the lock: nothing changes the directory meanwhile.
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
+	dict.RemoveTemps(l.fs, l.dir, names)
+	if l.dicts, err = dict.Open(l.fs, l.dir, names); err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
 	var st checkpoint.State
-	l.ckpt, st, err = checkpoint.OpenListed(l.fs, l.dir, names, l.opts.FileMode)
+	l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}

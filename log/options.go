@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -77,6 +77,16 @@ type Options struct {
 	// Codec compresses frames. Default CodecNone. A frame is stored
 	// uncompressed when compression does not shrink it.
 	Codec Codec
+
+	// DictionarySample, when positive and Codec compresses, makes the
+	// log train a compression dictionary from the first DictionarySample
+	// bytes of records it is given, write it durably beside the segments
+	// and compress the frames of segments started since (and of the
+	// active one, when it was started with dictionaries in view) with it.
+	// See Log.TrainDictionary and docs/format.md. Default 0: no training
+	// (dictionaries the log already holds are still read). 1 MiB is a
+	// good value for small records of a few kinds.
+	DictionarySample int
 
 	// Sync is the durability policy. Default SyncAlways.
 	Sync SyncPolicy
@@ -149,8 +159,10 @@ type Options struct {
 	// Logger receives recovery and error reports. Default slog.Default().
 	Logger *slog.Logger
 
-	// FS is the filesystem the log uses. Default the operating system's.
-	// Tests substitute one that simulates crashes and injects errors.
+	// FS is the filesystem the log uses. Default vfs.Default, the
+	// operating system's. Package vfs documents what an implementation
+	// must guarantee; tests substitute one that simulates crashes and
+	// injects errors.
 	FS vfs.FS
 
 	// FailureWindow, if positive, makes appends fail with ErrOutage once
@@ -178,6 +190,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.Codec > CodecZstd {
 		return opts, fmt.Errorf("seglog: unknown codec %d", opts.Codec)
+	}
+	if opts.DictionarySample < 0 || opts.DictionarySample > maxDictionarySample {
+		return opts, fmt.Errorf("seglog: DictionarySample %d out of range [0, %d]", opts.DictionarySample, maxDictionarySample)
 	}
 	if opts.Sync < SyncAlways || opts.Sync > SyncNever {
 		return opts, fmt.Errorf("seglog: unknown sync policy %d", opts.Sync)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 const outageWindow = 7 * 24 * time.Hour
@@ -246,6 +246,7 @@ func TestReservedMetaDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Meta[checkpoint.KeyFailure] = []byte("short")
+	verifyExpectDamage(t, dir)
 	if err := s.Save(st); err != nil {
 		t.Fatal(err)
 	}

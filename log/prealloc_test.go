@@ -337,6 +337,7 @@ func TestUnknownSegmentVersion(t *testing.T) {
 	if err := os.WriteFile(last, b, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	verifyExpectDamage(t, dir)
 	_, err = seglog.Open(dir, quietOpts(nil))
 	if err == nil || errors.Is(err, seglog.ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte("version 9")) {
 		t.Fatalf("Open of a version 9 segment: %v; want an error naming the version", err)

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -62,6 +62,9 @@ func (l *Log) acquire(offset uint64) (view, error) {
 		l.mu.Unlock()
 		f, idx, err := l.acquireSealed(s)
 		if err != nil {
+			if l.follow != nil && errors.Is(err, fs.ErrNotExist) {
+				err = l.segmentGone(s, offset, err)
+			}
 			return view{}, err
 		}
 		v.f, v.idx, v.end = f, idx, s.size
@@ -79,6 +82,27 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	}
 	l.mu.Unlock()
 	return v, nil
+}
+
+// segmentGone tells why the file of segment s, which holds offset, is not
+// there for a read-only log: its writer released it since the reader
+// last looked (ErrOutOfRange), or it is missing although the writer's
+// checkpoint, read after the file was found gone, keeps offset (damage).
+// The writer deletes only segments that a checkpoint it saved first
+// released. l.mu is not held.
+func (l *Log) segmentGone(s *segFile, offset uint64, err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if rerr := l.follow.refreshLocked(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if first := l.mu.state.First; offset < first {
+		return fmt.Errorf("%w: offset %d was released (the log keeps records from %d)", ErrOutOfRange, offset, first)
+	}
+	return &CorruptError{File: s.path, Offset: 0, Reason: "segment file missing"}
 }
 
 // readableLocked makes offset readable if it has been appended: it
@@ -136,10 +160,17 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	// A frame in the cache was read from the file, so it was readable;
 	// only a release since, or Close, can have put offset out of reach.
 	if !l.readClosed.Load() && offset >= l.readFirst.Load() {
-		if f := l.frames.get(offset); f != nil {
-			return f.record(dst, offset, clone), nil
+		if f := l.frames.get(offset); f != nil && f.acquire() {
+			r := f.record(dst, offset, clone)
+			f.release()
+			return r, nil
 		}
 	}
+	return l.readFile(dst, offset, clone)
+}
+
+// readFile is read for a record not in the frame cache.
+func (l *Log) readFile(dst []byte, offset uint64, clone bool) (Record, error) {
 	v, err := l.acquire(offset)
 	if err != nil {
 		return Record{}, err
@@ -156,14 +187,16 @@ func (l *Log) read(dst []byte, offset uint64, clone bool) (Record, error) {
 	if l.walking(offset) {
 		// The reader walks the log: keep the frame decoded for the
 		// reads of its next records.
-		var fb frameBuf
-		f, err := l.loadFrame(&v, e, offset, &fb)
+		f, size, err := l.loadRun(&v, i, offset)
 		if err != nil {
 			return Record{}, err
 		}
 		l.walk.frameNext.Store(f.base + uint64(f.count()))
-		l.frames.put(f, len(fb.frame)+len(fb.raw))
-		return f.record(dst, offset, clone), nil
+		f.acquire() // the cache may drop f as soon as it has it
+		l.frames.put(f, size)
+		r := f.record(dst, offset, clone)
+		f.release()
+		return r, nil
 	}
 	// A read at random: decode into a reused buffer and keep nothing.
 	rb := readBufs.Get().(*readBuf)
@@ -203,7 +236,9 @@ func (l *Log) walking(offset uint64) bool {
 // copyData returns data as Read (clone) or ReadAppend returns it.
 func copyData(dst, data []byte, clone bool) []byte {
 	if clone {
-		return slices.Clone(data)
+		b := make([]byte, len(data))
+		copy(b, data)
+		return b
 	}
 	return append(dst, data...)
 }
@@ -280,6 +315,14 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 		}
 		return segment.FrameHeader{}, nil, fmt.Errorf("seglog: read %s at %d: %w", path, e.Pos, err)
 	}
+	return l.decodeFrame(v, e, offset, b, fb)
+}
+
+// decodeFrame checks the frame b, read from where index entry e points,
+// which must hold offset, and returns its header and decoded body
+// (decompressed into fb.raw, or b's body when it is stored as is).
+func (l *Log) decodeFrame(v *view, e index.Entry, offset uint64, b []byte, fb *frameBuf) (segment.FrameHeader, []byte, error) {
+	path := v.s.path
 	h, err := segment.ParseFrameHeader(path, int64(e.Pos), b, v.s.fileSalt())
 	if err != nil {
 		return h, nil, err
@@ -293,7 +336,11 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 	if offset >= h.Next() {
 		return h, nil, &CorruptError{File: path, Offset: e.End(), Reason: fmt.Sprintf("offset %d lies in a damaged region after this position", offset)}
 	}
-	raw, err := segment.Decompress(h.Codec, fb.raw[:0], b[segment.FrameHeaderSize:], h.RawLen)
+	d, err := segment.LookupDict(l.dicts, path, int64(e.Pos), &h)
+	if err != nil {
+		return h, nil, err
+	}
+	raw, err := segment.DecompressDict(h.Codec, d, fb.raw[:0], b[segment.FrameHeaderSize:], h.RawLen)
 	if err != nil {
 		return h, nil, &CorruptError{File: path, Offset: int64(e.Pos), Reason: err.Error()}
 	}
@@ -311,7 +358,9 @@ func (l *Log) readFrame(v *view, e index.Entry, offset uint64, fb *frameBuf) (se
 // error matching ErrCorrupt: a *GapError with the exact run of offsets
 // when the index and the neighbouring frames or segments prove it, else
 // the *CorruptError alone. If the caller goes on, it resumes after the
-// damage.
+// damage. Records released while the iteration runs (by Ack, or by the
+// writer of a read-only log) are not damage: the iteration skips them
+// and goes on from the first retained record.
 func (l *Log) Records(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		l.scanFrom(from, func(rec Record, d *damage, err error) bool {
@@ -370,6 +419,10 @@ func (l *Log) scanFrom(from uint64, fn walkFunc) {
 		}
 		v, err := l.acquire(off)
 		if errors.Is(err, ErrOutOfRange) {
+			if first := l.FirstOffset(); off < first {
+				off = first // released while it was read: go on from the first kept record
+				continue
+			}
 			return
 		}
 		if err != nil {
@@ -433,6 +486,7 @@ func (l *Log) scanSegment(v *view, sc *segment.Scanner, body *frameRecords, off 
 	}
 	e := v.idx.At(i)
 	sc.Reset(v.f, v.s.path, v.s.fileSalt(), int64(e.Pos), v.end, e.Offset)
+	sc.SetDicts(l.dicts)
 	for sc.Next() {
 		h := sc.Header()
 		// Only a faulty writer makes a frame whose checksum holds but

@@ -111,6 +111,7 @@ func TestReaders(t *testing.T) {
 			frames := fileFrames(t, segs[1])
 			f := frames[len(frames)/2]
 			xorByte(t, segs[1], f.end()-1, 0x40) // the last byte of its body
+			verifyExpectDamage(t, dir)
 			for o := f.base; o < f.next(); o++ {
 				want[o].Data = nil
 			}

@@ -13,6 +13,7 @@ import (
 func TestReadOnlyCatchesUpAfterRelease(t *testing.T) {
 	dir := t.TempDir()
 	opts := &seglog.Options{SegmentSize: seglog.MinSegmentSize}
+	verifyAtEnd(t, nil, dir)
 	w, err := seglog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)

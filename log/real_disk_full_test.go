@@ -104,6 +104,7 @@ func TestRealDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(mnt, "log")
+	verifyAtEnd(t, nil, dir)
 	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {

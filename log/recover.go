@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -129,7 +129,7 @@ func (l *Log) scanActiveTail(f vfs.File, s *segFile, size int64) (activeTail, er
 	t := activeTail{known: len(entries), idxOK: idxOK}
 	for lastEnd := int64(-1); ; lastEnd = t.End {
 		t.entries, t.prevSynced = entries[:t.known], prevSynced
-		t.Tail = segment.ScanTail(f, s.path, s.fileSalt(), start, size, next, func(pos int64, h *segment.FrameHeader) {
+		t.Tail = segment.ScanTailDicts(f, s.path, s.fileSalt(), l.dicts, start, size, next, func(pos int64, h *segment.FrameHeader) {
 			t.entries = append(t.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 			t.prevSynced = t.prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
 		})
@@ -223,6 +223,7 @@ func (l *Log) adoptActive(f vfs.File, s *segFile, size int64, flags uint16, t ac
 		l.logger.Warn("seglog: index unavailable", "file", s.idxPath, "err", err)
 	}
 	l.mu.w = newWriter(s, f, idx, l.opts.Codec, end, len(t.entries))
+	l.adoptDictLocked(l.mu.w)
 	if t.Zero > 0 {
 		// Preallocated space a crash left: kept, and used.
 		l.mu.w.alloc = size
@@ -307,7 +308,7 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 	if err := checkHeader(f, prev); err != nil {
 		return false, err
 	}
-	tail := segment.ScanTail(f, prev.path, prev.fileSalt(), segment.HeaderSize, size, prev.base, nil)
+	tail := segment.ScanTailDicts(f, prev.path, prev.fileSalt(), l.dicts, segment.HeaderSize, size, prev.base, nil)
 	switch {
 	case tail.Err != nil:
 		return false, fmt.Errorf("seglog: open: %w", tail.Err)

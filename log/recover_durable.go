@@ -2,7 +2,6 @@ package log
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/seglog/seglog/index"
 	"github.com/seglog/seglog/segment"
@@ -50,18 +49,7 @@ func (l *Log) checkNoRecords(s *segFile, herr error) error {
 // firstIndexEntry returns the first entry of the index file at path, for
 // a segment at base, if the file holds one that checks.
 func (l *Log) firstIndexEntry(path string, base uint64) (index.Entry, bool) {
-	f, err := l.fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return index.Entry{}, false
-	}
-	defer f.Close()
-	b := make([]byte, index.HeaderSize+index.EntrySize)
-	n, _ := f.ReadAt(b, 0)
-	entries, _ := index.Decode(b[:n], base, segment.HeaderSize, segment.MaxSegmentSize)
-	if len(entries) == 0 {
-		return index.Entry{}, false
-	}
-	return entries[0], true
+	return index.FirstEntry(l.fs, path, base)
 }
 
 // checkMissingTail refuses a log whose last segments are gone while their

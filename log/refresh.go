@@ -1,7 +1,9 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/seglog/seglog/checkpoint"
@@ -49,7 +51,8 @@ func (fl *follower) catchUpLocked(st checkpoint.State) error {
 	if st.First > l.mu.next {
 		// The writer released records this reader never reached: start
 		// again from the segment holding the first kept record.
-		if err := fl.restartLocked(st.First); err != nil {
+		var err error
+		if st, err = fl.restartLocked(st); err != nil {
 			return err
 		}
 	}
@@ -86,7 +89,7 @@ func (fl *follower) scanTailLocked() error {
 	}
 	var tail segment.Tail
 	for lastEnd := int64(-1); ; {
-		tail = segment.ScanTail(s.f, s.path, s.fileSalt(), l.mu.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
+		tail = segment.ScanTailDicts(s.f, s.path, s.fileSalt(), l.dicts, l.mu.roEnd, size, l.mu.next, func(pos int64, h *segment.FrameHeader) {
 			s.entries = append(s.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {
@@ -169,8 +172,16 @@ func (fl *follower) dropBeforeLocked(st checkpoint.State) {
 }
 
 // restartLocked forgets every segment and starts reading at the segment
-// that holds offset first.
-func (fl *follower) restartLocked(first uint64) error {
+// that holds the first record st keeps, or a later state does. It returns
+// the state it started from.
+//
+// The writer saves a checkpoint and only then deletes the segments it
+// released, so the segment holding st.First may be gone by the time the
+// directory is listed: a checkpoint read after the listing keeps no
+// segment the listing lacks, and it is that state the reader starts from.
+// Starting from st instead would take the first listed segment for the
+// one holding st.First and report the offsets between them as damage.
+func (fl *follower) restartLocked(st checkpoint.State) (checkpoint.State, error) {
 	l := fl.l
 	for _, s := range l.mu.segs {
 		s.mu.Lock()
@@ -179,29 +190,41 @@ func (fl *follower) restartLocked(first uint64) error {
 		s.retire()
 	}
 	l.mu.segs = nil
-	names, err := l.fs.ReadDir(l.dir)
-	if err != nil {
-		return fmt.Errorf("seglog: refresh: %w", err)
+	for attempt := 0; ; attempt++ {
+		names, err := l.fs.ReadDir(l.dir)
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		now, _, err := checkpoint.Read(l.fs, l.dir)
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		if now.First > st.First {
+			st = now
+		}
+		bases := segmentBases(names)
+		i := len(bases) - 1
+		for i > 0 && bases[i] > st.First {
+			i--
+		}
+		if i < 0 {
+			return st, nil
+		}
+		s := newSegFile(l.dir, bases[i])
+		f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) && attempt < 4 {
+			continue // released since the listing: list again
+		}
+		if err != nil {
+			return st, fmt.Errorf("seglog: refresh: %w", err)
+		}
+		if err := checkHeader(f, s); err != nil {
+			f.Close()
+			return st, err
+		}
+		s.f = f
+		l.mu.segs = []*segFile{s}
+		l.mu.next, l.mu.roEnd = s.base, segment.HeaderSize
+		return st, nil
 	}
-	bases := segmentBases(names)
-	i := len(bases) - 1
-	for i > 0 && bases[i] > first {
-		i--
-	}
-	if i < 0 {
-		return nil
-	}
-	s := newSegFile(l.dir, bases[i])
-	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
-	if err != nil {
-		return fmt.Errorf("seglog: refresh: %w", err)
-	}
-	if err := checkHeader(f, s); err != nil {
-		f.Close()
-		return err
-	}
-	s.f = f
-	l.mu.segs = []*segFile{s}
-	l.mu.next, l.mu.roEnd = s.base, segment.HeaderSize
-	return nil
 }

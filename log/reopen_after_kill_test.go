@@ -31,7 +31,11 @@ func openProc(t *testing.T, fsys *crashfs.FS, mod func(*seglog.Options)) (*seglo
 	if mod != nil {
 		mod(opts)
 	}
-	return seglog.Open(crashDir, opts)
+	l, err := seglog.Open(crashDir, opts)
+	if err == nil {
+		verifyAtEnd(t, opts.FS, crashDir)
+	}
+	return l, err
 }
 
 func procPayload(i int) []byte { return fmt.Appendf(nil, "record %04d %0500d", i, i) }

@@ -105,6 +105,9 @@ func TestLimitHostileFrames(t *testing.T) {
 			t.Run(fr.name+"/"+place, func(t *testing.T) {
 				fsys := crashfs.New()
 				l := openFS(t, fsys, nil)
+				if place != "tail" { // a torn tail, which recovery cuts
+					verifyExpectDamage(t, crashDir)
+				}
 				n := 3
 				if place == "sealed" {
 					n = 20 // two segments
@@ -274,6 +277,7 @@ func TestLimitCheckpointPastEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := crashfs.New()
 			l := openFS(t, fsys, nil)
+			verifyExpectDamage(t, crashDir)
 			for i := range 10 {
 				if _, err := l.Append(tracedPayload(uint64(i), 100)); err != nil {
 					t.Fatal(err)
@@ -297,6 +301,7 @@ func TestLimitCheckpointPastEnd(t *testing.T) {
 	// segment holding them is missing.
 	fsys := crashfs.New()
 	l := openFS(t, fsys, nil)
+	verifyExpectDamage(t, crashDir)
 	for i := range 40 {
 		if _, err := l.Append(tracedPayload(uint64(i), 1000)); err != nil {
 			t.Fatal(err)

@@ -110,10 +110,11 @@ func (l *Log) createSegment(base uint64, flags uint16) (*writer, error) {
 	}
 	salt := segment.NewSalt()
 	s.salt.Store(uint32(salt))
-	if _, err := f.WriteAt(segment.AppendFileHeader(nil, base, flags, salt), 0); err != nil {
+	if _, err := f.WriteAt(l.appendSegmentHeader(s, base, flags, salt), 0); err != nil {
 		return fail(err)
 	}
 	w := newWriter(s, f, nil, l.opts.Codec, segment.HeaderSize, 0)
+	l.adoptDictLocked(w)
 	l.preallocNew(w)
 	if err := f.Sync(); err != nil {
 		return fail(err)

@@ -12,7 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -38,6 +38,9 @@ type segFile struct {
 	// salt is the file's segment.Salt, set when its header is read or
 	// written: every frame's checksums cover it.
 	salt atomic.Uint32
+	// version is the file's segment format version, set with salt: only
+	// a version 3 file may hold frames that name a dictionary.
+	version atomic.Uint32
 	// indexBytes is the memory of entries when loadedSegments.add
 	// counted it; guarded by loadedSegments.mu.
 	indexBytes int64
@@ -185,45 +188,26 @@ func checkHeader(f vfs.File, s *segFile) error {
 
 // readHeader checks a segment's file header and returns its flags.
 func readHeader(f vfs.File, s *segFile) (uint16, error) {
-	var h [segment.HeaderSize]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return 0, &CorruptError{File: s.path, Offset: 0, Reason: fmt.Sprintf("reading header: %v", err)}
-	}
-	fh, err := segment.ParseFileHeader(s.path, h[:])
+	fh, err := segment.ReadFileHeader(f, s.path, s.base)
 	if err != nil {
 		return 0, err
 	}
-	if fh.Base != s.base {
-		return 0, &CorruptError{File: s.path, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", fh.Base)}
-	}
 	s.salt.Store(uint32(fh.Salt))
+	s.version.Store(uint32(fh.Version))
 	return fh.Flags, nil
 }
 
 // readIndex loads a sealed segment's index and reports whether it covers
 // every byte of the segment.
 func (l *Log) readIndex(s *segFile, size int64) ([]index.Entry, bool) {
-	f, err := l.fs.OpenFile(s.idxPath, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	n, err := f.Size()
-	if err != nil || n > size {
-		return nil, false
-	}
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return nil, false
-	}
-	entries, err := index.Decode(b, s.base, segment.HeaderSize, size)
+	entries, err := index.ReadFile(l.fs, s.idxPath, s.base, size)
 	if err != nil {
 		return entries, false
 	}
 	if len(entries) == 0 {
 		// A segment with no frame yet, as a roll leaves it: its index is
 		// whole when it is the bare header.
-		return nil, size == segment.HeaderSize && n == index.HeaderSize
+		return nil, size == segment.HeaderSize
 	}
 	return entries, entries[len(entries)-1].End() == size
 }
@@ -237,7 +221,7 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 	var entries []index.Entry
 	pos, next, damaged := int64(segment.HeaderSize), s.base, false
 	for pos < size {
-		tail := segment.ScanTail(f, s.path, s.fileSalt(), pos, size, next, func(pos int64, h *segment.FrameHeader) {
+		tail := segment.ScanTailDicts(f, s.path, s.fileSalt(), l.dicts, pos, size, next, func(pos int64, h *segment.FrameHeader) {
 			entries = append(entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 		})
 		if tail.Err != nil {
@@ -269,19 +253,7 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 }
 
 func (l *Log) writeIndex(s *segFile, entries []index.Entry) error {
-	b := index.AppendHeader(make([]byte, 0, index.HeaderSize+len(entries)*index.EntrySize), s.base)
-	for _, e := range entries {
-		b = index.AppendEntry(b, s.base, e)
-	}
-	f, err := l.fs.OpenFile(s.idxPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, l.opts.FileMode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(b, 0); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return index.WriteFile(l.fs, s.idxPath, s.base, entries, l.opts.FileMode, false)
 }
 
 // loadedSegments is the set of sealed segments holding an open file and

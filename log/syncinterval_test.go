@@ -15,6 +15,7 @@ import (
 func TestSyncIntervalSyncs(t *testing.T) {
 	fsys := crashfs.New()
 	opts := &seglog.Options{FS: fsys, Sync: seglog.SyncInterval, SyncEvery: 5 * time.Millisecond}
+	verifyAtEnd(t, fsys, "/log")
 	l, err := seglog.Open("/log", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -46,6 +46,12 @@ type writer struct {
 	idx   vfs.File // nil once an index write failed: Open rebuilds it
 	codec segment.Codec
 	salt  segment.Salt // the segment file's, covered by every frame's checksums
+	// dict compresses frames when set (dict.go): only in a segment file
+	// of the version that lets frames name one.
+	dict *segment.Dict
+	// sample gathers records to train a dictionary from (dict.go); nil
+	// when the log is not training one.
+	sample *dictSample
 
 	size    int64 // bytes in the file
 	durable int64 // bytes known to be on stable storage
@@ -110,8 +116,12 @@ func (w *writer) add(typ string, data []byte, off uint64) {
 		w.buf = append(w.buf, make([]byte, segment.FrameHeaderSize)...)
 		w.hdr = segment.FrameHeader{Base: off}
 	}
+	n := len(w.buf)
 	w.buf = segment.AppendRecord(w.buf, typ, data)
 	w.hdr.Count++
+	if w.sample != nil {
+		w.sample.add(w.buf[n:])
+	}
 }
 
 // cut closes the open frame: compresses its body if that helps, and seals
@@ -125,17 +135,18 @@ func (w *writer) cut() {
 	h.RawLen = uint32(len(raw))
 	h.Durable = uint32(w.durable)
 	h.Codec = segment.CodecNone
+	h.Dict = 0
 	h.Flags = 0
 	if w.prevSynced {
 		h.Flags = segment.FrameFlagPrevSynced
 		w.recorded = true
 	}
 	if w.codec != segment.CodecNone {
-		out, ok := segment.Compress(w.codec, w.scratch, raw)
+		out, dictID, ok := segment.CompressDict(w.codec, w.dict, w.scratch, raw)
 		w.scratch = out[:0]
 		if ok {
 			w.buf = append(w.buf[:w.open+segment.FrameHeaderSize], out...)
-			h.Codec = w.codec
+			h.Codec, h.Dict = w.codec, dictID
 		}
 	}
 	segment.SealFrame(w.buf[w.open:], h, w.salt)
@@ -165,6 +176,9 @@ func (w *writer) inherit(old *writer) {
 	w.buf, w.spareBuf = old.buf[:0], old.spareBuf
 	w.entries, w.spareEntries = old.entries[:0], old.spareEntries
 	w.scratch, w.idxBuf = old.scratch, old.idxBuf
+	if old.sample != nil {
+		w.sample, old.sample = old.sample, nil
+	}
 	old.buf, old.spareBuf, old.entries, old.spareEntries, old.scratch, old.idxBuf = nil, nil, nil, nil, nil, nil
 }
 

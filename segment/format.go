@@ -2,24 +2,29 @@ package segment
 
 import "fmt"
 
-// The on-disk format. These values are frozen: changing any of them makes
-// existing logs unreadable, so a change means a new Version and a reader
-// that still understands the old one.
+// The on-disk format, laid out in docs/format.md ("Segment file"). These
+// values are frozen: changing any of them makes existing logs unreadable,
+// so a change means a new Version and a reader that still understands the
+// old one.
 const (
 	// Magic opens every segment file.
 	Magic = "SEGLOG\x00\x00"
-	// Version is the segment format version written by this package.
-	// Version 2 adds the salt (see Salt); version 1 files are still read.
-	Version = 2
+	// Version is the newest segment format version this package reads
+	// and writes. Version 2 adds the salt (see Salt); version 3 lets
+	// frames name a compression dictionary (FrameHeader.Dict), and is
+	// written only for segments of a log that has dictionaries, so that a
+	// log without them stays readable by builds that know version 2.
+	// Versions 1 and 2 are still read.
+	Version = 3
 
-	// HeaderSize is the size of the segment file header, in both versions:
-	// magic(8) version(2) flags(2) salt(4) base(8) checksum(8).
-	// (Version 1 has 4 reserved zero bytes where version 2 has the salt.)
+	// VersionSalted is the version written for segments that hold no
+	// frame with a dictionary.
+	VersionSalted = 2
+
+	// HeaderSize is the size of the segment file header, in every version.
 	HeaderSize = 32
 
-	// FrameHeaderSize is the size of a frame header:
-	// bodyLen(4) rawLen(4) base(8) count(4) durable(4) codec(1) flags(1)
-	// reserved(2) headerSum(4) frameSum(8).
+	// FrameHeaderSize is the size of a frame header.
 	FrameHeaderSize = 40
 
 	// MaxFrameBody bounds a frame body, stored and decoded. A decoder

@@ -19,8 +19,11 @@ type FrameHeader struct {
 	// not a torn write.
 	Durable uint32
 	Codec   Codec
-	Flags   uint8  // FrameFlagPrevSynced or 0
-	Sum     uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
+	Flags   uint8 // FrameFlagPrevSynced or 0
+	// Dict is the dictionary the body was compressed with (see Dict),
+	// 0 for none. Only version 3 files hold frames with one.
+	Dict uint16
+	Sum  uint64 // xxhash64 of the salt, header bytes [0,32) and the stored body
 }
 
 // FrameFlagPrevSynced marks a frame written after the previous segment was
@@ -43,7 +46,7 @@ func putFrameHeader(b []byte, h *FrameHeader, salt Salt) {
 	binary.LittleEndian.PutUint32(b[20:], h.Durable)
 	b[24] = byte(h.Codec)
 	b[25] = h.Flags
-	b[26], b[27] = 0, 0
+	binary.LittleEndian.PutUint16(b[26:], h.Dict)
 	binary.LittleEndian.PutUint32(b[28:], headerSum(b, salt))
 }
 
@@ -81,10 +84,10 @@ func frameSum(hb, body []byte, salt Salt) uint64 {
 // header written in another life of the file fails its checksum.
 func ParseFrameHeader(file string, pos int64, b []byte, salt Salt) (FrameHeader, error) {
 	if len(b) < FrameHeaderSize {
-		return FrameHeader{}, corruptf(file, pos, "short frame header")
+		return FrameHeader{}, Corruptf(file, pos, "short frame header")
 	}
 	if binary.LittleEndian.Uint32(b[28:]) != headerSum(b, salt) {
-		return FrameHeader{}, corruptf(file, pos, "frame header checksum mismatch")
+		return FrameHeader{}, Corruptf(file, pos, "frame header checksum mismatch")
 	}
 	h := FrameHeader{
 		BodyLen: binary.LittleEndian.Uint32(b[0:]),
@@ -94,24 +97,27 @@ func ParseFrameHeader(file string, pos int64, b []byte, salt Salt) (FrameHeader,
 		Durable: binary.LittleEndian.Uint32(b[20:]),
 		Codec:   Codec(b[24]),
 		Flags:   b[25],
+		Dict:    binary.LittleEndian.Uint16(b[26:]),
 		Sum:     binary.LittleEndian.Uint64(b[32:]),
 	}
 	switch {
-	case b[25]&^FrameFlagPrevSynced != 0 || b[26] != 0 || b[27] != 0:
-		return h, corruptf(file, pos, "unknown frame flags")
+	case b[25]&^FrameFlagPrevSynced != 0:
+		return h, Corruptf(file, pos, "unknown frame flags")
+	case h.Dict != 0 && h.Codec == CodecNone:
+		return h, Corruptf(file, pos, "uncompressed frame naming dictionary %d", h.Dict)
 	case h.Codec > CodecZstd:
-		return h, corruptf(file, pos, "unknown codec %d", h.Codec)
+		return h, Corruptf(file, pos, "unknown codec %d", h.Codec)
 	case h.BodyLen > MaxFrameBody || h.RawLen > MaxFrameBody:
-		return h, corruptf(file, pos, "frame length %d/%d over the %d limit", h.BodyLen, h.RawLen, MaxFrameBody)
+		return h, Corruptf(file, pos, "frame length %d/%d over the %d limit", h.BodyLen, h.RawLen, MaxFrameBody)
 	case h.Codec == CodecNone && h.BodyLen != h.RawLen:
-		return h, corruptf(file, pos, "uncompressed frame with stored length %d != raw length %d", h.BodyLen, h.RawLen)
+		return h, Corruptf(file, pos, "uncompressed frame with stored length %d != raw length %d", h.BodyLen, h.RawLen)
 	case h.Count == 0:
-		return h, corruptf(file, pos, "empty frame")
+		return h, Corruptf(file, pos, "empty frame")
 	case uint64(h.Count) > uint64(h.RawLen)/2+1:
 		// Every record takes at least two length bytes.
-		return h, corruptf(file, pos, "record count %d impossible in %d bytes", h.Count, h.RawLen)
+		return h, Corruptf(file, pos, "record count %d impossible in %d bytes", h.Count, h.RawLen)
 	case h.Base+uint64(h.Count) < h.Base:
-		return h, corruptf(file, pos, "offset overflow")
+		return h, Corruptf(file, pos, "offset overflow")
 	}
 	return h, nil
 }
@@ -120,7 +126,7 @@ func ParseFrameHeader(file string, pos int64, b []byte, salt Salt) (FrameHeader,
 // bytes hb and the stored body.
 func VerifyFrame(file string, pos int64, h *FrameHeader, hb, body []byte, salt Salt) error {
 	if frameSum(hb, body, salt) != h.Sum {
-		return corruptf(file, pos, "frame checksum mismatch (frame at offset %d, %d records)", h.Base, h.Count)
+		return Corruptf(file, pos, "frame checksum mismatch (frame at offset %d, %d records)", h.Base, h.Count)
 	}
 	return nil
 }

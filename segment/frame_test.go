@@ -14,12 +14,21 @@ func TestFileHeaderRoundTrip(t *testing.T) {
 		for _, salt := range []segment.Salt{0, testSalt} {
 			h := segment.AppendFileHeader(nil, base, segment.FlagPrevUnsynced, salt)
 			got, err := segment.ParseFileHeader("f.seg", h)
-			want := segment.FileHeader{Version: segment.Version, Flags: segment.FlagPrevUnsynced, Salt: salt, Base: base}
+			want := segment.FileHeader{Version: segment.VersionSalted, Flags: segment.FlagPrevUnsynced, Salt: salt, Base: base}
 			if salt == 0 {
 				want.Version = 1
 			}
 			if err != nil || got != want {
 				t.Fatalf("ParseFileHeader(AppendFileHeader(%d, salt %#x)) = %+v, %v; want %+v", base, salt, got, err, want)
+			}
+			if salt == 0 {
+				continue
+			}
+			h = segment.AppendFileHeaderDict(nil, base, segment.FlagPrevUnsynced, salt)
+			got, err = segment.ParseFileHeader("f.seg", h)
+			want.Version = segment.Version
+			if err != nil || got != want {
+				t.Fatalf("ParseFileHeader(AppendFileHeaderDict(%d, salt %#x)) = %+v, %v; want %+v", base, salt, got, err, want)
 			}
 		}
 	}

@@ -50,7 +50,7 @@ func (s Salt) Next() Salt {
 
 // FileHeader is the decoded header of a segment file.
 type FileHeader struct {
-	Version uint16
+	Version uint16 // 1, 2 or 3; frames name dictionaries only in version 3
 	Flags   uint16
 	Salt    Salt // 0 in a version 1 file
 	Base    uint64
@@ -61,12 +61,22 @@ type FileHeader struct {
 // salt writes the version 1 header (no salt), which this package still
 // reads, for tools and tests that build old segments.
 func AppendFileHeader(dst []byte, base uint64, flags uint16, salt Salt) []byte {
-	var h [HeaderSize]byte
-	copy(h[0:8], Magic)
-	v := uint16(Version)
+	v := uint16(VersionSalted)
 	if salt == 0 {
 		v = 1
 	}
+	return appendFileHeader(dst, v, base, flags, salt)
+}
+
+// AppendFileHeaderDict appends the header of a version 3 segment file,
+// whose frames may name a compression dictionary. salt must not be 0.
+func AppendFileHeaderDict(dst []byte, base uint64, flags uint16, salt Salt) []byte {
+	return appendFileHeader(dst, Version, base, flags, salt)
+}
+
+func appendFileHeader(dst []byte, v uint16, base uint64, flags uint16, salt Salt) []byte {
+	var h [HeaderSize]byte
+	copy(h[0:8], Magic)
 	binary.LittleEndian.PutUint16(h[8:], v)
 	binary.LittleEndian.PutUint16(h[10:], flags)
 	binary.LittleEndian.PutUint32(h[12:], uint32(salt))
@@ -75,17 +85,17 @@ func AppendFileHeader(dst []byte, base uint64, flags uint16, salt Salt) []byte {
 	return append(dst, h[:]...)
 }
 
-// ParseFileHeader checks a segment file header, of version 1 or 2.
+// ParseFileHeader checks a segment file header, of version 1, 2 or 3.
 // file names the file in errors.
 func ParseFileHeader(file string, h []byte) (FileHeader, error) {
 	if len(h) < HeaderSize {
-		return FileHeader{}, corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
+		return FileHeader{}, Corruptf(file, 0, "short header: %d of %d bytes", len(h), HeaderSize)
 	}
 	if string(h[0:8]) != Magic {
-		return FileHeader{}, corruptf(file, 0, "bad magic %q", h[0:8])
+		return FileHeader{}, Corruptf(file, 0, "bad magic %q", h[0:8])
 	}
 	if sum := binary.LittleEndian.Uint64(h[24:]); sum != xxhash.Sum64(h[:24]) {
-		return FileHeader{}, corruptf(file, 24, "header checksum mismatch")
+		return FileHeader{}, Corruptf(file, 24, "header checksum mismatch")
 	}
 	fh := FileHeader{
 		Version: binary.LittleEndian.Uint16(h[8:]),
@@ -96,17 +106,17 @@ func ParseFileHeader(file string, h []byte) (FileHeader, error) {
 	switch fh.Version {
 	case 1:
 		if fh.Salt != 0 {
-			return FileHeader{}, corruptf(file, 12, "version 1 header with reserved bytes %#x", uint32(fh.Salt))
+			return FileHeader{}, Corruptf(file, 12, "version 1 header with reserved bytes %#x", uint32(fh.Salt))
 		}
-	case Version:
+	case VersionSalted, Version:
 		if fh.Salt == 0 {
-			return FileHeader{}, corruptf(file, 12, "version %d header with a zero salt", Version)
+			return FileHeader{}, Corruptf(file, 12, "version %d header with a zero salt", fh.Version)
 		}
 	default:
-		return FileHeader{}, fmt.Errorf("%s: segment format version %d not supported (this build reads versions 1 and %d)", file, fh.Version, Version)
+		return FileHeader{}, fmt.Errorf("%s: segment format version %d not supported (this build reads versions 1 to %d)", file, fh.Version, Version)
 	}
 	if fh.Flags&^knownFileFlags != 0 {
-		return FileHeader{}, corruptf(file, 10, "unknown header flags %#x", fh.Flags)
+		return FileHeader{}, Corruptf(file, 10, "unknown header flags %#x", fh.Flags)
 	}
 	return fh, nil
 }

@@ -33,11 +33,20 @@ type Tail struct {
 // by the Durable field of frames: see FrameHeader. Only frames that verify
 // with salt count, as data and as proof.
 func ScanTail(f io.ReaderAt, file string, salt Salt, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
+	return ScanTailDicts(f, file, salt, nil, pos, size, next, onFrame)
+}
+
+// ScanTailDicts is ScanTail for a segment whose frames may name
+// dictionaries, found in dicts. A frame whose dictionary is missing or
+// damaged stops the scan with Err set to the *DictError: the frame is
+// whole, so it is neither torn nor cut.
+func ScanTailDicts(f io.ReaderAt, file string, salt Salt, dicts DictSource, pos, size int64, next uint64, onFrame func(pos int64, h *FrameHeader)) Tail {
 	s := NewScanner(f, file, salt, pos, size, next)
+	s.SetDicts(dicts)
 	badBody := false
 	for s.Next() {
 		if err := CheckBody(s.Body(), s.hdr.Count); err != nil {
-			s.err = corruptf(file, s.Pos(), "%v", err)
+			s.err = Corruptf(file, s.Pos(), "%v", err)
 			badBody = true
 			break
 		}
@@ -55,7 +64,8 @@ func ScanTail(f io.ReaderAt, file string, salt Salt, pos, size int64, next uint6
 		return t
 	}
 	var ce *CorruptError
-	if !errors.Is(err, ErrIncomplete) && !errors.As(err, &ce) {
+	var de *DictError
+	if errors.As(err, &de) || !errors.Is(err, ErrIncomplete) && !errors.As(err, &ce) {
 		t.Err = err
 		return t
 	}
@@ -67,19 +77,11 @@ func ScanTail(f io.ReaderAt, file string, salt Salt, pos, size int64, next uint6
 		return t
 	}
 	if proof, ok := durableAfter(f, file, salt, t.End, size, t.Next); ok {
-		t.Corrupt = corruptf(file, t.End, "%v; the frame at %d proves this region was synced", reason(err), proof)
+		t.Corrupt = Corruptf(file, t.End, "%v; the frame at %d proves this region was synced", Reason(err), proof)
 		return t
 	}
 	t.Torn = size - t.End
 	return t
-}
-
-func reason(err error) string {
-	var ce *CorruptError
-	if errors.As(err, &ce) {
-		return ce.Reason
-	}
-	return err.Error()
 }
 
 // durableAfter looks for a valid frame after the damage at position p, at

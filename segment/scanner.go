@@ -33,9 +33,11 @@ type Scanner struct {
 	f    io.ReaderAt
 	file string
 	salt Salt
-	pos  int64  // position of the next frame
-	end  int64  // the scan stops here
-	next uint64 // expected base offset of the next frame
+	// dicts gives the dictionaries frames name; nil when there are none.
+	dicts DictSource
+	pos   int64  // position of the next frame
+	end   int64  // the scan stops here
+	next  uint64 // expected base offset of the next frame
 
 	buf    []byte // read window
 	bufPos int64  // file position of buf[0]
@@ -63,13 +65,10 @@ func (s *Scanner) Reset(f io.ReaderAt, file string, salt Salt, pos, end int64, n
 	s.err = nil
 }
 
-// SetEnd moves the end of the scan, for following a file that grows.
-func (s *Scanner) SetEnd(end int64) {
-	s.end = end
-	if errors.Is(s.err, ErrIncomplete) {
-		s.err = nil
-	}
-}
+// SetDicts sets where the scanner finds the dictionaries frames name.
+// Without one, a frame naming a dictionary stops the scan with a
+// *DictError.
+func (s *Scanner) SetDicts(d DictSource) { s.dicts = d }
 
 // window returns the n bytes at pos, reading ahead into the buffer.
 func (s *Scanner) window(pos int64, n int) ([]byte, error) {
@@ -114,7 +113,7 @@ func (s *Scanner) Next() bool {
 		return false
 	}
 	if h.Base != s.next {
-		s.err = corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
+		s.err = Corruptf(s.file, s.pos, "frame starts at offset %d, want %d", h.Base, s.next)
 		return false
 	}
 	fb, err := s.window(s.pos, int(h.Size()))
@@ -127,9 +126,14 @@ func (s *Scanner) Next() bool {
 		s.err = err
 		return false
 	}
-	raw, err := Decompress(h.Codec, s.raw, body, h.RawLen)
+	d, err := LookupDict(s.dicts, s.file, s.pos, &h)
 	if err != nil {
-		s.err = corruptf(s.file, s.pos, "%v", err)
+		s.err = err
+		return false
+	}
+	raw, err := DecompressDict(h.Codec, d, s.raw, body, h.RawLen)
+	if err != nil {
+		s.err = Corruptf(s.file, s.pos, "%v", err)
 		return false
 	}
 	if h.Codec != CodecNone {

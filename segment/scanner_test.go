@@ -57,7 +57,7 @@ func TestScannerReadsEveryCodec(t *testing.T) {
 }
 
 // TestScannerFollowsGrowth scans a file as it grows: a frame cut by the end
-// is incomplete, and SetEnd lets the scan go on once it is whole.
+// is incomplete, and a Reset from where it stopped goes on once it is whole.
 func TestScannerFollowsGrowth(t *testing.T) {
 	file, frames := syncedFrames(4)
 	cut := frames[2].pos + 7
@@ -72,12 +72,12 @@ func TestScannerFollowsGrowth(t *testing.T) {
 	if s.End() != frames[2].pos {
 		t.Fatalf("End %d, want %d", s.End(), frames[2].pos)
 	}
-	s.SetEnd(int64(len(file)))
+	s.Reset(bytes.NewReader(file), "f.seg", testSalt, s.End(), int64(len(file)), s.NextOffset())
 	for s.Next() {
 		n++
 	}
 	if n != 4 || s.Err() != nil || s.NextOffset() != frames[3].hdr.Next() {
-		t.Fatalf("after SetEnd: %d frames, Err %v, NextOffset %d", n, s.Err(), s.NextOffset())
+		t.Fatalf("after Reset to the new end: %d frames, Err %v, NextOffset %d", n, s.Err(), s.NextOffset())
 	}
 }
 

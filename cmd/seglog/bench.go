@@ -81,6 +81,7 @@ reports it (Linux: VmHWM, reset at the start of each phase).`,
 	f.StringVar(&syncName, "sync", "always", "sync policy: always, interval or never")
 	f.StringVar(&codecName, "codec", "none", "frame compression: none, s2 or zstd")
 	f.StringVar(&segmentBytes, "segment-size", "", "segment size, e.g. 64MiB (default the log's)")
+	f.IntVar(&o.DictionarySample, "dictionary-sample", 0, "train a compression dictionary from the first this many bytes of records (with --codec)")
 	f.IntVar(&o.Count, "count", 10000, "records to append (ignored with --duration)")
 	f.DurationVar(&o.Duration, "duration", 0, "append for this long instead of --count records")
 	f.IntVar(&o.Reads, "reads", 0, "random reads (default min(records, 10000))")

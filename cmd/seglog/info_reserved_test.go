@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/seglog/seglog/checkpoint"
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // TestInfoFailuresAndSessions: info shows the run of failed exchanges

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/internal/testlog"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 var scaleSegments = flag.Int("scale.segments", 4000, "segments in the largest log of TestManySegmentsInfoVerify (the docs' figures use 300000)")

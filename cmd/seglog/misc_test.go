@@ -260,7 +260,7 @@ func TestBenchAgainstTidwall(t *testing.T) {
 func TestVersionAndCompletion(t *testing.T) {
 	r := seglogCmd(t, "version")
 	r.wantCode(t, exitOK)
-	if !strings.Contains(r.stdout, "formats: segment v2, index v1, checkpoint v2") {
+	if !strings.Contains(r.stdout, "formats: segment v3, index v1, checkpoint v2") {
 		t.Errorf("version:\n%s", r)
 	}
 	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/internal/inspect"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 func (a *app) statsCommand() *cobra.Command {
@@ -68,6 +68,12 @@ type jsonStats struct {
 	// Held is set once the log has an accepted set or held records (as in
 	// info); the held records are not in the figures above.
 	Held *jsonHeld `json:"held_types,omitempty"`
+	// Dictionaries lists the log's compression dictionaries, when it
+	// has any, with the ratio of the frames compressed with each.
+	Dictionaries []jsonDictStats `json:"dictionaries,omitempty"`
+	// NoDictionary is the ratio of compressed frames without one, beside
+	// Dictionaries.
+	NoDictionary *jsonDictStats `json:"no_dictionary,omitempty"`
 }
 
 func (a *app) stats(dir string, progress bool) error {
@@ -96,6 +102,7 @@ func (a *app) stats(dir string, progress bool) error {
 	if j.BySegment == nil {
 		j.BySegment = []jsonSegmentStats{}
 	}
+	j.Dictionaries, j.NoDictionary = dictStats(st)
 	ckst, _, ckerr := checkpoint.Read(vfs.Default, dir)
 	if ckerr == nil {
 		j.SizeLimit = sizeLimitInfo(ckst)
@@ -116,6 +123,7 @@ func (a *app) stats(dir string, progress bool) error {
 			fmt.Fprintf(w, "size limit\t%s\n", sizeLimitLine(j.SizeLimit, ckst))
 		}
 		printHeld(w, j.Held)
+		printDictStats(w, j.Dictionaries, j.NoDictionary)
 		w.Flush()
 
 		fmt.Fprintf(a.stdout, "\nsize histogram (bytes)\n")

@@ -30,6 +30,9 @@ type BenchOptions struct {
 	Sync        seglog.SyncPolicy
 	Codec       seglog.Codec
 	SegmentSize int64
+	// DictionarySample is the log's Options.DictionarySample: train a
+	// compression dictionary from the first records. Default 0: none.
+	DictionarySample int
 	// Count is the number of records to append, shared by the writers;
 	// Duration, when set, appends for that long instead. Default 10000.
 	Count    int
@@ -131,7 +134,8 @@ func Bench(ctx context.Context, opts BenchOptions) (*BenchResult, error) {
 	res := &BenchResult{Options: opts, Dir: dir}
 	l, err := seglog.Open(dir, &seglog.Options{
 		Sync: opts.Sync, Codec: opts.Codec, SegmentSize: opts.SegmentSize,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DictionarySample: opts.DictionarySample,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		return nil, err

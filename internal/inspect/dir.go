@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -17,20 +19,19 @@ import (
 // checkpoint: not a seglog log, or one never opened.
 var ErrNotLog = errors.New("inspect: not a seglog log directory (no segment or checkpoint file)")
 
-// Checkpoint slot file names, as package checkpoint writes them.
-var slotNames = [2]string{"checkpoint.0", "checkpoint.1"}
-
 // BackupPrefix starts the name of the directories Repair copies files into.
 const BackupPrefix = "repair-"
 
 // Dir is what a log directory holds, as listed once.
 type Dir struct {
+	fs       vfs.FS // what the files are read through
 	Path     string
 	Segments []SegmentFile // in offset order
 	Slots    []string      // checkpoint slot files present
 	Orphans  []string      // index files whose segment is gone
 	Temps    []string      // stale temporary files (*.tmp)
 	Backups  []string      // directories left by earlier repairs
+	Dicts    []string      // compression dictionary files
 	Other    []string      // anything else, LOCK and the held store excepted
 }
 
@@ -51,42 +52,53 @@ func (s SegmentFile) Path(dir string) string { return filepath.Join(dir, s.Name)
 // IndexName is the name the segment's index has or would have.
 func (s SegmentFile) IndexName() string { return index.FileName(s.Base) }
 
-// ReadDir lists a log directory. It fails with an error matching
-// fs.ErrNotExist for a missing directory and ErrNotLog for a directory
-// that is not a log.
-func ReadDir(dir string) (*Dir, error) {
-	fi, err := os.Stat(dir)
+// ReadDir lists a log directory on the operating system's filesystem. It
+// fails with an error matching fs.ErrNotExist for a missing directory and
+// ErrNotLog for a directory that is not a log.
+func ReadDir(dir string) (*Dir, error) { return readDir(vfs.Default, dir) }
+
+// readDir lists a log directory through fsys. A name's type comes from
+// Stat, which follows symbolic links: a link to a segment file is read as
+// the segment.
+func readDir(fsys vfs.FS, dir string) (*Dir, error) {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	fi, err := fsys.Stat(dir)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory", dir)
 	}
-	ents, err := os.ReadDir(dir)
+	names, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{Path: dir}
+	// The 20-digit names sort in offset order.
+	slices.Sort(names)
+	d := &Dir{fs: fsys, Path: dir}
+	slots := checkpoint.SlotNames()
 	idx := map[uint64]string{}
-	for _, e := range ents {
-		n := e.Name()
+	for _, n := range names {
+		var mode fs.FileMode // 0: a regular file, or gone since the listing
+		var size int64
+		if fi, err := fsys.Stat(filepath.Join(dir, n)); err == nil {
+			mode, size = fi.Mode(), fi.Size()
+		}
 		switch {
-		case e.IsDir() && strings.HasPrefix(n, BackupPrefix):
+		case mode.IsDir() && strings.HasPrefix(n, BackupPrefix):
 			d.Backups = append(d.Backups, n)
-		case !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 && strings.HasSuffix(n, segment.Suffix) && parses(n):
+		case !mode.IsRegular() && strings.HasSuffix(n, segment.Suffix) && parses(n):
 			// Something else under a segment's name: the segment's
 			// records cannot be read, which verify and repair must say,
 			// not pass over as a stray file.
 			b, _ := segment.ParseFileName(n)
-			d.Segments = append(d.Segments, SegmentFile{Base: b, Name: n, NotFile: notFile(e.Type())})
-		case e.IsDir():
+			d.Segments = append(d.Segments, SegmentFile{Base: b, Name: n, NotFile: notFile(mode)})
+		case mode.IsDir():
 			d.Other = append(d.Other, n)
 		case strings.HasSuffix(n, segment.Suffix):
 			if b, ok := segment.ParseFileName(n); ok {
-				var size int64
-				if fi, err := e.Info(); err == nil {
-					size = fi.Size()
-				}
 				d.Segments = append(d.Segments, SegmentFile{Base: b, Name: n, Size: size})
 			} else {
 				d.Other = append(d.Other, n)
@@ -97,7 +109,9 @@ func ReadDir(dir string) (*Dir, error) {
 			} else {
 				d.Other = append(d.Other, n)
 			}
-		case n == slotNames[0] || n == slotNames[1]:
+		case isDictName(n):
+			d.Dicts = append(d.Dicts, n)
+		case n == slots[0] || n == slots[1]:
 			d.Slots = append(d.Slots, n)
 		case strings.HasSuffix(n, ".tmp"):
 			d.Temps = append(d.Temps, n)
@@ -106,7 +120,6 @@ func ReadDir(dir string) (*Dir, error) {
 			d.Other = append(d.Other, n)
 		}
 	}
-	// os.ReadDir sorts by name, and the 20-digit names sort in offset order.
 	for i := range d.Segments {
 		s := &d.Segments[i]
 		if n, ok := idx[s.Base]; ok {
@@ -114,9 +127,9 @@ func ReadDir(dir string) (*Dir, error) {
 			delete(idx, s.Base)
 		}
 	}
-	for _, e := range ents {
-		if b, ok := segment.ParseBaseName(e.Name(), index.Suffix); ok && idx[b] == e.Name() {
-			d.Orphans = append(d.Orphans, e.Name())
+	for _, n := range names {
+		if b, ok := segment.ParseBaseName(n, index.Suffix); ok && idx[b] == n {
+			d.Orphans = append(d.Orphans, n)
 		}
 	}
 	if len(d.Segments) == 0 && len(d.Slots) == 0 {

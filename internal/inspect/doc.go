@@ -11,9 +11,14 @@
 // learnt by trying its lock for an instant (see WriterActive): a writer
 // whose Open falls in that instant gets ErrLocked.
 //
+// It reads the format only through the packages that define it (segment,
+// index, checkpoint), and every file through a vfs.FS (Options.FS; the
+// operating system's by default), so that it sees a log exactly as the log
+// does, on any filesystem the log runs over.
+//
 // Verify reads each segment sequentially in large chunks through
 // segment.Scanner, checks every frame checksum and every record's framing,
-// decodes each index with index.Decode and compares it with the frames,
+// reads each index with index.ReadFile and compares it with the frames,
 // reads the checkpoint with checkpoint.Read, and checks that they agree:
 // offsets contiguous across segments, no segment missing, the checkpoint's
 // first offset and cursor inside the log. It reports every finding with

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // ErrLocked is returned by LockWriter while a writer has the log open.
@@ -22,7 +22,26 @@ var ErrLocked = seglog.ErrLocked
 // nothing, so a log without a LOCK file has no writer. A writer starting
 // in the microseconds the lock is tried would fail its Open with
 // seglog.ErrLocked, as it would beside any other lock holder.
-func WriterActive(dir string) (bool, error) {
+func WriterActive(dir string) (bool, error) { return writerActive(vfs.Default, dir) }
+
+// writerActive is WriterActive through fsys. Another filesystem than the
+// operating system's is probed through its own Lock, only when the lock
+// file exists, so that nothing is created.
+func writerActive(fsys vfs.FS, dir string) (bool, error) {
+	if fsys != vfs.Default {
+		name := filepath.Join(dir, seglog.LockFile)
+		if _, err := fsys.Stat(name); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		l, err := fsys.Lock(name, 0o640)
+		if errors.Is(err, vfs.ErrLocked) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return false, l.Close()
+	}
 	f, err := os.Open(filepath.Join(dir, seglog.LockFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -44,8 +63,10 @@ func WriterActive(dir string) (bool, error) {
 // LockWriter takes the log's writer lock exactly as seglog.Open does, so
 // that no writer can open the log until it is released. It fails with an
 // error matching ErrLocked while a writer holds it.
-func LockWriter(dir string) (io.Closer, error) {
-	l, err := vfs.Default.Lock(filepath.Join(dir, seglog.LockFile), 0o640)
+func LockWriter(dir string) (io.Closer, error) { return lockWriter(vfs.Default, dir) }
+
+func lockWriter(fsys vfs.FS, dir string) (io.Closer, error) {
+	l, err := fsys.Lock(filepath.Join(dir, seglog.LockFile), 0o640)
 	if errors.Is(err, vfs.ErrLocked) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -36,6 +36,9 @@ type RepairOptions struct {
 	Now func() time.Time
 	// Progress is passed to the verifications.
 	Progress *atomic.Int64
+	// FS is the filesystem the log is read and repaired through. Default
+	// vfs.Default.
+	FS vfs.FS
 }
 
 // Action kinds. They are part of the command's JSON output: stable.
@@ -90,12 +93,16 @@ type RepairResult struct {
 // directory DIR/repair-<UTC time>/, makes each change durable, and
 // verifies the result.
 func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult, error) {
-	vopts := Options{KeepFrames: true, Progress: opts.Progress, LockHeld: opts.Apply}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	vopts := Options{KeepFrames: true, Progress: opts.Progress, LockHeld: opts.Apply, FS: fsys}
 	if opts.Apply {
-		if _, err := ReadDir(dir); err != nil {
+		if _, err := readDir(fsys, dir); err != nil {
 			return nil, err
 		}
-		lock, err := LockWriter(dir)
+		lock, err := lockWriter(fsys, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -113,19 +120,19 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	if res.BackupDir, err = makeBackupDir(dir, now()); err != nil {
+	if res.BackupDir, err = makeBackupDir(fsys, dir, now()); err != nil {
 		return res, err
 	}
 	for _, a := range res.Plan.Actions {
-		if err := apply(dir, res.BackupDir, a); err != nil {
+		if err := apply(fsys, dir, res.BackupDir, a); err != nil {
 			return res, fmt.Errorf("%s %s: %w", a.Kind, a.File, err)
 		}
 	}
-	if err := vfs.Default.SyncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return res, err
 	}
 	res.Applied = true
-	if res.After, err = Verify(ctx, dir, Options{Progress: opts.Progress, LockHeld: true}); err != nil {
+	if res.After, err = Verify(ctx, dir, Options{Progress: opts.Progress, LockHeld: true, FS: fsys}); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -501,44 +508,47 @@ func mergeRanges(rs []Range) []Range {
 	return out
 }
 
-func makeBackupDir(dir string, t time.Time) (string, error) {
+func makeBackupDir(fsys vfs.FS, dir string, t time.Time) (string, error) {
 	name := BackupPrefix + t.UTC().Format("20060102T150405Z")
 	for i := 1; ; i++ {
 		p := filepath.Join(dir, name)
 		if i > 1 {
 			p = fmt.Sprintf("%s-%d", p, i)
 		}
-		err := os.Mkdir(p, 0o750)
-		if err == nil {
-			return p, vfs.Default.SyncDir(dir)
-		}
-		if !errors.Is(err, os.ErrExist) {
+		// The writer's lock is held: nothing else creates it meanwhile.
+		if _, err := fsys.Stat(p); err == nil {
+			continue
+		} else if !IsNotExist(err) {
 			return "", err
 		}
+		if err := fsys.MkdirAll(p, 0o750); err != nil {
+			return "", err
+		}
+		return p, fsys.SyncDir(dir)
 	}
 }
 
 // apply carries out one action, copying or moving what it changes into
 // the backup directory first.
-func apply(dir, backup string, a Action) error {
+func apply(fsys vfs.FS, dir, backup string, a Action) error {
 	path := filepath.Join(dir, a.File)
 	switch a.Kind {
 	case ActRemove:
-		if err := os.Rename(path, filepath.Join(backup, a.File)); err != nil {
+		if err := fsys.Rename(path, filepath.Join(backup, a.File)); err != nil {
 			return err
 		}
 		if b, ok := segment.ParseFileName(a.File); ok {
 			idx := filepath.Join(dir, index.FileName(b))
-			if err := os.Rename(idx, filepath.Join(backup, index.FileName(b))); err != nil && !IsNotExist(err) {
+			if err := fsys.Rename(idx, filepath.Join(backup, index.FileName(b))); err != nil && !IsNotExist(err) {
 				return err
 			}
 		}
-		return vfs.Default.SyncDir(backup)
+		return fsys.SyncDir(backup)
 	case ActTruncate:
-		if err := copyAside(path, backup); err != nil {
+		if err := copyAside(fsys, path, backup); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := fsys.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return err
 		}
@@ -548,28 +558,25 @@ func apply(dir, backup string, a Action) error {
 		}
 		return errors.Join(err, f.Close())
 	case ActIndex:
-		if err := copyAside(path, backup); err != nil && !IsNotExist(err) {
+		if err := copyAside(fsys, path, backup); err != nil && !IsNotExist(err) {
 			return err
 		}
-		b := index.AppendHeader(nil, a.base)
-		for _, e := range a.entries {
-			b = index.AppendEntry(b, a.base, e)
-		}
-		return writeSynced(path, b)
+		return index.WriteFile(fsys, path, a.base, a.entries, 0o640, true)
 	case ActCheckpoint, ActResetCkpt:
-		for _, n := range slotNames {
-			if err := copyAside(filepath.Join(dir, n), backup); err != nil && !IsNotExist(err) {
+		slots := checkpoint.SlotNames()
+		for _, n := range slots {
+			if err := copyAside(fsys, filepath.Join(dir, n), backup); err != nil && !IsNotExist(err) {
 				return err
 			}
 		}
 		if a.Kind == ActResetCkpt {
-			for _, n := range slotNames {
-				if err := os.Remove(filepath.Join(dir, n)); err != nil && !IsNotExist(err) {
+			for _, n := range slots {
+				if err := fsys.Remove(filepath.Join(dir, n)); err != nil && !IsNotExist(err) {
 					return err
 				}
 			}
 		}
-		s, _, err := checkpoint.Open(vfs.Default, dir, 0o640, false)
+		s, _, err := checkpoint.Open(fsys, dir, 0o640, false)
 		if err != nil {
 			return err
 		}
@@ -579,34 +586,26 @@ func apply(dir, backup string, a Action) error {
 }
 
 // copyAside copies a file into the backup directory, durably.
-func copyAside(path, backup string) error {
-	src, err := os.Open(path)
+func copyAside(fsys vfs.FS, path, backup string) error {
+	src, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(filepath.Join(backup, filepath.Base(path)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	size, err := src.Size()
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(dst, src)
+	dst, err := fsys.OpenFile(filepath.Join(backup, filepath.Base(path)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.NewOffsetWriter(dst, 0), io.NewSectionReader(src, 0, size))
 	if err == nil {
 		err = dst.Sync()
 	}
 	if err = errors.Join(err, dst.Close()); err != nil {
 		return err
 	}
-	return vfs.Default.SyncDir(backup)
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
+	return fsys.SyncDir(backup)
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 
 	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // Frame is one valid frame of a segment.
@@ -21,6 +24,7 @@ type Frame struct {
 	Len    int64  // size, header included
 	RawLen uint32 // body size after decompression
 	Codec  segment.Codec
+	Dict   uint16 // the dictionary the body was compressed with; 0 for none
 }
 
 // Next is the offset after the frame's last record.
@@ -42,6 +46,9 @@ type Damage struct {
 	// Torn is set for a tail that was never proven durable (segment.ScanTail):
 	// an interrupted write, or with a live writer one in progress.
 	Torn bool
+	// Dict is set for a whole frame whose dictionary is missing or
+	// damaged: nothing but the dictionary's file can make it readable.
+	Dict uint16
 }
 
 // Index states.
@@ -105,10 +112,12 @@ func (s *SegmentScan) Corrupt() bool {
 // scanner carries what the read of one segment needs.
 type scanner struct {
 	ctx      context.Context
+	fs       vfs.FS
 	dir      string
 	progress *atomic.Int64
 	keep     bool
 	stats    bool
+	dicts    *dict.Store
 }
 
 func (c *scanner) add(n int64) {
@@ -125,7 +134,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		s.Err, s.NextKnown = fmt.Errorf("%s is %s, not a segment file", sf.Name, sf.NotFile), false
 		return s
 	}
-	f, err := os.Open(sf.Path(c.dir))
+	f, err := c.fs.OpenFile(sf.Path(c.dir), os.O_RDONLY, 0)
 	if IsNotExist(err) {
 		s.Missing = true
 		c.add(sf.Size)
@@ -136,12 +145,11 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		return s
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	size, err := f.Size()
 	if err != nil {
-		s.Err, s.NextKnown = err, false
+		s.Err, s.NextKnown = fmt.Errorf("%s: %w", sf.Path(c.dir), err), false
 		return s
 	}
-	size := fi.Size()
 	s.Size = size
 	if s.salt, s.HeaderErr = readHeader(f, sf); s.HeaderErr != nil {
 		c.add(sf.Size)
@@ -150,7 +158,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 			s.TornHeader, s.NextKnown = true, true
 			// Index entries are written only once the header was
 			// synced: a segment they name held records.
-			entries, _, _ := readIndex(c.dir, sf, segment.MaxSegmentSize)
+			entries, _, _ := readIndex(c.fs, c.dir, sf, segment.MaxSegmentSize)
 			s.IndexEntries = len(entries)
 		}
 		return s
@@ -158,11 +166,11 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 	if s.Stats == nil && c.stats {
 		s.Stats = newSegmentStats()
 	}
-	entries, idxErr, idxPresent := readIndex(c.dir, sf, size)
+	entries, idxErr, idxPresent := readIndex(c.fs, c.dir, sf, size)
 	if sf.Index != "" && !idxPresent {
 		// Listed, and gone: a live writer released the segment, which it
 		// removes before its index.
-		if _, err := os.Stat(sf.Path(c.dir)); IsNotExist(err) {
+		if _, err := c.fs.Stat(sf.Path(c.dir)); IsNotExist(err) {
 			s.Missing = true
 			return s
 		}
@@ -178,6 +186,9 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 	)
 	// A segment growing under a live writer is read up to its size now.
 	sc := segment.NewScanner(f, sf.Name, s.salt, segment.HeaderSize, size, sf.Base)
+	if c.dicts != nil {
+		sc.SetDicts(c.dicts)
+	}
 	c.add(segment.HeaderSize)
 	for n := 0; ; n++ {
 		if n&255 == 0 && c.ctx.Err() != nil {
@@ -186,7 +197,7 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 		}
 		if sc.Next() {
 			h := sc.Header()
-			fr := Frame{Offset: h.Base, Count: h.Count, Pos: sc.Pos(), Len: h.Size(), RawLen: h.RawLen, Codec: h.Codec}
+			fr := Frame{Offset: h.Base, Count: h.Count, Pos: sc.Pos(), Len: h.Size(), RawLen: h.RawLen, Codec: h.Codec, Dict: h.Dict}
 			if err := c.visit(s, fr, sc.Body(), &body); err != nil {
 				// A frame whose checksum holds but whose records do not
 				// parse: a writer bug or a collision, damage either way.
@@ -211,6 +222,17 @@ func (c *scanner) scanSegment(sf SegmentFile, active bool) *SegmentScan {
 			break
 		}
 		var ce *segment.CorruptError
+		var de *segment.DictError
+		if errors.As(err, &de) {
+			// A whole frame whose dictionary is missing or damaged: its
+			// records cannot be read, the frames after it can.
+			q, next, ok := c.dictDamage(s, f, de, size)
+			if !ok {
+				break
+			}
+			sc.Reset(f, sf.Name, s.salt, q, size, next)
+			continue
+		}
 		if !errors.As(err, &ce) && !errors.Is(err, segment.ErrIncomplete) {
 			s.Err = err
 			break
@@ -251,6 +273,7 @@ func (c *scanner) visit(s *SegmentScan, fr Frame, raw []byte, body *segment.Body
 		s.Frames = append(s.Frames, fr)
 	}
 	if s.Stats != nil {
+		s.Stats.addFrame(fr)
 		s.Stats.Frames++
 		s.Stats.RawBytes += int64(fr.RawLen)
 		s.Stats.StoredBytes += fr.Len - segment.FrameHeaderSize
@@ -262,12 +285,9 @@ func (c *scanner) visit(s *SegmentScan, fr Frame, raw []byte, body *segment.Body
 // damage records the damage found at position p, where offset next was
 // expected, and finds where valid frames resume. It returns the position
 // and offset to resume at, or false when nothing valid follows.
-func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size int64, entries []index.Entry, cause error) (int64, uint64, bool) {
-	reason := cause.Error()
-	var ce *segment.CorruptError
-	if errors.As(cause, &ce) {
-		reason = ce.Reason
-	} else if errors.Is(cause, segment.ErrIncomplete) {
+func (c *scanner) damage(s *SegmentScan, f io.ReaderAt, p int64, next uint64, size int64, entries []index.Entry, cause error) (int64, uint64, bool) {
+	reason := segment.Reason(cause)
+	if errors.Is(cause, segment.ErrIncomplete) {
 		reason = "frame cut short by the end of the file"
 	}
 	if zero, err := segment.AllZero(f, p, size); err == nil && zero {
@@ -283,13 +303,13 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 		// A live writer may have been writing the frame at p when it was
 		// read, and have written more since (a preallocated segment's
 		// size does not stop the read at what was written): read again.
-		if h, ok := validFrameAt(f, s.Name, s.salt, p, size); ok && h.Base == next {
+		if h, ok := segment.ValidFrameAt(f, s.Name, s.salt, p, size); ok && h.Base == next {
 			return p, next, true
 		}
 		// The active segment's tail may be a write that never completed:
 		// told apart from damage by the durable watermarks that follow,
 		// exactly as the log's recovery does.
-		t := segment.ScanTail(f, s.Name, s.salt, p, size, next, nil)
+		t := segment.ScanTailDicts(f, s.Name, s.salt, source(c.dicts), p, size, next, nil)
 		if t.Err != nil {
 			s.Err = t.Err
 			return 0, 0, false
@@ -306,7 +326,7 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 	if !ok {
 		d := Damage{Pos: p, End: size, Offsets: OpenRange(next), Reason: reason}
 		// A header that checks tells how many records the frame held.
-		if hh, err := readFrameHeader(f, s.Name, s.salt, p); err == nil && hh.Base == next {
+		if hh, err := segment.ReadFrameHeader(f, s.Name, s.salt, p); err == nil && hh.Base == next {
 			d.Offsets = MakeRange(next, hh.Next())
 		}
 		s.Damage = append(s.Damage, d)
@@ -321,106 +341,45 @@ func (c *scanner) damage(s *SegmentScan, f *os.File, p int64, next uint64, size 
 
 // resync finds the first valid frame after position p holding offsets from
 // next on: first where the damaged frame's own header says the next frame
-// is, then where the index says, then by trying every byte position.
-func (c *scanner) resync(f *os.File, file string, salt segment.Salt, p int64, next uint64, size int64, entries []index.Entry) (int64, segment.FrameHeader, bool) {
-	if h, err := readFrameHeader(f, file, salt, p); err == nil && h.Base == next {
+// is, then where the index says, then at any byte position
+// (segment.FindValidFrame).
+func (c *scanner) resync(f io.ReaderAt, file string, salt segment.Salt, p int64, next uint64, size int64, entries []index.Entry) (int64, segment.FrameHeader, bool) {
+	if h, err := segment.ReadFrameHeader(f, file, salt, p); err == nil && h.Base == next {
 		q := p + h.Size()
-		if hq, ok := validFrameAt(f, file, salt, q, size); ok && hq.Base == h.Next() {
+		if hq, ok := segment.ValidFrameAt(f, file, salt, q, size); ok && hq.Base == h.Next() {
 			return q, hq, true
 		}
 	}
 	for _, e := range entries {
 		if int64(e.Pos) > p && e.Offset >= next {
-			if hq, ok := validFrameAt(f, file, salt, int64(e.Pos), size); ok && hq.Base == e.Offset {
+			if hq, ok := segment.ValidFrameAt(f, file, salt, int64(e.Pos), size); ok && hq.Base == e.Offset {
 				return int64(e.Pos), hq, true
 			}
 			break
 		}
 	}
-	const chunk = 1 << 20
-	buf := make([]byte, chunk+segment.FrameHeaderSize)
-	for base := p + 1; base+segment.FrameHeaderSize <= size; base += chunk {
-		if c.ctx.Err() != nil {
-			return 0, segment.FrameHeader{}, false
-		}
-		n, _ := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
-		for i := 0; i+segment.FrameHeaderSize <= n && i < chunk; i++ {
-			h, err := segment.ParseFrameHeader(file, base+int64(i), buf[i:i+segment.FrameHeaderSize], salt)
-			if err != nil || h.Base < next {
-				continue
-			}
-			if hq, ok := validFrameAt(f, file, salt, base+int64(i), size); ok {
-				return base + int64(i), hq, true
-			}
-		}
+	if c.ctx.Err() != nil {
+		return 0, segment.FrameHeader{}, false
 	}
-	return 0, segment.FrameHeader{}, false
-}
-
-func readFrameHeader(f io.ReaderAt, file string, salt segment.Salt, p int64) (segment.FrameHeader, error) {
-	var b [segment.FrameHeaderSize]byte
-	if _, err := f.ReadAt(b[:], p); err != nil {
-		return segment.FrameHeader{}, err
-	}
-	return segment.ParseFrameHeader(file, p, b[:], salt)
-}
-
-// validFrameAt reports whether a whole valid frame starts at p: header and
-// frame checksums, decompression and record framing.
-func validFrameAt(f io.ReaderAt, file string, salt segment.Salt, p, size int64) (segment.FrameHeader, bool) {
-	h, err := readFrameHeader(f, file, salt, p)
-	if err != nil || p+h.Size() > size {
-		return h, false
-	}
-	b := make([]byte, h.Size())
-	if _, err := f.ReadAt(b, p); err != nil {
-		return h, false
-	}
-	body := b[segment.FrameHeaderSize:]
-	if segment.VerifyFrame(file, p, &h, b, body, salt) != nil {
-		return h, false
-	}
-	raw, err := segment.Decompress(h.Codec, nil, body, h.RawLen)
-	if err != nil || segment.CheckBody(raw, h.Count) != nil {
-		return h, false
-	}
-	return h, true
+	return segment.FindValidFrame(f, file, salt, p+1, size, func(_ int64, h *segment.FrameHeader) bool { return h.Base >= next })
 }
 
 // readHeader checks a segment's header and returns its salt.
 func readHeader(f io.ReaderAt, sf SegmentFile) (segment.Salt, error) {
-	var h [segment.HeaderSize]byte
-	n, err := f.ReadAt(h[:], 0)
-	if n < len(h) {
-		if err == nil || errors.Is(err, io.EOF) {
-			return 0, &segment.CorruptError{File: sf.Name, Offset: int64(n), Reason: fmt.Sprintf("short header: %d of %d bytes", n, segment.HeaderSize)}
-		}
-		return 0, err
-	}
-	fh, err := segment.ParseFileHeader(sf.Name, h[:])
-	if err != nil {
-		return 0, err
-	}
-	if fh.Base != sf.Base {
-		return 0, &segment.CorruptError{File: sf.Name, Offset: 16, Reason: fmt.Sprintf("header base offset %d does not match the file name", fh.Base)}
-	}
-	return fh.Salt, nil
+	fh, err := segment.ReadFileHeader(f, sf.Name, sf.Base)
+	return fh.Salt, err
 }
 
 // readIndex reads and decodes a segment's index file. present is false
 // when there is no index file.
-func readIndex(dir string, sf SegmentFile, size int64) (entries []index.Entry, err error, present bool) {
+func readIndex(fsys vfs.FS, dir string, sf SegmentFile, size int64) (entries []index.Entry, err error, present bool) {
 	if sf.Index == "" {
 		return nil, nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(dir, sf.Index))
-	if IsNotExist(err) {
+	entries, err = index.ReadFile(fsys, filepath.Join(dir, sf.Index), sf.Base, size)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, false
 	}
-	if err != nil {
-		return nil, err, true
-	}
-	entries, err = index.Decode(b, sf.Base, segment.HeaderSize, size)
 	return entries, err, true
 }
 
@@ -437,21 +396,21 @@ func (c *scanner) checkIndex(s *SegmentScan, entries []index.Entry, decErr error
 		e := entries[mismatch]
 		s.IndexState = IndexMismatch
 		s.IndexReason = fmt.Sprintf("entry %d (offset %d at position %d, %d bytes) does not match the frame there", mismatch, e.Offset, e.Pos, e.Len)
-	case decErr != nil && !errors.Is(decErr, index.ErrInvalid):
+	case decErr != nil && !errors.Is(decErr, segment.ErrCorrupt):
 		s.IndexState = IndexInvalid
-		s.IndexReason = decErr.Error()
+		s.IndexReason = stripDir(decErr.Error(), c.dir)
 	case len(s.Damage) > 0 && !torn:
 		// Past damage the index is not compared: repair rebuilds it.
 		s.IndexState = IndexOK
 		if decErr != nil {
-			s.IndexState, s.IndexReason = IndexInvalid, decErr.Error()
+			s.IndexState, s.IndexReason = IndexInvalid, segment.Reason(decErr)
 		}
 	case len(entries) > compared:
 		s.IndexState = IndexExtra
 		s.IndexReason = fmt.Sprintf("%d entries for %d valid frames", len(entries), compared)
 	case decErr != nil:
 		s.IndexState = IndexInvalid
-		s.IndexReason = fmt.Sprintf("%v (%d of %d frames indexed)", decErr, len(entries), compared)
+		s.IndexReason = fmt.Sprintf("%s (%d of %d frames indexed)", segment.Reason(decErr), len(entries), compared)
 	case len(entries) < compared:
 		s.IndexState = IndexIncomplete
 		s.IndexReason = fmt.Sprintf("%d entries for %d frames", len(entries), compared)

@@ -10,8 +10,9 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // SegmentInfo describes one segment as a quick read finds it: through its
@@ -37,54 +38,59 @@ type SegmentInfo struct {
 
 // ListSegments lists the log's segments with a quick read of each.
 func ListSegments(dir string) (*Dir, []SegmentInfo, error) {
-	d, err := ReadDir(dir)
+	return listSegments(vfs.Default, dir)
+}
+
+func listSegments(fsys vfs.FS, dir string) (*Dir, []SegmentInfo, error) {
+	d, err := readDir(fsys, dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	out := make([]SegmentInfo, len(d.Segments))
+	dicts := openDicts(d.fs, dir, d.Dicts)
+	defer dicts.Close()
 	for i, sf := range d.Segments {
-		out[i] = quickSegment(dir, sf, i == len(d.Segments)-1)
+		out[i] = quickSegment(d.fs, dir, sf, i == len(d.Segments)-1, dicts)
 	}
 	return d, out, nil
 }
 
-func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
+func quickSegment(fsys vfs.FS, dir string, sf SegmentFile, active bool, dicts *dict.Store) SegmentInfo {
 	si := SegmentInfo{SegmentFile: sf, Active: active, Next: sf.Base}
 	if sf.NotFile != "" {
 		si.Problem = sf.NotFile + ", not a segment file: none of its records can be read"
 		return si
 	}
-	f, err := os.Open(sf.Path(dir))
+	f, err := fsys.OpenFile(sf.Path(dir), os.O_RDONLY, 0)
 	if err != nil {
 		si.Missing = IsNotExist(err)
 		si.Problem = stripDir(err.Error(), dir)
 		return si
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	size, err := f.Size()
 	if err != nil {
-		si.Problem = err.Error()
+		si.Problem = stripDir(err.Error(), dir)
 		return si
 	}
-	size := fi.Size()
 	si.Size = size
 	salt, err := readHeader(f, sf)
 	if err != nil {
-		si.Problem, si.TailBytes = "header: "+reasonOf(err), size
+		si.Problem, si.TailBytes = "header: "+segment.Reason(err), size
 		si.Torn = active && size <= segment.HeaderSize
 		return si
 	}
-	entries, decErr, present := readIndex(dir, sf, size)
+	entries, decErr, present := readIndex(fsys, dir, sf, size)
 	si.IndexEntries = len(entries)
 	start, next := int64(segment.HeaderSize), sf.Base
 	if n := len(entries); n > 0 && !active {
 		e := entries[n-1]
-		if h, ok := validFrameAt(f, sf.Name, salt, int64(e.Pos), size); ok && h.Base == e.Offset && h.Size() == int64(e.Len) {
+		if h, ok := segment.ValidFrameAt(f, sf.Name, salt, int64(e.Pos), size); ok && h.Base == e.Offset && h.Size() == int64(e.Len) {
 			start, next = e.End(), h.Next()
 		}
 	}
 	frames := 0
-	t := segment.ScanTail(f, sf.Name, salt, start, size, next, func(pos int64, h *segment.FrameHeader) {
+	t := segment.ScanTailDicts(f, sf.Name, salt, source(dicts), start, size, next, func(pos int64, h *segment.FrameHeader) {
 		frames++
 		if active && int(h.Codec) < len(si.Codecs) {
 			si.Codecs[h.Codec]++
@@ -95,7 +101,7 @@ func quickSegment(dir string, sf SegmentFile, active bool) SegmentInfo {
 	case t.Err != nil:
 		si.Problem = stripDir(t.Err.Error(), dir)
 	case t.Corrupt != nil:
-		si.Problem, si.TailBytes = "damage at "+itoa(t.End)+": "+reasonOf(t.Corrupt), size-t.End
+		si.Problem, si.TailBytes = "damage at "+itoa(t.End)+": "+segment.Reason(t.Corrupt), size-t.End
 	case t.Torn > 0 && active:
 		si.Problem, si.TailBytes, si.Torn = "torn tail at "+itoa(t.End), t.Torn, true
 	case t.Torn > 0:
@@ -227,7 +233,7 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 	if len(d.Slots) > 0 {
 		ck := &li.Checkpoint
 		ck.Present = true
-		ck.State, ck.Info, ck.Err = checkpoint.Read(vfs.Default, dir)
+		ck.State, ck.Info, ck.Err = checkpoint.Read(d.fs, dir)
 		if live && ck.Err == nil {
 			// Segments a release deleted while they were listed: the
 			// checkpoint read since no longer keeps them.
@@ -259,10 +265,10 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 		li.First = segs[0].Base
 		last := segs[len(segs)-1]
 		li.Next, li.Codecs = last.Next, last.Codecs
-		li.SegmentVersion = fileVersion(segs[0].Path(dir), 8)
+		li.SegmentVersion = fileVersion(d.fs, segs[0].Path(dir), 8)
 		for _, s := range segs {
 			if s.Index != "" {
-				li.IndexVersion = fileVersion(filepath.Join(dir, s.Index), len(index.Magic))
+				li.IndexVersion = fileVersion(d.fs, filepath.Join(dir, s.Index), len(index.Magic))
 				break
 			}
 		}
@@ -289,8 +295,8 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 		if cur == "" {
 			cur = filepath.Join(dir, d.Slots[0])
 		}
-		li.CheckpointVersion = fileVersion(cur, 4)
-		if fi, err := os.Stat(cur); err == nil && ck.Info.File != "" {
+		li.CheckpointVersion = fileVersion(d.fs, cur, 4)
+		if fi, err := d.fs.Stat(cur); err == nil && ck.Info.File != "" {
 			li.SavedAt = fi.ModTime()
 		}
 	}
@@ -298,8 +304,8 @@ func readInfoOnce(dir string, live bool) (*LogInfo, error) {
 }
 
 // fileVersion reads the little-endian uint16 format version at position at.
-func fileVersion(path string, at int) uint16 {
-	f, err := os.Open(path)
+func fileVersion(fsys vfs.FS, path string, at int) uint16 {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0
 	}

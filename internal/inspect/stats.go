@@ -22,6 +22,10 @@ type SegmentStats struct {
 	StoredBytes int64  // frame bodies as stored
 	Sizes       Histogram
 	Types       map[string]*TypeStats
+	// Dicts counts the frames compressed with each dictionary; NoDict
+	// the compressed frames without one, to compare with.
+	Dicts  map[uint16]*DictStats
+	NoDict DictStats
 }
 
 func newSegmentStats() *SegmentStats {
@@ -95,6 +99,16 @@ func CollectStats(ctx context.Context, dir string, opts Options) (*Stats, error)
 		t.RawBytes += s.Stats.RawBytes
 		t.StoredBytes += s.Stats.StoredBytes
 		t.Sizes.Merge(&s.Stats.Sizes)
+		t.NoDict.add(&s.Stats.NoDict)
+		for id, d := range s.Stats.Dicts {
+			if t.Dicts == nil {
+				t.Dicts = map[uint16]*DictStats{}
+			}
+			if t.Dicts[id] == nil {
+				t.Dicts[id] = &DictStats{}
+			}
+			t.Dicts[id].add(d)
+		}
 		for k, v := range s.Stats.Types {
 			if t.Types[k] == nil {
 				t.Types[k] = &TypeStats{Type: k}

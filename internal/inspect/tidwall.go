@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidwall/wal"
 
+	"github.com/seglog/seglog/checkpoint"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
 )
@@ -161,8 +162,9 @@ func tidwallFormat(src, want string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	slots := checkpoint.SlotNames()
 	for _, e := range ents {
-		if n := e.Name(); strings.HasSuffix(n, segment.Suffix) || n == seglog.LockFile || strings.HasPrefix(n, "checkpoint.") {
+		if n := e.Name(); strings.HasSuffix(n, segment.Suffix) || n == seglog.LockFile || n == slots[0] || n == slots[1] {
 			return "", fmt.Errorf("%s: a seglog log, not a tidwall/wal directory (%s); the source comes first: import tidwall SRC DST", src, n)
 		}
 	}

@@ -1,12 +1,9 @@
 package inspect
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-
-	"github.com/seglog/seglog/segment"
 )
 
 // stripDir makes the paths in a message relative to the log directory.
@@ -22,15 +19,6 @@ func baseName(p string) string {
 		return ""
 	}
 	return filepath.Base(p)
-}
-
-// reasonOf returns the reason of a corruption error, or the error's text.
-func reasonOf(err error) string {
-	var ce *segment.CorruptError
-	if errors.As(err, &ce) {
-		return ce.Reason
-	}
-	return err.Error()
 }
 
 // plural writes "1 record", "2 records".

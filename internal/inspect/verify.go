@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
-	"github.com/seglog/seglog/internal/vfs"
 	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
 
@@ -37,6 +36,8 @@ type Options struct {
 	// LockHeld says the caller holds the writer's lock (LockWriter): there
 	// is no live writer, and the lock is not probed.
 	LockHeld bool
+	// FS is the filesystem the log is read through. Default vfs.Default.
+	FS vfs.FS
 }
 
 // CheckpointReport is what the checkpoint read found.
@@ -53,6 +54,7 @@ type Report struct {
 	Live       bool // a writer held the lock when the verification started
 	Checkpoint CheckpointReport
 	Segments   []*SegmentScan // in offset order, released ones included
+	Dicts      []DictReport   // compression dictionaries, in id order
 	Findings   []Finding
 	Counts     Counts
 
@@ -75,13 +77,13 @@ func (r *Report) Healthy() bool { return r.Counts.Healthy() }
 // log, cancellation); what is wrong inside the log is in the findings.
 func Verify(ctx context.Context, dir string, opts Options) (*Report, error) {
 	start := time.Now()
-	d, err := ReadDir(dir)
+	d, err := readDir(opts.FS, dir)
 	if err != nil {
 		return nil, err
 	}
 	live := false
 	if !opts.LockHeld {
-		if live, err = WriterActive(dir); err != nil {
+		if live, err = writerActive(d.fs, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -130,7 +132,9 @@ func Verify(ctx context.Context, dir string, opts Options) (*Report, error) {
 	if workers <= 0 {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	c := &scanner{ctx: ctx, dir: dir, progress: opts.Progress, keep: opts.KeepFrames, stats: opts.Stats}
+	c := &scanner{ctx: ctx, fs: d.fs, dir: dir, progress: opts.Progress, keep: opts.KeepFrames, stats: opts.Stats}
+	c.dicts = r.checkDicts(emit)
+	defer c.dicts.Close()
 	done := make([]chan struct{}, len(segs))
 	for i := range done {
 		done[i] = make(chan struct{})
@@ -225,7 +229,7 @@ func (r *Report) readCheckpoint(emit func(Finding)) {
 		return
 	}
 	ck.Present = true
-	ck.State, ck.Info, ck.Err = checkpoint.Read(vfs.Default, r.Dir.Path)
+	ck.State, ck.Info, ck.Err = checkpoint.Read(r.Dir.fs, r.Dir.Path)
 	if ck.Err != nil && CheckpointIOError(ck.Err) {
 		emit(Finding{Severity: Error, Code: CodeReadError, File: "checkpoint",
 			Message: stripDir(ck.Err.Error(), r.Dir.Path) + ": an I/O problem, not damage; the delivery state is not known to be lost: fix the access (permissions, a failing disk) and verify again; repair changes nothing before"})
@@ -302,7 +306,7 @@ func (r *Report) segmentFindings(s *SegmentScan, emit func(Finding)) {
 				Message: fmt.Sprintf("header never written (a segment roll interrupted by a crash; %d bytes, no record): the next writer open or repair removes it", s.Size)})
 		default:
 			f := Finding{Severity: Error, Code: CodeSegmentHeader, File: s.Name, Position: pos(0),
-				Message: fmt.Sprintf("%s: no record of the segment can be read", reasonOf(s.HeaderErr))}
+				Message: fmt.Sprintf("%s: no record of the segment can be read", segment.Reason(s.HeaderErr))}
 			if s.NextKnown {
 				f.Offsets = rangePtr(MakeRange(s.Base, s.Next))
 			} else {
@@ -418,7 +422,7 @@ func (r *Report) logChecks(last *SegmentScan, emit func(Finding)) {
 // heldChecks checks the held store, if the log has one: readable, not torn
 // (a writer's Open cuts a torn write), and not past the end of the log.
 func (r *Report) heldChecks(emit func(Finding)) {
-	h, err := seglog.ReadHeldStore(r.Dir.Path)
+	h, err := seglog.ReadHeldStoreFS(r.Dir.fs, r.Dir.Path)
 	switch {
 	case err != nil:
 		emit(Finding{Severity: Error, Code: CodeHeldStore, File: seglog.HeldFile, Message: stripDir(err.Error(), r.Dir.Path)})
@@ -512,14 +516,10 @@ func lostTail(d *Dir, first uint64, name string) *Finding {
 			return nil // a segment in the middle: reported as a gap
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(d.Path, name))
-	if err != nil {
-		return nil
-	}
-	entries, _ := index.Decode(b, base, segment.HeaderSize, segment.MaxSegmentSize)
-	if len(entries) == 0 || entries[0].Offset < first {
+	e, ok := index.FirstEntry(d.fs, filepath.Join(d.Path, name), base)
+	if !ok || e.Offset < first {
 		return nil
 	}
 	return &Finding{Severity: Error, Code: CodeSegmentMissing, File: segment.FileName(base), Offsets: rangePtr(OpenRange(base)),
-		Message: fmt.Sprintf("segment missing from the end of the log, but its index %s names offset %d and later: records from %d on are lost; a writer refuses to open the log rather than give their offsets again", name, entries[0].Offset, base)}
+		Message: fmt.Sprintf("segment missing from the end of the log, but its index %s names offset %d and later: records from %d on are lost; a writer refuses to open the log rather than give their offsets again", name, e.Offset, base)}
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"syscall"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // inode is a file's contents, independent of the names pointing at it.

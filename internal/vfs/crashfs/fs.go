@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // MaxFileSize bounds the size of a file. Writes or truncates beyond it fail

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/internal/vfs/crashfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // dump returns every file under dir of fsys, by path, with its contents, and

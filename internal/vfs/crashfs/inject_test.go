@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/seglog/seglog/internal/vfs"
 	"github.com/seglog/seglog/internal/vfs/crashfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // workload performs one operation of each kind, in a fixed order, and

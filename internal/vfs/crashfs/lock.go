@@ -4,7 +4,7 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/seglog/seglog/internal/vfs"
+	"github.com/seglog/seglog/log/vfs"
 )
 
 // lockHandle is a held lock. Locks live in the FS, not in its files, so a
