@@ -71,17 +71,11 @@ func Decompress(c Codec, dst, body []byte, rawLen uint32) ([]byte, error) {
 	case CodecNone:
 		return body, nil
 	case CodecS2:
-		n, err := s2.DecodedLen(body)
+		dst, err := s2Dst(dst, body, rawLen)
 		if err != nil {
-			return nil, fmt.Errorf("s2: %w", err)
+			return nil, err
 		}
-		if n != int(rawLen) {
-			return nil, fmt.Errorf("s2: body decodes to %d bytes, header says %d", n, rawLen)
-		}
-		if cap(dst) < n {
-			dst = make([]byte, n)
-		}
-		out, err := s2.Decode(dst[:n], body)
+		out, err := s2.Decode(dst, body)
 		if err != nil {
 			return nil, fmt.Errorf("s2: %w", err)
 		}
@@ -102,4 +96,20 @@ func Decompress(c Codec, dst, body []byte, rawLen uint32) ([]byte, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown codec %d", c)
+}
+
+// s2Dst checks that an s2 body decodes to exactly rawLen bytes, before
+// anything is allocated for it, and returns dst sized to hold them.
+func s2Dst(dst, body []byte, rawLen uint32) ([]byte, error) {
+	n, err := s2.DecodedLen(body)
+	if err != nil {
+		return nil, fmt.Errorf("s2: %w", err)
+	}
+	if n != int(rawLen) {
+		return nil, fmt.Errorf("s2: body decodes to %d bytes, header says %d", n, rawLen)
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return dst[:n], nil
 }

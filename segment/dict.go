@@ -143,17 +143,11 @@ func DecompressDict(c Codec, d *Dict, dst, body []byte, rawLen uint32) ([]byte, 
 		if sd == nil {
 			return nil, fmt.Errorf("s2: dictionary %d unusable", d.ID)
 		}
-		n, err := s2.DecodedLen(body)
+		dst, err := s2Dst(dst, body, rawLen)
 		if err != nil {
-			return nil, fmt.Errorf("s2: %w", err)
+			return nil, err
 		}
-		if n != int(rawLen) {
-			return nil, fmt.Errorf("s2: body decodes to %d bytes, header says %d", n, rawLen)
-		}
-		if cap(dst) < n {
-			dst = make([]byte, n)
-		}
-		out, err := sd.Decode(dst[:n], body)
+		out, err := sd.Decode(dst, body)
 		if err != nil {
 			return nil, fmt.Errorf("s2 with dictionary %d: %w", d.ID, err)
 		}

@@ -18,7 +18,7 @@ func (r brokenReader) ReadAt([]byte, int64) (int, error) { return 0, r.err }
 func TestReadFileHeader(t *testing.T) {
 	file, _ := buildSegment(42, frameSpec{recs: records(0, 2)})
 	fh, err := segment.ReadFileHeader(bytes.NewReader(file), "f.seg", 42)
-	if err != nil || fh.Base != 42 || fh.Salt != testSalt || fh.Version != segment.Version {
+	if err != nil || fh.Base != 42 || fh.Salt != testSalt || fh.Version != segment.VersionSalted {
 		t.Fatalf("ReadFileHeader = %+v, %v", fh, err)
 	}
 	// A file shorter than a header: corrupt, at the end of what is there.

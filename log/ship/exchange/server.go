@@ -170,17 +170,28 @@ func (s *Server) Close() error {
 // Next returns the label the server expects next from agent: its inbox's
 // next offset (0 for a new inbox, which it creates).
 func (s *Server) Next(agent string) (uint64, error) {
+	var next uint64
+	err := s.withInbox(agent, func(l *seglog.Log) error {
+		next = l.NextOffset()
+		return nil
+	})
+	return next, err
+}
+
+// withInbox runs f with agent's inbox log, opened if need be, under the
+// inbox's lock.
+func (s *Server) withInbox(agent string, f func(*seglog.Log) error) error {
 	in, err := s.inbox(agent)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	l, err := s.openLocked(agent, in)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return l.NextOffset(), nil
+	return f(l)
 }
 
 // RefusedMeta is the inbox metadata key (Log.Meta) holding the total of
@@ -191,17 +202,12 @@ const RefusedMeta = "exchange.refused"
 // refused during outages (Batch.Refused), as the inbox stored them. A
 // notice the agent sent again because the answer was lost counts again.
 func (s *Server) Refused(agent string) (uint64, error) {
-	in, err := s.inbox(agent)
-	if err != nil {
-		return 0, err
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	l, err := s.openLocked(agent, in)
-	if err != nil {
-		return 0, err
-	}
-	return refusedTotal(l)
+	var total uint64
+	err := s.withInbox(agent, func(l *seglog.Log) (err error) {
+		total, err = refusedTotal(l)
+		return err
+	})
+	return total, err
 }
 
 func refusedTotal(l *seglog.Log) (uint64, error) {
