@@ -399,10 +399,35 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 // range, which Pending hands out again as a gap: the range is only ever
 // passed by an answer past it.
 func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
+	return applyAckOver(plainLabels{}, st, n, sent)
+}
+
+// labelMap counts labels over offsets. Every offset takes a label
+// (plainLabels) unless held records take none (heldLabels, held.go).
+type labelMap interface {
+	// labels is the number of labelled offsets in [a, b).
+	labels(a, b uint64) uint64
+	// advance is the offset just past the k-th labelled offset from c.
+	advance(c, k uint64) uint64
+	// retreat is the offset of the k-th labelled offset before c.
+	retreat(c, k uint64) uint64
+}
+
+// plainLabels is the label map of a log whose every offset takes a label.
+type plainLabels struct{}
+
+func (plainLabels) labels(a, b uint64) uint64  { return b - a }
+func (plainLabels) advance(c, k uint64) uint64 { return c + k }
+func (plainLabels) retreat(c, k uint64) uint64 { return c - k }
+
+// applyAckOver is applyAck with labels counted by m: the kept window P is
+// the number of labels between first and cursor, and the cursor moves by
+// labels.
+func applyAckOver(m labelMap, st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
 	s := st.Sequence
 	var p uint64
 	if st.Cursor > st.First {
-		p = st.Cursor - st.First
+		p = m.labels(st.First, st.Cursor)
 	}
 	var branch AckBranch
 	switch {
@@ -412,13 +437,13 @@ func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch)
 	case n > s:
 		branch = AckNormal
 		st.First = max(st.First, st.Cursor)
-		st.Cursor += n - s
+		st.Cursor = m.advance(st.Cursor, n-s)
 	case s-n > p: // n <= s here
 		branch = AckAncient
 		st.Cursor = min(st.First, st.Cursor)
 	default:
 		branch = AckRewind
-		st.Cursor -= s - n
+		st.Cursor = m.retreat(st.Cursor, s-n)
 	}
 	st.Sequence = n
 	return st, branch

@@ -246,30 +246,16 @@ func (l *Log) applyAckLocked(st checkpoint.State, n, sent uint64) (checkpoint.St
 	if l.holesInLocked(min(st.First, st.Cursor), l.mu.next) == 0 {
 		return applyAck(st, n, sent)
 	}
-	s := st.Sequence
-	var p uint64
-	if st.Cursor > st.First {
-		p = l.labelsLocked(st.First, st.Cursor)
-	}
-	var branch AckBranch
-	switch {
-	case n > s && n-s > sent:
-		branch = AckTooHigh
-		st.First = max(st.First, st.Cursor)
-	case n > s:
-		branch = AckNormal
-		st.First = max(st.First, st.Cursor)
-		st.Cursor = l.advanceLocked(st.Cursor, n-s)
-	case s-n > p:
-		branch = AckAncient
-		st.Cursor = min(st.First, st.Cursor)
-	default:
-		branch = AckRewind
-		st.Cursor = l.retreatLocked(st.Cursor, s-n)
-	}
-	st.Sequence = n
-	return st, branch
+	return applyAckOver(heldLabels{l}, st, n, sent)
 }
+
+// heldLabels is the label map of a log with held offsets, which take no
+// label. Its methods are called with l.mu held.
+type heldLabels struct{ l *Log }
+
+func (h heldLabels) labels(a, b uint64) uint64  { return h.l.labelsLocked(a, b) }
+func (h heldLabels) advance(c, k uint64) uint64 { return h.l.advanceLocked(c, k) }
+func (h heldLabels) retreat(c, k uint64) uint64 { return h.l.retreatLocked(c, k) }
 
 // advanceLocked returns the offset just past the k-th labelled offset
 // from c, and past the held offsets that follow it.
