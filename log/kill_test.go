@@ -18,16 +18,35 @@ import (
 )
 
 // TestKill9 runs a child process (this test binary, as TestKillHelper)
-// that appends and acknowledges under SyncAlways and reports, after each
-// call returns, the offset or the delivery state it got. The parent kills
-// it with SIGKILL at random moments, reopens the log, and checks that every
-// reported offset reads back intact, that the delivery state is at least
-// the last one reported, and that nothing else is in the log; then it
-// starts a new child on the same directory.
+// that appends, acknowledges, saves metadata (and, under the buffered
+// policies, syncs, flushes and takes batches) and reports, after each call
+// returns, the offset, the delivery state or the offsets it now knows are
+// safe. The parent kills it with SIGKILL at random moments, reopens the
+// log, and checks exactly the claim of the child's sync policy for the
+// death of a process (not of the machine); then it starts a new child on
+// the same directory. One subtest per policy.
+//
+// The claim, per policy, for a process killed with SIGKILL:
+//
+//   - every policy: the log opens and verifies; its offsets from First to
+//     Next are dense and each holds the record appended at that offset (so
+//     no record is duplicated, none damaged, and an offset that survived
+//     was never given to another record); the delivery state and the
+//     metadata are at least those of the last Ack and SetMeta that
+//     returned; records lost are a suffix of what was appended.
+//   - SyncAlways: every Append and AppendRecords that returned nil survives.
+//   - SyncInterval and SyncNever: every record below the offset covered by
+//     the last returned Sync (all records appended before it), Flush (all
+//     records appended before it, handed to the kernel, which outlives the
+//     process), Pending (the records it returned) or Ack (the records below
+//     the new cursor) survives. Appends that returned nil after the last
+//     such call may be lost (they may still be in the process's buffer);
+//     their offsets are then given again to the next appends. The parent
+//     counts how often that happens: it is what the policies trade away.
 
 var (
-	killCount   = flag.Int("kill.count", 500, "SIGKILLs TestKill9 aims for (20 with -short)")
-	killBudget  = flag.Duration("kill.time", 60*time.Second, "time TestKill9 may take at most")
+	killCount   = flag.Int("kill.count", 0, "SIGKILLs TestKill9 aims for per sync policy (0: 500 under SyncAlways and 30 under each buffered policy; 20 and 10 with -short)")
+	killBudget  = flag.Duration("kill.time", 60*time.Second, "time each policy of TestKill9 may take at most")
 	killSegment = flag.Int64("kill.segment", seglog.MinSegmentSize, "segment size of TestKill9's log (above 1 MiB, the preallocated space is filled in the background)")
 )
 
@@ -35,6 +54,8 @@ const (
 	killDirEnv  = "SEGLOG_RELIAB_KILL_DIR"
 	killSeedEnv = "SEGLOG_RELIAB_KILL_SEED"
 	killSegEnv  = "SEGLOG_RELIAB_KILL_SEGMENT"
+	killSyncEnv = "SEGLOG_RELIAB_KILL_SYNC"
+	killEvery   = "SEGLOG_RELIAB_KILL_SYNC_EVERY"
 	killPrefix  = "seglog-kill "
 )
 
@@ -49,27 +70,45 @@ func killPayload(off uint64) []byte {
 type killState struct{ seq, cursor, first uint64 }
 
 func TestKill9(t *testing.T) {
-	if testing.Short() && *killCount == 500 {
-		*killCount = 20
+	for _, mode := range []seglog.SyncPolicy{seglog.SyncAlways, seglog.SyncInterval, seglog.SyncNever} {
+		t.Run(mode.String(), func(t *testing.T) { testKill9(t, mode) })
+	}
+}
+
+func testKill9(t *testing.T, mode seglog.SyncPolicy) {
+	count := *killCount
+	switch {
+	case count > 0:
+	case mode == seglog.SyncAlways && testing.Short():
+		count = 20
+	case mode == seglog.SyncAlways:
+		count = 500
+	case testing.Short():
+		count = 10
+	default:
+		count = 30
 	}
 	seed := testSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 9))
+	rng := rand.New(rand.NewPCG(seed, 9+uint64(mode)))
 	dir := t.TempDir()
 	verifyAtEnd(t, nil, dir) // after the last kill and recovery
 	start := time.Now()
 
 	var (
-		kills, appends, acks, metas int
-		torn, tornBytes             int64
-		reported                    = map[uint64]bool{}
-		last                        killState
-		lastMeta                    int
-		maxNext                     uint64
+		kills, appends, acks, metas, syncs int
+		torn, tornBytes                    int64
+		lossKills, lost                    uint64 // kills that lost appends, and how many
+		safe                               uint64 // records below it must survive
+		last                               killState
+		lastMeta                           int
+		maxNext                            uint64
 	)
-	for kills < *killCount && time.Since(start) < *killBudget {
+	for kills < count && time.Since(start) < *killBudget {
+		every := []time.Duration{time.Millisecond, 5 * time.Millisecond, 100 * time.Millisecond}[rng.IntN(3)]
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$", "-test.count=1")
 		cmd.Env = append(os.Environ(), killDirEnv+"="+dir, killSeedEnv+"="+strconv.FormatUint(rng.Uint64(), 10),
-			killSegEnv+"="+strconv.FormatInt(*killSegment, 10))
+			killSegEnv+"="+strconv.FormatInt(*killSegment, 10),
+			killSyncEnv+"="+strconv.Itoa(int(mode)), killEvery+"="+every.String())
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
@@ -113,13 +152,21 @@ func TestKill9(t *testing.T) {
 			t.Fatalf("child exited by itself (%v) after %d reports: %q", werr, len(got), got)
 		}
 		kills++
+		var appended uint64 // one past the last offset an append returned
 		for _, s := range got {
 			f := strings.Fields(s)
 			switch f[0] {
 			case "append":
 				off, _ := strconv.ParseUint(f[1], 10, 64)
-				reported[off] = true
+				appended = max(appended, off+1)
+				if mode == seglog.SyncAlways {
+					safe = max(safe, off+1)
+				}
 				appends++
+			case "safe":
+				n, _ := strconv.ParseUint(f[1], 10, 64)
+				safe = max(safe, n)
+				syncs++
 			case "ack":
 				var st killState
 				fmt.Sscan(strings.Join(f[1:], " "), &st.seq, &st.cursor, &st.first)
@@ -127,6 +174,7 @@ func TestKill9(t *testing.T) {
 					t.Fatalf("a child reported state %+v after %+v", st, last)
 				}
 				last = st
+				safe = max(safe, st.cursor) // Ack made the records below its cursor durable
 				acks++
 			case "meta":
 				lastMeta, _ = strconv.Atoi(f[1])
@@ -136,26 +184,35 @@ func TestKill9(t *testing.T) {
 				t.Fatalf("child: %s", s)
 			}
 		}
-		next, cut := killVerify(t, dir, kills, reported, last, lastMeta)
+		next, cut := killVerify(t, dir, mode, kills, safe, last, lastMeta)
 		maxNext = max(maxNext, next)
 		if cut > 0 {
 			torn++
 			tornBytes += cut
 		}
+		if appended > next {
+			lossKills++
+			lost += appended - next
+		}
 	}
-	t.Logf("seed %d: %d SIGKILLs survived in %v; %d appends, %d acks and %d metadata saves reported; log reached offset %d; %d recoveries cut a torn tail (%d bytes in all)",
-		seed, kills, time.Since(start).Round(time.Millisecond), appends, acks, metas, maxNext, torn, tornBytes)
-	if kills < *killCount && !testing.Short() && kills < 200 {
-		t.Errorf("only %d kills within %v, want at least 200", kills, *killBudget)
+	t.Logf("%v, seed %d: %d SIGKILLs survived in %v; %d appends, %d acks, %d syncs/flushes/batches and %d metadata saves reported; log reached offset %d; %d recoveries cut a torn tail (%d bytes in all); %d kills lost %d unsynced appends",
+		mode, seed, kills, time.Since(start).Round(time.Millisecond), appends, acks, syncs, metas, maxNext, torn, tornBytes, lossKills, lost)
+	if mode == seglog.SyncAlways && lost > 0 {
+		t.Errorf("SyncAlways lost %d appends that had returned", lost)
+	}
+	if kills < count && !testing.Short() && kills < min(count, 200) {
+		t.Errorf("only %d kills within %v, want at least %d", kills, *killBudget, min(count, 200))
 	}
 }
 
 // killVerify opens the log a killed child left and checks it against
-// what the children reported. It returns the log's next offset and the
-// torn bytes recovery cut.
-func killVerify(t *testing.T, dir string, kill int, reported map[uint64]bool, last killState, lastMeta int) (uint64, int64) {
+// what the children reported: every record below safe is there, the
+// delivery state and metadata are at least the last reported, and every
+// record holds what was appended at its offset. It returns the log's next
+// offset and the torn bytes recovery cut.
+func killVerify(t *testing.T, dir string, mode seglog.SyncPolicy, kill int, safe uint64, last killState, lastMeta int) (uint64, int64) {
 	t.Helper()
-	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: *killSegment})
+	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: *killSegment, Sync: mode})
 	if err != nil {
 		t.Fatalf("kill %d: open: %v", kill, err)
 	}
@@ -164,19 +221,16 @@ func killVerify(t *testing.T, dir string, kill int, reported map[uint64]bool, la
 	if st.Sequence < last.seq || st.First < last.first || st.Cursor < last.cursor {
 		t.Fatalf("kill %d: state seq %d cursor %d first %d, behind the last acknowledged %+v", kill, st.Sequence, st.Cursor, st.First, last)
 	}
+	if st.Cursor > st.Next || st.First > st.Next {
+		t.Fatalf("kill %d: state cursor %d first %d past the end of the log %d", kill, st.Cursor, st.First, st.Next)
+	}
 	if v, _ := l.Meta("n"); lastMeta > 0 {
 		if n, _ := strconv.Atoi(string(v)); n < lastMeta {
 			t.Fatalf("kill %d: metadata %q, behind the last saved %d", kill, v, lastMeta)
 		}
 	}
-	for off := range reported {
-		if off < st.First {
-			delete(reported, off) // released by an acknowledged Ack
-			continue
-		}
-		if off >= st.Next {
-			t.Fatalf("kill %d: reported offset %d lost: the log ends at %d", kill, off, st.Next)
-		}
+	if st.Next < safe {
+		t.Fatalf("kill %d: the log ends at %d, but records up to %d were reported safe", kill, st.Next, safe)
 	}
 	want := st.First
 	for rec, err := range l.Records(st.First) {
@@ -213,7 +267,9 @@ func TestKillHelper(t *testing.T) {
 		os.Stdout.WriteString(killPrefix + fmt.Sprintf(format, args...) + "\n")
 	}
 	segSize, _ := strconv.ParseInt(os.Getenv(killSegEnv), 10, 64)
-	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: segSize})
+	mode, _ := strconv.Atoi(os.Getenv(killSyncEnv))
+	every, _ := time.ParseDuration(os.Getenv(killEvery))
+	l, err := seglog.Open(dir, &seglog.Options{Logger: quiet, SegmentSize: segSize, Sync: seglog.SyncPolicy(mode), SyncEvery: every})
 	if err != nil {
 		fail("open: %v", err)
 	}
@@ -222,10 +278,14 @@ func TestKillHelper(t *testing.T) {
 	if v, ok := l.Meta("n"); ok {
 		meta, _ = strconv.Atoi(string(v))
 	}
+	ops := 100
+	if seglog.SyncPolicy(mode) != seglog.SyncAlways {
+		ops = 115 // and syncs, flushes and batches that are not acknowledged
+	}
 	say("ready")
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		next := l.NextOffset()
-		switch c := rng.IntN(100); {
+		switch c := rng.IntN(ops); {
 		case c < 70:
 			off, err := l.Append(killPayload(next))
 			if err != nil || off != next {
@@ -258,12 +318,30 @@ func TestKillHelper(t *testing.T) {
 				fail("ack: %v", err)
 			}
 			say("ack %d %d %d", res.State.Sequence, res.State.Cursor, res.State.First)
-		default:
+		case c < 100:
 			meta++
 			if err := l.SetMeta("n", []byte(strconv.Itoa(meta))); err != nil {
 				fail("set meta: %v", err)
 			}
 			say("meta %d", meta)
+		case c < 105: // Sync covers every record appended before it
+			if err := l.Sync(); err != nil {
+				fail("sync: %v", err)
+			}
+			say("safe %d", next)
+		case c < 110: // Flush hands every record appended before it to the kernel
+			if err := l.Flush(); err != nil {
+				fail("flush: %v", err)
+			}
+			say("safe %d", next)
+		default: // Pending makes the records it returns durable
+			b, err := l.Pending(1 + rng.IntN(40))
+			if err != nil {
+				fail("pending: %v", err)
+			}
+			if n := len(b.Records); n > 0 {
+				say("safe %d", b.Records[n-1].Offset+1)
+			}
 		}
 	}
 	l.Close()
