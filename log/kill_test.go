@@ -28,10 +28,11 @@ import (
 //
 // The claim, per policy, for a process killed with SIGKILL:
 //
-//   - every policy: the log opens and verifies; its offsets from First to
-//     Next are dense and each holds the record appended at that offset (so
-//     no record is duplicated, none damaged, and an offset that survived
-//     was never given to another record); the delivery state and the
+//   - every policy: the log opens and, once recovered, verifies clean;
+//     its offsets from First to Next are dense and each holds the record
+//     appended at that offset (so no record is duplicated, none damaged,
+//     and an offset that survived was never given to another record); the
+//     delivery state and the
 //     metadata are at least those of the last Ack and SetMeta that
 //     returned; records lost are a suffix of what was appended.
 //   - SyncAlways: every Append and AppendRecords that returned nil survives.
@@ -247,6 +248,13 @@ func killVerify(t *testing.T, dir string, mode seglog.SyncPolicy, kill int, safe
 	}
 	if err := l.Close(); err != nil {
 		t.Fatalf("kill %d: close: %v", kill, err)
+	}
+	// The verifier after each recovery under the buffered policies; under
+	// SyncAlways, with its 500 kills, after every 25th (and after the last).
+	if mode != seglog.SyncAlways || kill%25 == 0 {
+		if err := verifyLog(nil, dir); err != nil {
+			t.Fatalf("kill %d: after recovery: %v", kill, err)
+		}
 	}
 	return st.Next, l.Recovery().TornBytes
 }
