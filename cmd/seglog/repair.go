@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	seglog "github.com/seglog/seglog/log"
 
 	"github.com/spf13/cobra"
 
@@ -53,16 +54,20 @@ nothing left unresolved) healthy, 1 otherwise.`,
 }
 
 type jsonRepair struct {
-	Dir        string             `json:"dir"`
-	Applied    bool               `json:"applied"`
-	BackupDir  string             `json:"backup_dir,omitempty"`
-	Actions    []inspect.Action   `json:"actions"`
-	Unreadable []inspect.Range    `json:"unreadable"`
-	Dropped    []inspect.Range    `json:"dropped"`
-	NextOffset uint64             `json:"next_offset"`
-	Unresolved []inspect.Finding  `json:"unresolved"`
-	After      *jsonVerifySummary `json:"after,omitempty"`
-	Remaining  []inspect.Finding  `json:"remaining,omitempty"`
+	Dir        string            `json:"dir"`
+	Applied    bool              `json:"applied"`
+	BackupDir  string            `json:"backup_dir,omitempty"`
+	Actions    []inspect.Action  `json:"actions"`
+	Unreadable []inspect.Range   `json:"unreadable"`
+	Dropped    []inspect.Range   `json:"dropped"`
+	NextOffset uint64            `json:"next_offset"`
+	Unresolved []inspect.Finding `json:"unresolved"`
+	// The held store's rewrite: records taken out for lying past the end
+	// of the log, stretches skipped as damaged.
+	HeldPastEnd []seglog.HeldRecord `json:"held_past_end,omitempty"`
+	HeldLost    []seglog.HeldLost   `json:"held_lost,omitempty"`
+	After       *jsonVerifySummary  `json:"after,omitempty"`
+	Remaining   []inspect.Finding   `json:"remaining,omitempty"`
 }
 
 func (a *app) repair(dir string, o inspect.RepairOptions) error {
@@ -76,7 +81,8 @@ func (a *app) repair(dir string, o inspect.RepairOptions) error {
 	}
 	p := res.Plan
 	j := jsonRepair{Dir: dir, Applied: res.Applied, BackupDir: res.BackupDir, Actions: p.Actions,
-		Unreadable: p.Unreadable, Dropped: p.Dropped, NextOffset: p.Next, Unresolved: p.Unresolved}
+		Unreadable: p.Unreadable, Dropped: p.Dropped, NextOffset: p.Next, Unresolved: p.Unresolved,
+		HeldPastEnd: p.HeldPastEnd, HeldLost: p.HeldLost}
 	if j.Actions == nil {
 		j.Actions = []inspect.Action{}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
+	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
@@ -75,6 +76,12 @@ type Plan struct {
 	Unresolved []Finding `json:"unresolved"`
 	// Next is the offset the next append gets after the repair.
 	Next uint64 `json:"next_offset"`
+	// HeldPastEnd are the held records a rewrite of the held store takes
+	// out because their offsets lie past the end of the log (their data
+	// stays in the backup copy of the store); HeldLost the stretches of
+	// the store skipped as damaged.
+	HeldPastEnd []seglog.HeldRecord `json:"held_past_end,omitempty"`
+	HeldLost    []seglog.HeldLost   `json:"held_lost,omitempty"`
 }
 
 // RepairResult is the outcome of Repair.
@@ -113,6 +120,12 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 		return nil, err
 	}
 	res := &RepairResult{Report: r, Plan: plan(r, opts)}
+	if len(r.IOProblems()) == 0 {
+		if err := res.Plan.planHeld(fsys, r, opts); err != nil {
+			return res, err
+		}
+		res.Plan.keepID(fsys, dir)
+	}
 	if !opts.Apply || len(res.Plan.Actions) == 0 {
 		return res, nil
 	}
@@ -124,7 +137,13 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 		return res, err
 	}
 	for _, a := range res.Plan.Actions {
-		if err := apply(fsys, dir, res.BackupDir, a); err != nil {
+		var err error
+		if a.Kind == ActHeld {
+			err = applyHeld(fsys, dir, res.BackupDir, res.Plan.Next)
+		} else {
+			err = apply(fsys, dir, res.BackupDir, a)
+		}
+		if err != nil {
 			return res, fmt.Errorf("%s %s: %w", a.Kind, a.File, err)
 		}
 	}

@@ -1,0 +1,147 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seglog/seglog/checkpoint"
+	seglog "github.com/seglog/seglog/log"
+	"github.com/seglog/seglog/log/vfs"
+)
+
+// ActHeld rewrites the held store: from the frames that verify, without
+// what lies past the end of the log. Part of the JSON output: stable.
+const ActHeld = "rewrite_held"
+
+// planHeld adds the held store's repair to p: a store that reaches past
+// the end the plan leaves (p.Next), or whose frames are damaged mid-file,
+// is rewritten. What that loses (held records at offsets the log gives
+// again, damaged stretches, an interrupted re-append whose frame is gone)
+// needs opts.CutCorrupt; lowering the frontier alone loses nothing.
+func (p *Plan) planHeld(fsys vfs.FS, r *Report, opts RepairOptions) error {
+	if !r.NextKnown && p.Next == r.Next {
+		return nil // the end of the log is not known: nothing to bring in line
+	}
+	hr, err := seglog.RepairHeldStoreFS(fsys, r.Dir.Path, p.Next, false)
+	if err != nil {
+		return err
+	}
+	if !hr.Needed {
+		return nil
+	}
+	var what []string
+	for _, d := range hr.Damaged {
+		what = append(what, fmt.Sprintf("bytes %d-%d do not verify (%s): the held records and offsets they named are lost", d.From, d.To, d.Reason))
+	}
+	for _, h := range hr.PastEnd {
+		what = append(what, fmt.Sprintf("the held record at offset %d (type %q, %d bytes) lies past the end of the log (%d), whose offsets are given again: it leaves the store, its copy stays in the backup", h.Offset, h.Type, h.Bytes, p.Next))
+	}
+	if hr.Intent {
+		what = append(what, "an interrupted re-append of held records whose frame lay past the end of the log is dropped: its records stay held")
+	}
+	lossy := len(what) > 0
+	if hr.Holes > 0 {
+		what = append(what, fmt.Sprintf("%d offsets without a label past the end of the log are dropped", hr.Holes))
+	}
+	if hr.Frontier > p.Next {
+		what = append(what, fmt.Sprintf("frontier %d → %d", hr.Frontier, hr.NewFrontier))
+	}
+	if hr.Torn != nil {
+		what = append(what, fmt.Sprintf("the torn tail at bytes %d-%d (%s) is left out", hr.Torn.From, hr.Torn.To, hr.Torn.Reason))
+	}
+	if lossy && !opts.CutCorrupt {
+		for _, f := range r.Findings {
+			if f.Code == CodeHeldStore && f.Severity == Error {
+				p.Unresolved = append(p.Unresolved, f)
+			}
+		}
+		return nil
+	}
+	p.HeldPastEnd = hr.PastEnd
+	p.HeldLost = hr.Damaged
+	p.Actions = append(p.Actions, Action{Kind: ActHeld, File: seglog.HeldFile,
+		Detail: fmt.Sprintf("rewrite the held store keeping %s: %s", plural(hr.Kept, "held record", "held records"), joinAnd(what))})
+	return nil
+}
+
+// applyHeld carries out ActHeld, the store copied aside first.
+func applyHeld(fsys vfs.FS, dir, backup string, end uint64) error {
+	if err := copyAside(fsys, filepath.Join(dir, seglog.HeldFile), backup); err != nil {
+		return err
+	}
+	_, err := seglog.RepairHeldStoreFS(fsys, dir, end, true)
+	return err
+}
+
+// Checkpoint layout read by recoverID: magic at 0, version u16 at 4, the
+// log id at 44 in version 2 (checkpoint/format.go, frozen).
+const (
+	ckMagic   = "SGCK"
+	ckOffVer  = 4
+	ckOffID   = 44
+	ckIDSize  = 16
+	ckVersion = 2
+)
+
+// recoverID reads the log's id from the checkpoint slots that fail
+// validation: a slot whose header says version 2 names it at a fixed
+// position. It returns the id and "" when one is found (both slots
+// naming one agree), or the zero id and why not.
+func recoverID(fsys vfs.FS, dir string) ([16]byte, string) {
+	var ids [][16]byte
+	for _, n := range checkpoint.SlotNames() {
+		b, err := readSmall(fsys, filepath.Join(dir, n), ckOffID+ckIDSize)
+		if err != nil || len(b) < ckOffID+ckIDSize || string(b[:4]) != ckMagic ||
+			binary.LittleEndian.Uint16(b[ckOffVer:]) != ckVersion {
+			continue
+		}
+		var id [16]byte
+		copy(id[:], b[ckOffID:])
+		if id != ([16]byte{}) {
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return [16]byte{}, "neither slot names the log id (damaged, or written before ids): the next open draws a new one, and a sink keyed by it sees a different log"
+	case len(ids) == 2 && !bytes.Equal(ids[0][:], ids[1][:]):
+		return [16]byte{}, fmt.Sprintf("the slots name two different log ids (%s, %s), so neither can be trusted: the next open draws a new one, and a sink keyed by it sees a different log", hex.EncodeToString(ids[0][:]), hex.EncodeToString(ids[1][:]))
+	}
+	return ids[0], ""
+}
+
+func readSmall(fsys vfs.FS, path string, n int) ([]byte, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	m, err := f.ReadAt(b, 0)
+	if m == n {
+		err = nil
+	}
+	return b[:m], err
+}
+
+// keepID puts the id recoverID finds into a reset checkpoint's action.
+func (p *Plan) keepID(fsys vfs.FS, dir string) {
+	for i := range p.Actions {
+		a := &p.Actions[i]
+		if a.Kind != ActResetCkpt {
+			continue
+		}
+		id, why := recoverID(fsys, dir)
+		if why != "" {
+			a.Detail += "; " + why
+			continue
+		}
+		a.state.ID = id
+		a.Detail = strings.Replace(a.Detail, "no metadata", "no metadata, keeping the log id "+hex.EncodeToString(id[:]), 1)
+	}
+}
