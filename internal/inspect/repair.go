@@ -82,6 +82,12 @@ type Plan struct {
 	// the store skipped as damaged.
 	HeldPastEnd []seglog.HeldRecord `json:"held_past_end,omitempty"`
 	HeldLost    []seglog.HeldLost   `json:"held_lost,omitempty"`
+	// RestoreDicts are the dictionary files, missing or damaged, that
+	// frames the log keeps need: repair never cuts those frames, nor
+	// deletes or rewrites a dictionary; restoring the file mends them.
+	RestoreDicts []string `json:"restore_dictionaries,omitempty"`
+	// DictOnly says every unresolved finding is one RestoreDicts mends.
+	DictOnly bool `json:"-"`
 }
 
 // RepairResult is the outcome of Repair.
@@ -245,6 +251,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 					entries = append(entries, fr.Entry())
 				}
 			}
+			entries = withDictFrames(entries, s, end)
 			why := "to match the cut segment"
 			if !isCut {
 				why = "index " + s.IndexState
@@ -278,6 +285,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 		start = remaining[0].Base
 	}
 	p.checkpoint(r, opts, start)
+	p.dictUnresolved(r)
 	return p
 }
 
@@ -286,6 +294,12 @@ func firstCorrupt(s *SegmentScan, first uint64) *Damage {
 		d := &s.Damage[i]
 		if d.Torn || d.Offsets.To != nil && *d.Offsets.To <= first {
 			continue // released records: nothing to cut for
+		}
+		if d.Dict != 0 {
+			// An intact frame whose dictionary is missing or damaged:
+			// restoring the dictionary file makes it readable, a cut
+			// would lose it for good.
+			continue
 		}
 		return d
 	}

@@ -2,16 +2,20 @@ package inspect
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/seglog/seglog/index"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seglog/seglog/checkpoint"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
+	"github.com/seglog/seglog/segment/dict"
 )
 
 // ActHeld rewrites the held store: from the frames that verify, without
@@ -144,4 +148,67 @@ func (p *Plan) keepID(fsys vfs.FS, dir string) {
 		a.state.ID = id
 		a.Detail = strings.Replace(a.Detail, "no metadata", "no metadata, keeping the log id "+hex.EncodeToString(id[:]), 1)
 	}
+}
+
+// withDictFrames adds to the entries of a rebuilt index the frames before
+// end that name a missing or damaged dictionary: they are intact, and
+// readable again once the dictionary file is restored.
+func withDictFrames(entries []index.Entry, s *SegmentScan, end int64) []index.Entry {
+	added := false
+	for _, d := range s.Damage {
+		if d.Dict != 0 && d.End <= end {
+			entries = append(entries, index.Entry{Offset: d.Offsets.From, Pos: uint32(d.Pos), Len: uint32(d.End - d.Pos)})
+			added = true
+		}
+	}
+	if added {
+		slices.SortFunc(entries, func(a, b index.Entry) int { return cmp.Compare(a.Pos, b.Pos) })
+	}
+	return entries
+}
+
+// dictUnresolved adds to the plan's unresolved findings the frames the
+// log keeps whose dictionary is missing or damaged, and the damaged
+// dictionary files: repair cannot mend them, restoring the file does.
+func (p *Plan) dictUnresolved(r *Report) {
+	has := func(f Finding) bool {
+		return slices.ContainsFunc(p.Unresolved, func(u Finding) bool {
+			return u.Code == f.Code && u.File == f.File && u.Message == f.Message
+		})
+	}
+	n := 0
+	add := func(f Finding) {
+		n++
+		if !has(f) {
+			p.Unresolved = append(p.Unresolved, f)
+		}
+	}
+	need := func(id uint16) {
+		if name := dict.FileName(id); !slices.Contains(p.RestoreDicts, name) {
+			p.RestoreDicts = append(p.RestoreDicts, name)
+		}
+	}
+	for _, s := range r.Segments {
+		for _, d := range s.Damage {
+			if d.Dict == 0 || d.Offsets.From >= p.Next {
+				continue
+			}
+			for _, f := range r.Findings {
+				if f.File == s.Name && f.Position != nil && *f.Position == d.Pos {
+					add(f)
+					need(d.Dict)
+				}
+			}
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Code == CodeDictCorrupt {
+			add(f)
+			if id, ok := dict.ParseFileName(f.File); ok {
+				need(id)
+			}
+		}
+	}
+	slices.Sort(p.RestoreDicts)
+	p.DictOnly = n > 0 && n == len(p.Unresolved)
 }
