@@ -116,6 +116,28 @@ func nextHeldFrame(b []byte, from int64) int64 {
 	return -1
 }
 
+// heldFramesToEnd returns the first position at or after from where
+// frames that verify follow one another up to the end of b exactly, or -1.
+// That proves what lies before it was damaged after it was written: a
+// torn write is the last thing in the file, and a frame embedded in a
+// record's data that a tear cut would not chain to the end.
+func heldFramesToEnd(b []byte, from int64) int64 {
+	for p := from; p+heldFrameHdr <= int64(len(b)); p++ {
+		q := p
+		for q < int64(len(b)) {
+			_, n, err := parseHeldFrame(b, q)
+			if err != nil {
+				break
+			}
+			q += n
+		}
+		if q == int64(len(b)) && q > p {
+			return p
+		}
+	}
+	return -1
+}
+
 // RepairHeldStoreFS plans, and with apply carries out, the repair of the
 // held store of the log in dir whose records end at offset end (the next
 // offset an append gets): the store is rewritten from the frames that

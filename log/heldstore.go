@@ -224,9 +224,10 @@ func (l *Log) readHeldStore() (heldContents, error) {
 	for pos < size {
 		fr, n, err := parseHeldFrame(b, pos)
 		if err != nil {
-			if next := nextHeldFrame(b, pos+1); next >= 0 {
-				// Frames that verify follow: not a write a crash tore
-				// (the last one), but damage to bytes the log relied on.
+			if next := heldFramesToEnd(b, pos+1); next >= 0 {
+				// Frames that verify follow, up to the end of the file:
+				// not a write a crash tore (the last one), but damage to
+				// bytes the log relied on.
 				return c, &CorruptError{File: path, Offset: pos,
 					Reason: fmt.Sprintf("held store frame: %v (a frame that verifies follows at byte %d; seglog repair rebuilds the store from the frames that verify)", err, next)}
 			}
