@@ -17,15 +17,16 @@ import (
 
 // HeldLost is a stretch of the held store's file a repair skips.
 type HeldLost struct {
-	From, To int64  // byte range of the file
-	Reason   string // why its frames do not verify
+	From   int64  `json:"from"` // byte range of the file
+	To     int64  `json:"to"`
+	Reason string `json:"reason"` // why its frames do not verify
 }
 
 // HeldRecord names a held record.
 type HeldRecord struct {
-	Offset uint64
-	Type   string
-	Bytes  int
+	Offset uint64 `json:"offset"`
+	Type   string `json:"type"`
+	Bytes  int    `json:"bytes"`
 }
 
 // HeldRepair is what RepairHeldStoreFS does, or would do, to a store.

@@ -42,8 +42,17 @@ func (p *Plan) planHeld(fsys vfs.FS, r *Report, opts RepairOptions) error {
 	for _, d := range hr.Damaged {
 		what = append(what, fmt.Sprintf("bytes %d-%d do not verify (%s): the held records and offsets they named are lost", d.From, d.To, d.Reason))
 	}
-	for _, h := range hr.PastEnd {
-		what = append(what, fmt.Sprintf("the held record at offset %d (type %q, %d bytes) lies past the end of the log (%d), whose offsets are given again: it leaves the store, its copy stays in the backup", h.Offset, h.Type, h.Bytes, p.Next))
+	if n := len(hr.PastEnd); n > 0 {
+		var offs []string
+		for i, h := range hr.PastEnd {
+			if i == 10 {
+				offs = append(offs, fmt.Sprintf("%d more", n-10))
+				break
+			}
+			offs = append(offs, fmt.Sprintf("%d (type %q, %d bytes)", h.Offset, h.Type, h.Bytes))
+		}
+		what = append(what, fmt.Sprintf("%s at or past the end of the log (%d), whose offsets are given again, leave the store (their copies stay in the backup): offsets %s",
+			plural(n, "held record", "held records"), p.Next, strings.Join(offs, ", ")))
 	}
 	if hr.Intent {
 		what = append(what, "an interrupted re-append of held records whose frame lay past the end of the log is dropped: its records stay held")
