@@ -260,6 +260,7 @@ func TestDictionaryDamaged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			verifyExpectDamage(t, dir)
 			ro := openLog(t, dir, &seglog.Options{ReadOnly: true})
 			bad := 0
 			for off := range uint64(len(msgs)) {

@@ -57,6 +57,7 @@ func TestReadAheadDamage(t *testing.T) {
 				if err := os.WriteFile(seg, b, 0o640); err != nil {
 					t.Fatal(err)
 				}
+				verifyExpectDamage(t, dir)
 				l = openLog(t, dir, &seglog.Options{ReadOnly: true})
 				for pass := range 2 { // the second from the frame cache
 					for _, w := range want {
