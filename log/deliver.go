@@ -117,7 +117,7 @@ func (l *Log) stateLocked() State {
 	st := l.mu.state
 	c := l.mu.limit
 	s := State{Sequence: st.Sequence, Cursor: st.Cursor, First: st.First, Next: l.mu.next, PendingCount: l.labelsLocked(st.Cursor, l.mu.next),
-		Held: uint64(len(l.held.entries)),
+		Held: uint64(len(l.mu.held.entries)),
 		Gaps: l.mu.gaps, GapOffsets: l.mu.gapOffsets,
 		DroppedUnsent: c.droppedUnsent, DroppedAcked: c.droppedAcked, DroppedSegments: c.dropSegments, Refused: c.refused}
 	if st.First > st.Cursor {
@@ -177,7 +177,7 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	case l.mu.closed || l.mu.closing:
 		l.mu.Unlock()
 		return Batch{}, ErrClosed
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		l.mu.Unlock()
 		return Batch{}, ErrReadOnly
 	}
@@ -293,8 +293,8 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 		// After Open, the process before may have handed out as much
 		// as was pending then.
 		l.mu.sent = gmax(gmax(l.mu.sent, l.mu.sentFloor), int(next-cursor-skipped))
-		if next > l.held.handed {
-			l.held.handed = next // held.go: what may carry labels
+		if next > l.mu.held.handed {
+			l.mu.held.handed = next // held.go: what may carry labels
 		}
 		for _, g := range b.Gaps {
 			l.reportGapLocked(g)
@@ -302,6 +302,21 @@ func (l *Log) pending(max, maxBytes int) (Batch, error) {
 	}
 	b.Refused = l.refusedNoticeLocked()
 	return b, nil
+}
+
+// countGap counts the part of gap g not counted before (State.Gaps,
+// GapOffsets), and reports whether there was one.
+func (d *deliveryState) countGap(g Gap) bool {
+	if g.End() <= d.gapReported {
+		return false
+	}
+	from := max(g.Offset, d.gapReported)
+	if g.Offset >= d.gapReported {
+		d.gaps++ // else the rest of a gap reported in part
+	}
+	d.gapOffsets += g.End() - from
+	d.gapReported = g.End()
+	return true
 }
 
 func gmax(a, b int) int {
@@ -313,15 +328,9 @@ func gmax(a, b int) int {
 
 // reportGapLocked logs and counts a gap the first time it is handed out.
 func (l *Log) reportGapLocked(g Gap) {
-	if g.End() <= l.mu.gapReported {
+	if !l.mu.countGap(g) {
 		return
 	}
-	from := max(g.Offset, l.mu.gapReported)
-	if g.Offset >= l.mu.gapReported {
-		l.mu.gaps++ // else the rest of a gap reported in part
-	}
-	l.mu.gapOffsets += g.End() - from
-	l.mu.gapReported = g.End()
 	l.logger.Error("seglog: records cannot be delivered; handed out as a gap",
 		"dir", l.dir, "from", g.Offset, "to", g.End(), "label", g.Label, "reason", g.Reason.String(), "detail", g.Detail)
 }
@@ -390,10 +399,35 @@ func (l *Log) Ack(nextExpected uint64) (AckResult, error) {
 // range, which Pending hands out again as a gap: the range is only ever
 // passed by an answer past it.
 func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
+	return applyAckOver(plainLabels{}, st, n, sent)
+}
+
+// labelMap counts labels over offsets. Every offset takes a label
+// (plainLabels) unless held records take none (heldLabels, held.go).
+type labelMap interface {
+	// labels is the number of labelled offsets in [a, b).
+	labels(a, b uint64) uint64
+	// advance is the offset just past the k-th labelled offset from c.
+	advance(c, k uint64) uint64
+	// retreat is the offset of the k-th labelled offset before c.
+	retreat(c, k uint64) uint64
+}
+
+// plainLabels is the label map of a log whose every offset takes a label.
+type plainLabels struct{}
+
+func (plainLabels) labels(a, b uint64) uint64  { return b - a }
+func (plainLabels) advance(c, k uint64) uint64 { return c + k }
+func (plainLabels) retreat(c, k uint64) uint64 { return c - k }
+
+// applyAckOver is applyAck with labels counted by m: the kept window P is
+// the number of labels between first and cursor, and the cursor moves by
+// labels.
+func applyAckOver(m labelMap, st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch) {
 	s := st.Sequence
 	var p uint64
 	if st.Cursor > st.First {
-		p = st.Cursor - st.First
+		p = m.labels(st.First, st.Cursor)
 	}
 	var branch AckBranch
 	switch {
@@ -403,13 +437,13 @@ func applyAck(st checkpoint.State, n, sent uint64) (checkpoint.State, AckBranch)
 	case n > s:
 		branch = AckNormal
 		st.First = max(st.First, st.Cursor)
-		st.Cursor += n - s
+		st.Cursor = m.advance(st.Cursor, n-s)
 	case s-n > p: // n <= s here
 		branch = AckAncient
 		st.Cursor = min(st.First, st.Cursor)
 	default:
 		branch = AckRewind
-		st.Cursor -= s - n
+		st.Cursor = m.retreat(st.Cursor, s-n)
 	}
 	st.Sequence = n
 	return st, branch

@@ -70,7 +70,7 @@ func (l *Log) adoptDictLocked(w *writer) {
 		w.dict = l.dicts.Newest()
 	}
 	if w.dict == nil && w.sample == nil && l.opts.DictionarySample > 0 && l.opts.Codec != CodecNone &&
-		!l.opts.ReadOnly && !l.trainStarted.Load() && l.dicts.Newest() == nil {
+		l.follow == nil && !l.trainStarted.Load() && l.dicts.Newest() == nil {
 		w.sample = &dictSample{limit: l.opts.DictionarySample, full: l.trainInBackground}
 	}
 }

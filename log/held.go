@@ -35,21 +35,28 @@ import (
 // before it returns them, while an accepted set is in force; a log that
 // never had one hands out every record and keeps the frontier in memory.
 
-// heldState is the accepted set and the held records.
-type heldState struct {
+// heldStore is the held store's file and the lock that serialises its
+// writes (Log.held).
+type heldStore struct {
 	// io serialises Pending, SetAcceptedTypes and the store's writes. It
-	// is taken before Log.stateMu and Log.mu.
+	// is taken before Log.stateMu and Log.mu, and guards the fields below.
 	io  sync.Mutex
 	f   vfs.File // the store's file; nil while there is none
 	end int64    // end of its last frame
 	err error    // sticky: a write whose outcome is unknown until Open
-	// gate, guarded by Log.mu, holds appends off while SetAcceptedTypes
-	// judges the last records and appends held ones again, so that no
-	// record appended meanwhile escapes the judgement or lands before
-	// them (appendGateLocked).
+}
+
+// heldState is the held records' part of Log.mu (Log.mu.held): the
+// accepted set and the held records.
+type heldState struct {
+	// gate holds appends off while SetAcceptedTypes judges the last
+	// records and appends held ones again, so that no record appended
+	// meanwhile escapes the judgement or lands before them
+	// (appendGateLocked).
 	gate bool
 
-	// Guarded by Log.mu, and changed with io held too.
+	// Changed with heldStore.io held too: a holder of io may read them
+	// without Log.mu.
 	on       bool            // an accepted set is in force
 	accepted map[string]bool // the accepted set, when on
 	frontier uint64          // see above
@@ -91,9 +98,9 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 			return fmt.Errorf("seglog: SetAcceptedTypes: %w: type of %d bytes (max %d)", ErrTooLarge, len(t), MaxTypeLen)
 		}
 	}
-	h := &l.held
-	h.io.Lock()
-	defer h.io.Unlock()
+	h := &l.mu.held
+	l.held.io.Lock()
+	defer l.held.io.Unlock()
 	l.mu.Lock()
 	if err := l.writableLocked(); err != nil {
 		l.mu.Unlock()
@@ -164,7 +171,7 @@ func (l *Log) SetAcceptedTypes(types []string) error {
 
 // appendGateLocked waits while SetAcceptedTypes holds appends off.
 func (l *Log) appendGateLocked() {
-	for l.held.gate && !l.mu.closing && !l.mu.closed {
+	for l.mu.held.gate && !l.mu.closing && !l.mu.closed {
 		l.cond.Wait()
 	}
 }
@@ -174,7 +181,7 @@ func (l *Log) appendGateLocked() {
 func (l *Log) AcceptedTypes() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.held.on {
+	if !l.mu.held.on {
 		return nil
 	}
 	return append([]string{}, l.mu.res.saved.Accepted...)
@@ -184,7 +191,7 @@ func (l *Log) AcceptedTypes() []string {
 func (l *Log) HeldCounts() map[string]uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return maps.Clone(l.held.counts)
+	return maps.Clone(l.mu.held.counts)
 }
 
 // HeldRecords yields the held records in their original order, each with
@@ -195,7 +202,7 @@ func (l *Log) HeldRecords() iter.Seq2[Record, error] {
 		l.held.io.Lock()
 		defer l.held.io.Unlock()
 		l.mu.Lock()
-		entries := slices.Clone(l.held.entries)
+		entries := slices.Clone(l.mu.held.entries)
 		l.mu.Unlock()
 		for _, e := range entries {
 			if l.held.f == nil {
@@ -216,7 +223,7 @@ func (l *Log) HeldRecords() iter.Seq2[Record, error] {
 
 // holesInLocked counts the offsets in [a, b) that take no label.
 func (l *Log) holesInLocked(a, b uint64) uint64 {
-	h := l.held.holes
+	h := l.mu.held.holes
 	if len(h) == 0 || a >= b {
 		return 0
 	}
@@ -239,35 +246,21 @@ func (l *Log) applyAckLocked(st checkpoint.State, n, sent uint64) (checkpoint.St
 	if l.holesInLocked(min(st.First, st.Cursor), l.mu.next) == 0 {
 		return applyAck(st, n, sent)
 	}
-	s := st.Sequence
-	var p uint64
-	if st.Cursor > st.First {
-		p = l.labelsLocked(st.First, st.Cursor)
-	}
-	var branch AckBranch
-	switch {
-	case n > s && n-s > sent:
-		branch = AckTooHigh
-		st.First = max(st.First, st.Cursor)
-	case n > s:
-		branch = AckNormal
-		st.First = max(st.First, st.Cursor)
-		st.Cursor = l.advanceLocked(st.Cursor, n-s)
-	case s-n > p:
-		branch = AckAncient
-		st.Cursor = min(st.First, st.Cursor)
-	default:
-		branch = AckRewind
-		st.Cursor = l.retreatLocked(st.Cursor, s-n)
-	}
-	st.Sequence = n
-	return st, branch
+	return applyAckOver(heldLabels{l}, st, n, sent)
 }
+
+// heldLabels is the label map of a log with held offsets, which take no
+// label. Its methods are called with l.mu held.
+type heldLabels struct{ l *Log }
+
+func (h heldLabels) labels(a, b uint64) uint64  { return h.l.labelsLocked(a, b) }
+func (h heldLabels) advance(c, k uint64) uint64 { return h.l.advanceLocked(c, k) }
+func (h heldLabels) retreat(c, k uint64) uint64 { return h.l.retreatLocked(c, k) }
 
 // advanceLocked returns the offset just past the k-th labelled offset
 // from c, and past the held offsets that follow it.
 func (l *Log) advanceLocked(c, k uint64) uint64 {
-	h := l.held.holes
+	h := l.mu.held.holes
 	i, _ := slices.BinarySearch(h, c)
 	x := c + k
 	for ; i < len(h) && h[i] < x; i++ {
@@ -290,7 +283,7 @@ func (l *Log) retreatLocked(c, k uint64) uint64 {
 		x -= k - got
 	}
 	for {
-		if _, held := slices.BinarySearch(l.held.holes, x); !held {
+		if _, held := slices.BinarySearch(l.mu.held.holes, x); !held {
 			return x
 		}
 		x++
@@ -310,7 +303,7 @@ type holdView struct {
 // holdViewLocked returns the view for a Pending call, nil when no accepted
 // set is in force: then no offset is held.
 func (l *Log) holdViewLocked() *holdView {
-	h := &l.held
+	h := &l.mu.held
 	if !h.on {
 		return nil
 	}
@@ -375,7 +368,7 @@ func (hv *holdView) runs(from, to uint64) []heldRun {
 // out labels up to next: the records up to next in the log, then the holds
 // and the new frontier in the store. l.held.io is held.
 func (l *Log) heldAfterPending(hv *holdView, next uint64) error {
-	if hv == nil || (next <= l.held.frontier && len(hv.news) == 0) { // the frontier is changed with io held
+	if hv == nil || (next <= l.mu.held.frontier && len(hv.news) == 0) { // the frontier is changed with io held
 		return nil
 	}
 	l.mu.Lock()
@@ -388,13 +381,13 @@ func (l *Log) heldAfterPending(hv *holdView, next uint64) error {
 	if err != nil {
 		return err
 	}
-	h := &l.held
-	if h.f == nil {
+	h := &l.mu.held
+	if l.held.f == nil {
 		if err := l.heldCreate(); err != nil {
 			return err
 		}
 	}
-	base := h.end
+	base := l.held.end
 	if err := l.heldWrite(appendHeldFrame(hv.frames, heldFrontier, u64(next))); err != nil {
 		return err
 	}
@@ -448,7 +441,7 @@ func (l *Log) heldJudge(hv *holdView, end uint64) error {
 // releaseHeld appends again the held records whose type is accepted, in
 // chunks of one frame each. l.held.io is held.
 func (l *Log) releaseHeld() error {
-	h := &l.held
+	h := &l.mu.held
 	l.mu.Lock()
 	var todo []heldEntry
 	if h.on {
@@ -482,7 +475,7 @@ func (l *Log) releaseHeld() error {
 		todo = todo[len(chunk):]
 	}
 	l.mu.Lock()
-	rewrite := h.dead > 64<<10 && h.dead > h.end/2
+	rewrite := h.dead > 64<<10 && h.dead > l.held.end/2
 	lo := min(l.mu.state.First, l.mu.state.Cursor)
 	l.mu.Unlock()
 	if rewrite {
@@ -545,7 +538,7 @@ func (l *Log) releaseChunk(recs []Record, chunk []heldEntry, total int) error {
 // dropHeldLocked forgets the held records at offs, appended again (their
 // offsets stay without a label).
 func (l *Log) dropHeldLocked(offs []uint64) {
-	h := &l.held
+	h := &l.mu.held
 	h.entries = slices.DeleteFunc(h.entries, func(e heldEntry) bool {
 		if !slices.Contains(offs, e.off) {
 			return false
@@ -563,7 +556,7 @@ func (l *Log) dropHeldLocked(offs []uint64) {
 // log holds at its offset; held records of accepted types are appended
 // again (a failure is logged: the records stay held).
 func (l *Log) openHeld() error {
-	h := &l.held
+	h := &l.mu.held
 	r := l.mu.res.saved
 	if r.AcceptedSet {
 		h.on, h.accepted = true, map[string]bool{}
@@ -576,7 +569,7 @@ func (l *Log) openHeld() error {
 	if err != nil {
 		return err
 	}
-	if c.frontier > l.mu.next && !l.opts.ReadOnly {
+	if c.frontier > l.mu.next && l.follow == nil {
 		// The store is fsynced only after the records it judged: the log
 		// lost records it had made durable (a cut of damaged data).
 		// Offsets given again must not be taken for held ones.
@@ -588,13 +581,13 @@ func (l *Log) openHeld() error {
 	for _, e := range h.entries {
 		h.counts[e.typ]++
 	}
-	if l.opts.ReadOnly {
+	if l.follow != nil {
 		if c.end > 0 {
 			f, err := l.fs.OpenFile(l.path(heldFileName), os.O_RDONLY, 0)
 			if err != nil {
 				return fmt.Errorf("seglog: held store: %w", err)
 			}
-			h.f = f
+			l.held.f = f
 		}
 		return nil
 	}
@@ -608,8 +601,8 @@ func (l *Log) openHeld() error {
 		}
 	}
 	l.mu.sentFloor = int(l.labelsLocked(l.mu.state.Cursor, l.mu.next))
-	h.io.Lock()
-	defer h.io.Unlock()
+	l.held.io.Lock()
+	defer l.held.io.Unlock()
 	if err := l.releaseHeld(); err != nil {
 		l.logger.Warn("seglog: cannot append held records of accepted types again; they stay held", "dir", l.dir, "err", err)
 	}
@@ -622,12 +615,12 @@ func (l *Log) openHeld() error {
 func (l *Log) settleIntent(in *heldRelease) error {
 	found := l.mu.next >= in.at+uint64(len(in.offs))
 	for i := 0; found && i < len(in.offs); i++ {
-		j := slices.IndexFunc(l.held.entries, func(e heldEntry) bool { return e.off == in.offs[i] })
+		j := slices.IndexFunc(l.mu.held.entries, func(e heldEntry) bool { return e.off == in.offs[i] })
 		if j < 0 {
 			found = false
 			break
 		}
-		e := l.held.entries[j]
+		e := l.mu.held.entries[j]
 		data, err := l.heldReadData(e)
 		if err != nil {
 			return err

@@ -382,7 +382,7 @@ func (l *Log) heldReadData(e heldEntry) ([]byte, error) {
 // directory fsynced: a crash leaves the old store or the new one.
 // l.held.io is held; no intent is open.
 func (l *Log) heldRewrite(lo uint64) error {
-	h := &l.held
+	h := &l.mu.held
 	l.mu.Lock()
 	entries, holes, frontier := slices.Clone(h.entries), slices.Clone(h.holes), h.frontier
 	l.mu.Unlock()
@@ -426,8 +426,8 @@ func (l *Log) heldRewrite(lo uint64) error {
 		f.Close()
 		return fmt.Errorf("seglog: held store: rewrite: %w", err)
 	}
-	h.f.Close()
-	h.f, h.end, h.dead = f, int64(len(b)), 0
+	l.held.f.Close()
+	l.held.f, l.held.end, h.dead = f, int64(len(b)), 0
 	l.mu.Lock()
 	h.entries, h.holes = kept, keptHoles
 	l.mu.Unlock()

@@ -38,8 +38,10 @@ type Record struct {
 //   - the segment set (mu.segs and loaded; segments.go, segsearch.go): the
 //     list of segments, pinning a segment for a read, loading a sealed
 //     segment's file and index, and evicting open files;
-//   - the follower (followState; refresh.go): what a read-only log does to
-//     keep up with a writer in another process;
+//   - the follower (follow, followState; follow.go, refresh.go): what a
+//     read-only log does to keep up with a writer in another process.
+//     Log holds one only when read-only: elsewhere, follow != nil is how
+//     the code tells a read-only log from a writer;
 //   - the delivery state (deliveryState; deliver.go, limit.go, reserved.go,
 //     outage.go, sessions.go, wait.go): the checkpoint, Pending and Ack.
 //
@@ -47,14 +49,16 @@ type Record struct {
 // after it in the list is held):
 //
 //  0. held.io serialises Pending, SetAcceptedTypes and the writes of the
-//     held records' store (held.go). The held records' other fields,
-//     in heldState beside it, are guarded by mu.
+//     held records' store (held.go), and guards the store's file (the
+//     other fields of heldStore). The held records themselves are in
+//     mu.held (heldState), guarded by mu; those changed with held.io held
+//     too may be read under held.io alone.
 //  1. stateMu serialises the changes of the delivery state (Ack, Reset,
 //     SetMeta, the reserved entries), which save the checkpoint with mu
 //     released.
 //  2. mu guards every field inside it: the appender's, the segment
-//     list's, the follower's and the delivery state's (and those of
-//     heldState that say so). It is released
+//     list's, the follower's, the delivery state's and the held
+//     records' (mu.held). It is released
 //     during file I/O, which one goroutine at a time does under the
 //     handovers below.
 //  3. loaded.mu guards the list of sealed segments holding an open file.
@@ -100,12 +104,14 @@ type Log struct {
 	logger *slog.Logger
 	lock   io.Closer
 	ckpt   *checkpoint.Store
+	follow *follower // a read-only log's follower (follow.go); nil for a writer
 
 	mu struct {
 		sync.Mutex
-		appendState   // the appender's state (append.go)
-		deliveryState // the delivery state (deliver.go)
-		followState   // a read-only log's (refresh.go)
+		appendState             // the appender's state (append.go)
+		deliveryState           // the delivery state (deliver.go)
+		followState             // a read-only log's (follow.go, refresh.go)
+		held          heldState // the accepted types and the held records (held.go)
 
 		segs   []*segFile // in offset order; the last is the active one
 		probes uint64     // segments examined by findSegmentLocked, for tests
@@ -139,7 +145,7 @@ type Log struct {
 	readFirst  atomic.Uint64
 	readClosed atomic.Bool
 	recovery   Recovery
-	held       heldState     // the accepted types and the held records (held.go)
+	held       heldStore     // the held records' store and its lock (held.go)
 	stop       chan struct{} // stops flushLoop
 	done       chan struct{} // closed when flushLoop has returned
 	kick       chan struct{} // asks flushLoop to write the buffer
@@ -200,7 +206,7 @@ func (l *Log) writableLocked() error {
 	switch {
 	case l.mu.closed || l.mu.closing:
 		return ErrClosed
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		return ErrReadOnly
 	}
 	return l.mu.err
@@ -226,7 +232,7 @@ func (l *Log) Close() error {
 	l.mu.closing = true
 	l.waitRollLocked() // an append racing Close finishes its roll first
 	var err error
-	if !l.opts.ReadOnly && l.mu.err == nil {
+	if l.follow == nil && l.mu.err == nil {
 		err = l.syncLocked(l.mu.next)
 		if err != nil {
 			err = l.closeUnwrittenLocked(err)
@@ -245,7 +251,7 @@ func (l *Log) Close() error {
 	for l.busyLocked() || (l.mu.w != nil && l.mu.w.filling) {
 		l.cond.Wait()
 	}
-	if w := l.mu.w; w != nil && !l.opts.ReadOnly {
+	if w := l.mu.w; w != nil { // a writer's: a read-only log has none
 		// A log closed cleanly ends at its last frame: the preallocated
 		// space goes (the next Open preallocates again).
 		trimmed, terr := l.trimLocked(w)

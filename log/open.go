@@ -38,8 +38,11 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.mu.sent = -1
 		l.mu.discarded, l.mu.waiting = map[uint64]discardedGroup{}, map[uint64]int{}
 		l.cond.L = &l.mu.Mutex
+		if o.ReadOnly {
+			l.follow = &follower{l: l}
+		}
 		err := l.open()
-		if err == nil && !o.ReadOnly {
+		if err == nil && l.follow == nil {
 			err = l.ensureID()
 		}
 		if err == nil {
@@ -52,11 +55,11 @@ func Open(dir string, opts *Options) (*Log, error) {
 		l.closeFiles()
 		// A live writer may roll and release segments between the
 		// listing and the opening of a file: look again.
-		if !o.ReadOnly || !errors.Is(err, fs.ErrNotExist) || attempt == 4 {
+		if l.follow == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 4 {
 			return nil, err
 		}
 	}
-	if !o.ReadOnly && o.Sync != SyncAlways {
+	if l.follow == nil && o.Sync != SyncAlways {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
 		l.kick = make(chan struct{}, 1)
 		go l.flushLoop()
@@ -64,81 +67,56 @@ func Open(dir string, opts *Options) (*Log, error) {
 	return l, nil
 }
 
+// open opens the log's directory: a writer takes the lock, opens the
+// checkpoint, lists the segments and recovers the active one; a read-only
+// log's follower does its own (follow.go).
 func (l *Log) open() error {
-	ro := l.opts.ReadOnly
-	if ro {
-		if st, err := l.fs.Stat(l.dir); err != nil {
-			return fmt.Errorf("seglog: open: %w", err)
-		} else if !st.IsDir() {
-			return fmt.Errorf("seglog: open %s: not a directory", l.dir)
-		}
-	} else {
-		if err := l.fs.MkdirAll(l.dir, l.opts.DirMode); err != nil {
-			return fmt.Errorf("seglog: open: %w", err)
-		}
-		lock, err := l.fs.Lock(l.path(LockFile), l.opts.FileMode)
-		if err != nil {
-			if errors.Is(err, vfs.ErrLocked) {
-				return fmt.Errorf("%w: %s", ErrLocked, l.dir)
-			}
-			return fmt.Errorf("seglog: open: %w", err)
-		}
-		l.lock = lock
+	if l.follow != nil {
+		return l.follow.open()
 	}
+	if err := l.fs.MkdirAll(l.dir, l.opts.DirMode); err != nil {
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	lock, err := l.fs.Lock(l.path(LockFile), l.opts.FileMode)
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return fmt.Errorf("%w: %s", ErrLocked, l.dir)
+		}
+		return fmt.Errorf("seglog: open: %w", err)
+	}
+	l.lock = lock
 
-	// A read-only log may have a live writer, which saves a checkpoint and
-	// only then deletes the segments it released: listing the segments
-	// before reading the checkpoint sees every segment the checkpoint
-	// keeps (those deleted in between lie wholly before its first offset
-	// and are dropped below).
 	// A writer holds the lock: nothing changes the directory meanwhile.
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
-	if !ro {
-		dict.RemoveTemps(l.fs, l.dir, names)
-	}
+	dict.RemoveTemps(l.fs, l.dir, names)
 	if l.dicts, err = dict.Open(l.fs, l.dir, names); err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	var st checkpoint.State
-	if ro {
-		st, _, err = checkpoint.Read(l.fs, l.dir)
-	} else {
-		l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
-	}
+	l.ckpt, st, err = checkpoint.Open(l.fs, l.dir, l.opts.FileMode, false)
 	if err != nil {
 		return fmt.Errorf("seglog: open: %w", err)
 	}
 	l.setStateLocked(st)
-	if !ro {
-		// A writer would give the missing offsets again. (A reader
-		// racing a writer's roll may list an index before its segment.)
-		if err := l.checkMissingTail(names); err != nil {
-			return err
-		}
+	// A writer would give the missing offsets again.
+	if err := l.checkMissingTail(names); err != nil {
+		return err
 	}
-	for _, b := range l.segmentBases(names) {
+	bases := segmentBases(names)
+	l.removeStrayIndexes(names, bases)
+	for _, b := range bases {
 		l.mu.segs = append(l.mu.segs, newSegFile(l.dir, b))
 	}
-	if err := l.dropReleased(); err != nil {
+	if err := l.removeReleased(l.dropReleased()); err != nil {
+		return err
+	}
+	if err := l.checkStart(); err != nil {
 		return err
 	}
 	if len(l.mu.segs) == 0 {
-		if ro {
-			// Listed before the writer created the segments (or while a
-			// Reset replaced them): look again, from the first kept
-			// record, which may lie inside a segment.
-			l.mu.next = st.First
-			if st, err = l.restartLocked(st); err != nil {
-				return err
-			}
-			if err := l.followLocked(st); err != nil {
-				return err
-			}
-			return l.checkState()
-		}
 		if err := l.startEmpty(st.First); err != nil {
 			return err
 		}
@@ -146,20 +124,12 @@ func (l *Log) open() error {
 		return err
 	}
 	l.mu.synced, l.mu.written = l.mu.next, l.mu.next
-	if ro && (st.Cursor > l.mu.next || st.First > l.mu.next) {
-		// The writer rolled to segments this Open listed too early to
-		// see, then saved the state it read.
-		if err := l.followLocked(st); err != nil {
-			return err
-		}
-	}
 	return l.checkState()
 }
 
 // segmentBases returns the base offsets of the segment files among names,
-// in order, and removes index files whose segment is gone, unless they
-// name offsets the checkpoint keeps.
-func (l *Log) segmentBases(names []string) []uint64 {
+// in order.
+func segmentBases(names []string) []uint64 {
 	var bases []uint64
 	for _, n := range names {
 		if b, ok := segment.ParseFileName(n); ok {
@@ -167,50 +137,67 @@ func (l *Log) segmentBases(names []string) []uint64 {
 		}
 	}
 	slices.Sort(bases)
-	if !l.opts.ReadOnly {
-		for _, n := range names {
-			if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
-				if _, found := slices.BinarySearch(bases, b); found {
-					continue
-				}
-				// Left by a release a crash interrupted, or by a roll
-				// that failed. An index naming kept offsets is evidence
-				// of a missing segment: it stays.
-				if e, ok := l.firstIndexEntry(l.path(n), b); ok && e.Offset >= l.mu.state.First {
-					continue
-				}
-				l.fs.Remove(l.path(n))
-			}
-		}
-	}
 	return bases
 }
 
-// dropReleased removes segments that lie wholly before the checkpoint's
-// first offset: a release that a crash interrupted after its checkpoint.
-func (l *Log) dropReleased() error {
+// removeStrayIndexes removes the index files among names whose segment is
+// not among bases, unless they name offsets the checkpoint keeps. Only a
+// writer, which holds the lock, removes them.
+func (l *Log) removeStrayIndexes(names []string, bases []uint64) {
+	for _, n := range names {
+		if b, ok := segment.ParseBaseName(n, index.Suffix); ok {
+			if _, found := slices.BinarySearch(bases, b); found {
+				continue
+			}
+			// Left by a release a crash interrupted, or by a roll
+			// that failed. An index naming kept offsets is evidence
+			// of a missing segment: it stays.
+			if e, ok := l.firstIndexEntry(l.path(n), b); ok && e.Offset >= l.mu.state.First {
+				continue
+			}
+			l.fs.Remove(l.path(n))
+		}
+	}
+}
+
+// dropReleased takes off the list the segments that lie wholly before the
+// checkpoint's first offset, and returns them: a release that a crash
+// interrupted after its checkpoint (or, for a read-only log, one its
+// writer has not finished yet).
+func (l *Log) dropReleased() []*segFile {
 	first := l.mu.state.First
 	segs := l.mu.segs
 	n := 0
 	for n+1 < len(segs) && segs[n+1].base <= first {
 		n++
 	}
-	if n > 0 {
-		l.mu.segs = segs[n:]
-		if !l.opts.ReadOnly {
-			for _, s := range segs[:n] {
-				if err := l.removeSegment(s); err != nil {
-					return err
-				}
-			}
-			l.recovery.SegmentsRemoved = n
-			l.logger.Info("seglog: removed released segments", "dir", l.dir, "count", n)
-		}
-	}
-	if len(l.mu.segs) > 0 && l.mu.segs[0].base > first {
+	l.mu.segs = segs[n:]
+	return segs[:n]
+}
+
+// checkStart refuses a list of segments that starts after the
+// checkpoint's first offset.
+func (l *Log) checkStart() error {
+	if first := l.mu.state.First; len(l.mu.segs) > 0 && l.mu.segs[0].base > first {
 		return &CorruptError{File: l.mu.segs[0].path, Offset: 0,
 			Reason: fmt.Sprintf("the log starts at offset %d but the checkpoint keeps records from %d: a segment is missing", l.mu.segs[0].base, first)}
 	}
+	return nil
+}
+
+// removeReleased finishes the release of segments a crash interrupted
+// (dropReleased).
+func (l *Log) removeReleased(segs []*segFile) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	for _, s := range segs {
+		if err := l.removeSegment(s); err != nil {
+			return err
+		}
+	}
+	l.recovery.SegmentsRemoved = len(segs)
+	l.logger.Info("seglog: removed released segments", "dir", l.dir, "count", len(segs))
 	return nil
 }
 

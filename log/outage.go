@@ -114,7 +114,11 @@ func (l *Log) outageLocked(n int, kept bool) error {
 }
 
 // refusedNoticeLocked is the Refused count of a batch Pending hands out.
-func (l *Log) refusedNoticeLocked() uint64 {
-	l.mu.res.noticeOut = l.mu.res.saved.Refused
-	return l.mu.res.noticeOut
+func (l *Log) refusedNoticeLocked() uint64 { return l.mu.refusedNotice() }
+
+// refusedNotice is the Refused count of a batch Pending hands out, noted
+// as handed out.
+func (d *deliveryState) refusedNotice() uint64 {
+	d.res.noticeOut = d.res.saved.Refused
+	return d.res.noticeOut
 }

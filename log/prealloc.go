@@ -47,7 +47,8 @@ var zeroChunk [256 << 10]byte
 
 // preallocates reports whether the active segment keeps zero-filled space
 // ahead of its end: only where group commits fsync, under SyncAlways.
-func (l *Log) preallocates() bool { return l.opts.Sync == SyncAlways && !l.opts.ReadOnly }
+// Only a writer asks: a read-only log creates and extends no segment.
+func (l *Log) preallocates() bool { return l.opts.Sync == SyncAlways }
 
 // writeZeros writes zeros over [from, to) of w's file.
 func writeZeros(w *writer, from, to int64) error {

@@ -54,7 +54,7 @@ func (l *Log) acquire(offset uint64) (view, error) {
 	i := l.findSegmentLocked(offset)
 	s := segs[i]
 	v := view{s: s, bound: l.mu.next}
-	if l.opts.Sync == SyncAlways && !l.opts.ReadOnly {
+	if l.opts.Sync == SyncAlways && l.follow == nil {
 		v.bound = l.mu.synced
 	}
 	if i+1 < len(segs) {
@@ -62,7 +62,7 @@ func (l *Log) acquire(offset uint64) (view, error) {
 		l.mu.Unlock()
 		f, idx, err := l.acquireSealed(s)
 		if err != nil {
-			if l.opts.ReadOnly && errors.Is(err, fs.ErrNotExist) {
+			if l.follow != nil && errors.Is(err, fs.ErrNotExist) {
 				err = l.segmentGone(s, offset, err)
 			}
 			return view{}, err
@@ -96,7 +96,7 @@ func (l *Log) segmentGone(s *segFile, offset uint64, err error) error {
 	if l.mu.closed {
 		return ErrClosed
 	}
-	if rerr := l.refreshLocked(); rerr != nil {
+	if rerr := l.follow.refreshLocked(); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	if first := l.mu.state.First; offset < first {
@@ -111,9 +111,9 @@ func (l *Log) segmentGone(s *segFile, offset uint64, err error) error {
 // read-only log, picks up the writer's new appends. A read never syncs.
 func (l *Log) readableLocked(offset uint64) error {
 	switch {
-	case l.opts.ReadOnly:
+	case l.follow != nil:
 		if offset >= l.mu.next {
-			return l.refreshLocked()
+			return l.follow.refreshLocked()
 		}
 	case offset >= l.mu.next || l.mu.err != nil:
 	case l.opts.Sync == SyncAlways:

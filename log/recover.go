@@ -94,7 +94,7 @@ func (l *Log) recoverSegment(s *segFile) (found lastSegment, size int64, err err
 // read-only, and returns its size.
 func (l *Log) openActive(s *segFile) (vfs.File, int64, error) {
 	flag := os.O_RDWR
-	if l.opts.ReadOnly {
+	if l.follow != nil {
 		flag = os.O_RDONLY
 	}
 	f, err := l.fs.OpenFile(s.path, flag, 0)
@@ -133,7 +133,7 @@ func (l *Log) scanActiveTail(f vfs.File, s *segFile, size int64) (activeTail, er
 			t.entries = append(t.entries, index.Entry{Offset: h.Base, Pos: uint32(pos), Len: uint32(h.Size())})
 			t.prevSynced = t.prevSynced || h.Flags&segment.FrameFlagPrevSynced != 0
 		})
-		if !l.opts.ReadOnly || t.Corrupt == nil || t.End == lastEnd {
+		if l.follow == nil || t.Corrupt == nil || t.End == lastEnd {
 			break
 		}
 		// A live writer's frame read while it was written, and a later
@@ -151,7 +151,6 @@ func (l *Log) scanActiveTail(f vfs.File, s *segFile, size int64) (activeTail, er
 // makes what it adopts durable, and refuses a checkpoint that points
 // past the end of the log.
 func (l *Log) classifyTail(f vfs.File, s *segFile, size int64, tail segment.Tail) error {
-	ro := l.opts.ReadOnly
 	end := tail.End
 	if tail.Torn > 0 || tail.Corrupt != nil {
 		if err := l.checkCut(s, end, tail.Next, tail.Corrupt); err != nil {
@@ -167,18 +166,22 @@ func (l *Log) classifyTail(f vfs.File, s *segFile, size int64, tail segment.Tail
 		fallthrough
 	case tail.Torn > 0:
 		l.recovery.TornBytes, l.recovery.TornFrom, l.recovery.File = size-end, tail.Next, s.path
-		if !ro {
-			l.logger.Warn("seglog: cut torn tail", "file", s.path, "position", end, "bytes", size-end, "fromOffset", tail.Next)
-			err := f.Truncate(end)
-			if err == nil {
-				err = f.Sync()
-			}
-			if err != nil {
-				return fmt.Errorf("seglog: cut torn tail of %s: %w", s.path, err)
-			}
-		}
 	}
-	if !ro && tail.Torn == 0 && tail.Corrupt == nil {
+	if l.follow != nil {
+		// A read-only log changes no file: it reads up to the end found,
+		// and follows its writer from there.
+		return nil
+	}
+	if tail.Torn > 0 || tail.Corrupt != nil {
+		l.logger.Warn("seglog: cut torn tail", "file", s.path, "position", end, "bytes", size-end, "fromOffset", tail.Next)
+		err := f.Truncate(end)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			return fmt.Errorf("seglog: cut torn tail of %s: %w", s.path, err)
+		}
+	} else {
 		// A process that died may have left its last writes in the page
 		// cache only: make what this log adopts durable before it is
 		// read, acknowledged or built upon (a cut tail was synced above).
@@ -186,7 +189,7 @@ func (l *Log) classifyTail(f vfs.File, s *segFile, size int64, tail segment.Tail
 			return fmt.Errorf("seglog: open: sync %s: %w", s.path, err)
 		}
 	}
-	if st := l.mu.state; !ro && max(st.Cursor, st.First) > tail.Next {
+	if st := l.mu.state; max(st.Cursor, st.First) > tail.Next {
 		// Refused before the index is rewritten: it may be the only
 		// record left of what the checkpoint names.
 		return &CorruptError{File: l.path("checkpoint"), Offset: 0,
@@ -202,7 +205,7 @@ func (l *Log) adoptActive(f vfs.File, s *segFile, size int64, flags uint16, t ac
 	end := t.End
 	s.f, s.entries = f, t.entries
 	l.mu.next = t.Next
-	if l.opts.ReadOnly {
+	if l.follow != nil {
 		l.mu.roEnd = end
 		return
 	}
@@ -323,7 +326,7 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 			return false, err
 		}
 	}
-	if complete && !l.opts.ReadOnly {
+	if complete && l.follow == nil {
 		// Complete, perhaps only in the page cache of a process that
 		// died before its background fsync: make it durable.
 		if err := f.Sync(); err != nil {
@@ -341,7 +344,7 @@ func (l *Log) checkPrevious(last *segFile) (bool, error) {
 func (l *Log) dropUnsyncedSegment(s *segFile, size int64) error {
 	l.logger.Warn("seglog: the segment before the last lost unsynced data; dropping the last", "file", s.path, "bytes", size)
 	l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]
-	if !l.opts.ReadOnly {
+	if l.follow == nil {
 		// The index goes first, durably: an index naming offsets of a
 		// missing segment is taken for damage (checkMissingTail).
 		if err := l.fs.Remove(s.idxPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -372,7 +375,7 @@ func (l *Log) dropUnsyncedSegment(s *segFile, size int64) error {
 // or, if it is the only segment, it is created again.
 func (l *Log) dropTornSegment(s *segFile) error {
 	l.logger.Warn("seglog: segment with torn header from an interrupted roll", "file", s.path)
-	if l.opts.ReadOnly {
+	if l.follow != nil {
 		l.mu.next = s.base
 		s.f = nil
 		l.mu.segs = l.mu.segs[:len(l.mu.segs)-1]

@@ -27,43 +27,45 @@ func (l *Log) Refresh() error {
 	if l.mu.closed {
 		return ErrClosed
 	}
-	if !l.opts.ReadOnly {
+	if l.follow == nil {
 		return nil
 	}
-	return l.refreshLocked()
+	return l.follow.refreshLocked()
 }
 
-func (l *Log) refreshLocked() error {
+func (fl *follower) refreshLocked() error {
+	l := fl.l
 	st, _, err := checkpoint.Read(l.fs, l.dir)
 	if err != nil {
 		return fmt.Errorf("seglog: refresh: %w", err)
 	}
-	return l.followLocked(st)
+	return fl.catchUpLocked(st)
 }
 
-// followLocked catches a read-only log up with its writer, up to and past
+// catchUpLocked catches a read-only log up with its writer, up to and past
 // the delivery state st, read from the checkpoint since the segments were
 // last scanned: the writer makes records durable before it saves a state
 // that points at them, so they are there to be found.
-func (l *Log) followLocked(st checkpoint.State) error {
+func (fl *follower) catchUpLocked(st checkpoint.State) error {
+	l := fl.l
 	if st.First > l.mu.next {
 		// The writer released records this reader never reached: start
 		// again from the segment holding the first kept record.
 		var err error
-		if st, err = l.restartLocked(st); err != nil {
+		if st, err = fl.restartLocked(st); err != nil {
 			return err
 		}
 	}
 	for {
 		if len(l.mu.segs) > 0 {
-			if err := l.scanTailLocked(); err != nil {
+			if err := fl.scanTailLocked(); err != nil {
 				return err
 			}
 		}
-		added, err := l.addSegmentLocked()
+		added, err := fl.addSegmentLocked()
 		if err != nil || !added {
 			if err == nil {
-				l.dropBeforeLocked(st)
+				fl.dropBeforeLocked(st)
 			}
 			return err
 		}
@@ -72,7 +74,8 @@ func (l *Log) followLocked(st checkpoint.State) error {
 
 // scanTailLocked reads the frames added to the last segment. An
 // incomplete frame at the end is a write in progress, not damage.
-func (l *Log) scanTailLocked() error {
+func (fl *follower) scanTailLocked() error {
+	l := fl.l
 	s := l.mu.segs[len(l.mu.segs)-1]
 	if s.f == nil {
 		return nil
@@ -110,7 +113,8 @@ func (l *Log) scanTailLocked() error {
 
 // addSegmentLocked starts reading the segment after the last one known, if
 // the writer has created it.
-func (l *Log) addSegmentLocked() (bool, error) {
+func (fl *follower) addSegmentLocked() (bool, error) {
+	l := fl.l
 	names, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return false, fmt.Errorf("seglog: refresh: %w", err)
@@ -148,7 +152,8 @@ func (l *Log) addSegmentLocked() (bool, error) {
 }
 
 // dropBeforeLocked adopts a newer checkpoint and forgets segments it released.
-func (l *Log) dropBeforeLocked(st checkpoint.State) {
+func (fl *follower) dropBeforeLocked(st checkpoint.State) {
+	l := fl.l
 	if st.First < l.mu.state.First {
 		return
 	}
@@ -176,7 +181,8 @@ func (l *Log) dropBeforeLocked(st checkpoint.State) {
 // segment the listing lacks, and it is that state the reader starts from.
 // Starting from st instead would take the first listed segment for the
 // one holding st.First and report the offsets between them as damage.
-func (l *Log) restartLocked(st checkpoint.State) (checkpoint.State, error) {
+func (fl *follower) restartLocked(st checkpoint.State) (checkpoint.State, error) {
+	l := fl.l
 	for _, s := range l.mu.segs {
 		s.mu.Lock()
 		s.removed = true
@@ -196,7 +202,7 @@ func (l *Log) restartLocked(st checkpoint.State) (checkpoint.State, error) {
 		if now.First > st.First {
 			st = now
 		}
-		bases := l.segmentBases(names)
+		bases := segmentBases(names)
 		i := len(bases) - 1
 		for i > 0 && bases[i] > st.First {
 			i--

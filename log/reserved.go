@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/seglog/seglog/checkpoint"
 )
@@ -48,9 +49,13 @@ func (l *Log) loadReservedLocked() error {
 
 // refusingLocked reports whether the saved run of failures has lasted
 // longer than Options.FailureWindow.
-func (l *Log) refusingLocked() bool {
-	f := l.mu.res.saved.Failure
-	return l.opts.FailureWindow > 0 && f != nil && f.Last.Sub(f.First) > l.opts.FailureWindow
+func (l *Log) refusingLocked() bool { return l.mu.refusing(l.opts.FailureWindow) }
+
+// refusing reports whether the saved run of failures has lasted longer
+// than window (none if window is 0).
+func (d *deliveryState) refusing(window time.Duration) bool {
+	f := d.res.saved.Failure
+	return window > 0 && f != nil && f.Last.Sub(f.First) > window
 }
 
 // updateReserved saves seglog's own state changed by change, with the

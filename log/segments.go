@@ -152,7 +152,7 @@ func (s *segFile) retire() error {
 func (l *Log) loadSealed(s *segFile) error {
 	f, err := l.fs.OpenFile(s.path, os.O_RDONLY, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) && !l.opts.ReadOnly {
+		if errors.Is(err, fs.ErrNotExist) && l.follow == nil {
 			// The writer holds the lock and deletes only what it released:
 			// the file was deleted behind its back.
 			return &CorruptError{File: s.path, Offset: 0, Reason: "segment file missing"}
@@ -243,7 +243,7 @@ func (l *Log) rebuildIndex(f vfs.File, s *segFile, size int64) ([]index.Entry, e
 	if len(entries) == 0 {
 		return nil, &CorruptError{File: s.path, Offset: segment.HeaderSize, Reason: "sealed segment holds no valid frame"}
 	}
-	if !l.opts.ReadOnly && !damaged {
+	if l.follow == nil && !damaged {
 		if err := l.writeIndex(s, entries); err != nil {
 			l.logger.Warn("seglog: cannot rewrite index", "file", s.idxPath, "err", err)
 		}

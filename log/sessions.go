@@ -68,7 +68,10 @@ func (l *Log) SessionOpen(id string) bool {
 	return l.sessionOpenLocked(id)
 }
 
-func (l *Log) sessionOpenLocked(id string) bool {
+func (l *Log) sessionOpenLocked(id string) bool { return l.mu.sessionOpen(id) }
+
+// sessionOpen reports whether id names an open session.
+func (d *deliveryState) sessionOpen(id string) bool {
 	var raw [16]byte
 	if len(id) != 2*len(raw) {
 		return false
@@ -76,7 +79,7 @@ func (l *Log) sessionOpenLocked(id string) bool {
 	if _, err := hex.Decode(raw[:], []byte(id)); err != nil {
 		return false
 	}
-	return checkpoint.FindSession(l.mu.res.saved.Sessions, raw) >= 0
+	return checkpoint.FindSession(d.res.saved.Sessions, raw) >= 0
 }
 
 // Sessions returns the open sessions, by scope.

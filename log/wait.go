@@ -17,7 +17,7 @@ func (l *Log) WaitPending(ctx context.Context) error {
 		case l.mu.closed || l.mu.closing:
 			l.mu.Unlock()
 			return ErrClosed
-		case l.opts.ReadOnly:
+		case l.follow != nil:
 			l.mu.Unlock()
 			return ErrReadOnly
 		case l.labelsLocked(l.mu.state.Cursor, l.mu.next) > 0: // held records do not count
