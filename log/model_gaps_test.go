@@ -164,29 +164,15 @@ type gapPeer struct {
 }
 
 type gapRun struct {
-	t      *testing.T
+	opTrace
 	opts   *seglog.Options
 	rng    *rand.Rand
 	fsys   *crashfs.FS
 	l      *seglog.Log
 	m      *gapModel
 	peer   *gapPeer
-	step   int
 	outage int // steps left in which the peer is unreachable
-	events []string
 	stats  map[string]int
-}
-
-func (r *gapRun) logf(format string, args ...any) {
-	r.events = append(r.events, fmt.Sprintf("%4d: ", r.step)+fmt.Sprintf(format, args...))
-	if len(r.events) > 20 {
-		r.events = r.events[1:]
-	}
-}
-
-func (r *gapRun) fatalf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Fatalf("step %d: %s\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...), strings.Join(r.events, "\n"))
 }
 
 func TestModelGaps(t *testing.T) {
@@ -209,7 +195,7 @@ func TestModelGaps(t *testing.T) {
 func runModelGaps(t *testing.T, opts *seglog.Options) {
 	seed := testSeed(t)
 	fsys := crashfs.New()
-	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
+	r := &gapRun{opTrace: opTrace{t: t, keep: 20}, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
 		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}, keep: uint64(opts.KeepAcked)},
 		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
 		stats: map[string]int{}}
