@@ -304,16 +304,7 @@ func crashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w cr
 	case next < got.Cursor || next > w.next:
 		t.Fatalf("%s: next offset %d outside [cursor %d, %d]", what, next, got.Cursor, w.next)
 	}
-	o := got.First
-	for r, err := range l.Records(0) {
-		if err != nil {
-			t.Fatalf("%s: Records: %v", what, err)
-		}
-		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
-			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
-		}
-		o++
-	}
+	o := checkCrashRecords(t, what, l, got.First)
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}

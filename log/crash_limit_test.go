@@ -1,7 +1,6 @@
 package log_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -202,16 +201,7 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 	case next < got.First:
 		t.Fatalf("%s: next offset %d before the first kept %d", what, next, got.First)
 	}
-	o := got.First
-	for r, err := range l.Records(0) {
-		if err != nil {
-			t.Fatalf("%s: Records: %v", what, err)
-		}
-		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
-			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
-		}
-		o++
-	}
+	o := checkCrashRecords(t, what, l, got.First)
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}
