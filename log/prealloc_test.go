@@ -21,6 +21,20 @@ import (
 // may well follow on from the new ones. None of it may pass for data, or
 // for proof that damage before it was synced.
 
+// readSegmentHeader reads the segment file path and parses its header.
+func readSegmentHeader(t *testing.T, path string) ([]byte, segment.FileHeader) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := segment.ParseFileHeader(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, fh
+}
+
 // preallocLog builds a SyncAlways log of 16 KiB segments whose last
 // segment holds at least tornFrames+2 frames of one record each,
 // closes it, and returns the directory, the records, the last segment's
@@ -93,14 +107,7 @@ func resealed(t *testing.T, file []byte, frames []fileFrame, salt segment.Salt, 
 // frame wholly before the cut, and read nothing after it.
 func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 	src, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	stale := resealed(t, orig, frames, fh.Salt-1, true)
 	lastName := filepath.Base(last)
 	lastBase := fh.Base
@@ -175,14 +182,7 @@ func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 // are read; the old ones are cut like a torn tail.
 func TestReusedSegmentMidReuse(t *testing.T) {
 	src, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	// The earlier life: the same file, same base, with the previous salt.
 	// The new life's header replaces the old one first.
 	old := resealed(t, orig, frames, fh.Salt-1, true)
@@ -229,14 +229,7 @@ func TestReusedSegmentMidReuse(t *testing.T) {
 // nothing.
 func TestDamageBeforeStaleProof(t *testing.T) {
 	src, _, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	victim := frames[len(frames)-3]
 	work := filepath.Join(t.TempDir(), "log")
 	path := filepath.Join(work, filepath.Base(last))
@@ -291,14 +284,7 @@ func TestDamageBeforeStaleProof(t *testing.T) {
 // go on in the same file, in version 1 frames, readable after a reopen.
 func TestVersion1SegmentStillOpens(t *testing.T) {
 	dir, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	v1 := resealed(t, orig, frames, 0, false)
 	copy(v1, segment.AppendFileHeader(nil, fh.Base, fh.Flags, 0))
 	if err := os.WriteFile(last, v1, 0o640); err != nil {
