@@ -2,6 +2,7 @@ package log_test
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	seglog "github.com/seglog/seglog/log"
@@ -23,4 +24,21 @@ func checkCrashRecords(t *testing.T, what string, l *seglog.Log, first uint64) u
 		o++
 	}
 	return o
+}
+
+// concurrently runs f(0) to f(n-1) at the same time, waits for them and
+// returns the first error, in the order of g.
+func concurrently(n int, f func(g int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for g := range n {
+		wg.Go(func() { errs[g] = f(g) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -408,20 +408,7 @@ func (r *gapRun) exchange(lost bool) {
 			p.expect = e.Label + count
 		}
 	}
-	r.stats["pending"]++
-	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
-	if lost {
-		r.stats["lost"]++
-		return
-	}
-	res, err := r.l.Ack(p.expect)
-	if err != nil {
-		r.fatalf("Ack(%d): %v", p.expect, err)
-	}
-	if br := r.m.ack(p.expect); res.Branch != br {
-		r.fatalf("Ack(%d) took %v, model %v", p.expect, res.Branch, br)
-	}
-	r.logf("Ack(%d) = %v", p.expect, res.Branch)
+	r.answer(r.l, r.stats, max, got, lost, p.expect, r.m.ack)
 }
 
 func gapsString(gs []seglog.Gap) string {

@@ -397,20 +397,7 @@ func (r *heldRun) exchange(lost bool) {
 			r.expect++
 		}
 	}
-	r.stats["pending"]++
-	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
-	if lost {
-		r.stats["lost"]++
-		return
-	}
-	res, err := r.l.Ack(r.expect)
-	if err != nil {
-		r.fatalf("Ack(%d): %v", r.expect, err)
-	}
-	if br := r.m.ack(r.expect); res.Branch != br {
-		r.fatalf("Ack(%d) took %v, model %v", r.expect, res.Branch, br)
-	}
-	r.logf("Ack(%d) = %v", r.expect, res.Branch)
+	r.answer(r.l, r.stats, max, got, lost, r.expect, r.m.ack)
 }
 
 func (r *heldRun) sameBatch(got, want seglog.Batch) {

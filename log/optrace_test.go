@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	seglog "github.com/seglog/seglog/log"
 )
 
 // opTrace keeps the step a randomised model run is at and its most recent
@@ -31,4 +33,25 @@ func (r *opTrace) fatalf(format string, args ...any) {
 		state = "\n" + r.state()
 	}
 	r.t.Fatalf("step %d: %s%s\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...), state, strings.Join(r.events, "\n"))
+}
+
+// answer logs the batch that Pending(max) handed out and, unless the
+// answer is lost, acknowledges next in the log and in the model (ack):
+// both must take the same branch.
+func (r *opTrace) answer(l *seglog.Log, stats map[string]int, max int, got seglog.Batch, lost bool, next uint64, ack func(uint64) seglog.AckBranch) {
+	r.t.Helper()
+	stats["pending"]++
+	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
+	if lost {
+		stats["lost"]++
+		return
+	}
+	res, err := l.Ack(next)
+	if err != nil {
+		r.fatalf("Ack(%d): %v", next, err)
+	}
+	if br := ack(next); res.Branch != br {
+		r.fatalf("Ack(%d) took %v, model %v", next, res.Branch, br)
+	}
+	r.logf("Ack(%d) = %v", next, res.Branch)
 }

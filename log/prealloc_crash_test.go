@@ -2,7 +2,6 @@ package log_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	seglog "github.com/seglog/seglog/log"
@@ -22,23 +21,16 @@ var prefillWorkload = runWorkload{
 			return err
 		}
 		for round := range 2 {
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			for g := range 2 {
-				wg.Go(func() {
-					for range 9 {
-						if err := r.append(60<<10 + g*1000); err != nil {
-							errs[g] = err
-							return
-						}
+			err := concurrently(2, func(g int) error {
+				for range 9 {
+					if err := r.append(60<<10 + g*1000); err != nil {
+						return err
 					}
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					return err
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			if round == 0 {
 				if err := r.reopen(); err != nil {
