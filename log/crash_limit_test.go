@@ -160,22 +160,9 @@ func limitCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w limitC
 	if !again {
 		return n
 	}
-	for m := 0; m < openSteps; m++ {
-		c := survivor.Crash(nil, crashfs.CrashKeepAll)
-		c.CrashAfter(m)
-		if l, err := seglog.Open(crashDir, limitCrashOpts(c, w.policy)); err == nil {
-			l.Close()
-		}
-		s := c.Crash(rng, crashfs.CrashRandom)
-		l, err := seglog.Open(crashDir, limitCrashOpts(s, w.policy))
-		if err != nil {
-			t.Fatalf("%s, then Open crashed at its step %d: Open: %v", what, m, err)
-		}
-		limitCrashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
-		l.Close()
-		n++
-	}
-	return n
+	return n + crashDuringOpen(t, what, "", survivor, rng, openSteps,
+		func(fsys *crashfs.FS) *seglog.Options { return limitCrashOpts(fsys, w.policy) },
+		func(what string, l *seglog.Log, fsys *crashfs.FS) { limitCrashCheck(t, what, l, fsys, w) })
 }
 
 func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w limitCrashWant) {

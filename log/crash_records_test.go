@@ -2,9 +2,12 @@ package log_test
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
+	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -41,4 +44,28 @@ func concurrently(n int, f func(g int) error) error {
 		}
 	}
 	return nil
+}
+
+// crashDuringOpen crashes Open of the log that survivor holds after each
+// of its first steps, opens what survived each of those crashes with
+// opts and checks it with check. It returns the number of recoveries
+// checked. detail adds to the message of an Open that fails.
+func crashDuringOpen(t *testing.T, what, detail string, survivor *crashfs.FS, rng *rand.Rand, steps int,
+	opts func(*crashfs.FS) *seglog.Options, check func(what string, l *seglog.Log, fsys *crashfs.FS)) int {
+	t.Helper()
+	for m := 0; m < steps; m++ {
+		c := survivor.Crash(nil, crashfs.CrashKeepAll)
+		c.CrashAfter(m)
+		if l, err := seglog.Open(crashDir, opts(c)); err == nil {
+			l.Close()
+		}
+		s := c.Crash(rng, crashfs.CrashRandom)
+		l, err := seglog.Open(crashDir, opts(s))
+		if err != nil {
+			t.Fatalf("%s, then Open crashed at its step %d%s: Open: %v", what, m, detail, err)
+		}
+		check(fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s)
+		l.Close()
+	}
+	return steps
 }
