@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seglog/seglog/internal/testlog"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
@@ -318,19 +319,7 @@ func copyDir(t testing.TB, src, dst string) {
 // xorByte xors the byte at pos of a file with x.
 func xorByte(t testing.TB, path string, pos int64, x byte) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= x
-	if _, err := f.WriteAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
+	testlog.XorByte(t, path, pos, x)
 }
 
 // mustCorrupt checks that err matches ErrCorrupt and is a
