@@ -248,10 +248,8 @@ func (f fileFrame) end() int64          { return f.pos + f.size }
 func (f fileFrame) next() uint64        { return f.base + uint64(f.count) }
 func (f fileFrame) holds(o uint64) bool { return o >= f.base && o < f.next() }
 
-// fileFrames scans a segment file and returns its frames; the file must be
-// whole, bar zeros after the last frame (preallocated space, in the
-// active segment of an open log).
-func fileFrames(t testing.TB, path string) []fileFrame {
+// readSegmentHeader reads the segment file path and parses its header.
+func readSegmentHeader(t testing.TB, path string) ([]byte, segment.FileHeader) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -261,6 +259,15 @@ func fileFrames(t testing.TB, path string) []fileFrame {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, fh
+}
+
+// fileFrames scans a segment file and returns its frames; the file must be
+// whole, bar zeros after the last frame (preallocated space, in the
+// active segment of an open log).
+func fileFrames(t testing.TB, path string) []fileFrame {
+	t.Helper()
+	b, fh := readSegmentHeader(t, path)
 	var fs []fileFrame
 	s := segment.NewScanner(bytes.NewReader(b), path, fh.Salt, segment.HeaderSize, int64(len(b)), fh.Base)
 	for s.Next() {

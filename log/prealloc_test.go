@@ -21,20 +21,6 @@ import (
 // may well follow on from the new ones. None of it may pass for data, or
 // for proof that damage before it was synced.
 
-// readSegmentHeader reads the segment file path and parses its header.
-func readSegmentHeader(t *testing.T, path string) ([]byte, segment.FileHeader) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(path, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, fh
-}
-
 // preallocLog builds a SyncAlways log of 16 KiB segments whose last
 // segment holds at least tornFrames+2 frames of one record each,
 // closes it, and returns the directory, the records, the last segment's
