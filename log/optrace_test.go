@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seglog/seglog/internal/vfs/crashfs"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -54,4 +55,20 @@ func (r *opTrace) answer(l *seglog.Log, stats map[string]int, max int, got seglo
 		r.fatalf("Ack(%d) took %v, model %v", next, res.Branch, br)
 	}
 	r.logf("Ack(%d) = %v", next, res.Branch)
+}
+
+// firstMoved tells whether the first offset of l moved from first on an
+// append (a drop under the size limit), and where to: it must have moved
+// forward, to the base of the first segment left.
+func (r *opTrace) firstMoved(l *seglog.Log, fsys *crashfs.FS, first uint64) (to uint64, moved bool) {
+	r.t.Helper()
+	to = l.State().First
+	if to == first {
+		return to, false
+	}
+	segs, _ := logFiles(r.t, fsys, crashDir)
+	if to < first || len(segs) == 0 || segs[0] != to {
+		r.fatalf("first moved from %d to %d on an append; segments %v", first, to, segs)
+	}
+	return to, true
 }
