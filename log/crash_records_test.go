@@ -69,3 +69,21 @@ func crashDuringOpen(t *testing.T, what, detail string, survivor *crashfs.FS, rn
 	}
 	return steps
 }
+
+// twoRounds is a crash workload's run: it opens the log, does round,
+// reopens the log, does round again and finishes the run.
+func twoRounds(r *crashRun, round func() error) error {
+	if err := r.open(); err != nil {
+		return err
+	}
+	if err := round(); err != nil {
+		return err
+	}
+	if err := r.reopen(); err != nil {
+		return err
+	}
+	if err := round(); err != nil {
+		return err
+	}
+	return finishRun(r)
+}

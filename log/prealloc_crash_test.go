@@ -17,11 +17,8 @@ var prefillWorkload = runWorkload{
 	name: "prealloc-fill",
 	opts: seglog.Options{SegmentSize: 2 << 20},
 	run: func(r *crashRun) error {
-		if err := r.open(); err != nil {
-			return err
-		}
-		for round := range 2 {
-			err := concurrently(2, func(g int) error {
+		return twoRounds(r, func() error {
+			return concurrently(2, func(g int) error {
 				for range 9 {
 					if err := r.append(60<<10 + g*1000); err != nil {
 						return err
@@ -29,16 +26,7 @@ var prefillWorkload = runWorkload{
 				}
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-			if round == 0 {
-				if err := r.reopen(); err != nil {
-					return err
-				}
-			}
-		}
-		return finishRun(r)
+		})
 	},
 	covers: func(r *crashRun) error {
 		if !rolledRun(r.fs) {
