@@ -213,7 +213,7 @@ func (l *Log) readHeldStore() (heldContents, error) {
 		return c, nil
 	}
 	if string(b[:len(heldMagic)]) != heldMagic {
-		return c, &CorruptError{File: path, Offset: 0, Reason: "not a held store (bad magic)"}
+		return c, &CorruptError{File: path, Offset: 0, Reason: "not a held store (bad magic; seglog repair rebuilds the store from the frames that verify)"}
 	}
 	// Hold and hole frames count once a frontier frame follows them:
 	// each write that holds records ends with one, so a write a crash
@@ -224,6 +224,13 @@ func (l *Log) readHeldStore() (heldContents, error) {
 	for pos < size {
 		fr, n, err := parseHeldFrame(b, pos)
 		if err != nil {
+			if next := heldFramesToEnd(b, pos+1); next >= 0 {
+				// Frames that verify follow, up to the end of the file:
+				// not a write a crash tore (the last one), but damage to
+				// bytes the log relied on.
+				return c, &CorruptError{File: path, Offset: pos,
+					Reason: fmt.Sprintf("held store frame: %v (a frame that verifies follows at byte %d; seglog repair rebuilds the store from the frames that verify)", err, next)}
+			}
 			c.torn = fmt.Errorf("at byte %d: %v", pos, err)
 			break
 		}
@@ -289,7 +296,10 @@ func (l *Log) heldWrite(frames []byte) error {
 	}
 	if _, err := h.f.WriteAt(frames, h.end); err != nil {
 		// The bytes past h.end are overwritten by the next write, and
-		// cut by the next Open.
+		// cut by the next Open. Cut them now, so that frames of this
+		// write a shorter next one leaves behind are not taken for
+		// damage to the store.
+		h.f.Truncate(h.end)
 		return fmt.Errorf("seglog: held store %s: write at %d: %w", h.f.Name(), h.end, err)
 	}
 	if err := h.f.Sync(); err != nil {

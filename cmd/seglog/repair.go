@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seglog/seglog/internal/inspect"
+	seglog "github.com/seglog/seglog/log"
 )
 
 func (a *app) repairCommand() *cobra.Command {
@@ -53,16 +55,22 @@ nothing left unresolved) healthy, 1 otherwise.`,
 }
 
 type jsonRepair struct {
-	Dir        string             `json:"dir"`
-	Applied    bool               `json:"applied"`
-	BackupDir  string             `json:"backup_dir,omitempty"`
-	Actions    []inspect.Action   `json:"actions"`
-	Unreadable []inspect.Range    `json:"unreadable"`
-	Dropped    []inspect.Range    `json:"dropped"`
-	NextOffset uint64             `json:"next_offset"`
-	Unresolved []inspect.Finding  `json:"unresolved"`
-	After      *jsonVerifySummary `json:"after,omitempty"`
-	Remaining  []inspect.Finding  `json:"remaining,omitempty"`
+	Dir        string            `json:"dir"`
+	Applied    bool              `json:"applied"`
+	BackupDir  string            `json:"backup_dir,omitempty"`
+	Actions    []inspect.Action  `json:"actions"`
+	Unreadable []inspect.Range   `json:"unreadable"`
+	Dropped    []inspect.Range   `json:"dropped"`
+	NextOffset uint64            `json:"next_offset"`
+	Unresolved []inspect.Finding `json:"unresolved"`
+	// The held store's rewrite: records taken out for lying past the end
+	// of the log, stretches skipped as damaged.
+	HeldPastEnd []seglog.HeldRecord `json:"held_past_end,omitempty"`
+	HeldLost    []seglog.HeldLost   `json:"held_lost,omitempty"`
+	// Dictionary files frames of the log need restored.
+	RestoreDicts []string           `json:"restore_dictionaries,omitempty"`
+	After        *jsonVerifySummary `json:"after,omitempty"`
+	Remaining    []inspect.Finding  `json:"remaining,omitempty"`
 }
 
 func (a *app) repair(dir string, o inspect.RepairOptions) error {
@@ -76,7 +84,8 @@ func (a *app) repair(dir string, o inspect.RepairOptions) error {
 	}
 	p := res.Plan
 	j := jsonRepair{Dir: dir, Applied: res.Applied, BackupDir: res.BackupDir, Actions: p.Actions,
-		Unreadable: p.Unreadable, Dropped: p.Dropped, NextOffset: p.Next, Unresolved: p.Unresolved}
+		Unreadable: p.Unreadable, Dropped: p.Dropped, NextOffset: p.Next, Unresolved: p.Unresolved,
+		HeldPastEnd: p.HeldPastEnd, HeldLost: p.HeldLost, RestoreDicts: p.RestoreDicts}
 	if j.Actions == nil {
 		j.Actions = []inspect.Action{}
 	}
@@ -156,7 +165,7 @@ func (a *app) printRepair(dir string, res *inspect.RepairResult, remaining []ins
 		fmt.Fprintf(w, "offsets lost: %s; the next append gets offset %d\n", lost, p.Next)
 	}
 	if len(p.Unresolved) > 0 {
-		if unreadable {
+		if unreadable || p.DictOnly {
 			fmt.Fprintf(w, "left as it is:\n")
 		} else {
 			fmt.Fprintf(w, "left as it is (needs --cut-corrupt or --reset-checkpoint):\n")
@@ -164,6 +173,9 @@ func (a *app) printRepair(dir string, res *inspect.RepairResult, remaining []ins
 		for _, f := range p.Unresolved {
 			fmt.Fprintf(w, "  ")
 			a.printFinding(w, f)
+		}
+		if len(p.RestoreDicts) > 0 {
+			fmt.Fprintf(w, "restore the dictionary files %s from a backup: the frames that name them are intact, and repair never cuts them nor deletes or rewrites a dictionary\n", strings.Join(p.RestoreDicts, ", "))
 		}
 	}
 	if r := res.After; r != nil {

@@ -86,7 +86,7 @@ func (c *scanner) dictDamage(s *SegmentScan, f vfs.File, de *segment.DictError, 
 	}
 	end := de.Offset + h.Size()
 	s.Damage = append(s.Damage, Damage{Pos: de.Offset, End: end, Offsets: MakeRange(h.Base, h.Next()),
-		Reason: fmt.Sprintf("frame compressed with dictionary %d: %s", de.ID, segment.Reason(de.Err)), Dict: de.ID})
+		Reason: fmt.Sprintf("frame compressed with dictionary %d: %s (restore %s to read it; repair never cuts the log for it)", de.ID, segment.Reason(de.Err), dict.FileName(de.ID)), Dict: de.ID})
 	c.add(h.Size())
 	if end >= size {
 		s.Next, s.NextKnown = h.Next(), true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seglog/seglog/checkpoint"
 	"github.com/seglog/seglog/index"
+	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
 )
@@ -75,6 +76,18 @@ type Plan struct {
 	Unresolved []Finding `json:"unresolved"`
 	// Next is the offset the next append gets after the repair.
 	Next uint64 `json:"next_offset"`
+	// HeldPastEnd are the held records a rewrite of the held store takes
+	// out because their offsets lie past the end of the log (their data
+	// stays in the backup copy of the store); HeldLost the stretches of
+	// the store skipped as damaged.
+	HeldPastEnd []seglog.HeldRecord `json:"held_past_end,omitempty"`
+	HeldLost    []seglog.HeldLost   `json:"held_lost,omitempty"`
+	// RestoreDicts are the dictionary files, missing or damaged, that
+	// frames the log keeps need: repair never cuts those frames, nor
+	// deletes or rewrites a dictionary; restoring the file mends them.
+	RestoreDicts []string `json:"restore_dictionaries,omitempty"`
+	// DictOnly says every unresolved finding is one RestoreDicts mends.
+	DictOnly bool `json:"-"`
 }
 
 // RepairResult is the outcome of Repair.
@@ -113,6 +126,12 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 		return nil, err
 	}
 	res := &RepairResult{Report: r, Plan: plan(r, opts)}
+	if len(r.IOProblems()) == 0 {
+		if err := res.Plan.planHeld(fsys, r, opts); err != nil {
+			return res, err
+		}
+		res.Plan.keepID(fsys, dir)
+	}
 	if !opts.Apply || len(res.Plan.Actions) == 0 {
 		return res, nil
 	}
@@ -124,7 +143,13 @@ func Repair(ctx context.Context, dir string, opts RepairOptions) (*RepairResult,
 		return res, err
 	}
 	for _, a := range res.Plan.Actions {
-		if err := apply(fsys, dir, res.BackupDir, a); err != nil {
+		var err error
+		if a.Kind == ActHeld {
+			err = applyHeld(fsys, dir, res.BackupDir, res.Plan.Next)
+		} else {
+			err = apply(fsys, dir, res.BackupDir, a)
+		}
+		if err != nil {
 			return res, fmt.Errorf("%s %s: %w", a.Kind, a.File, err)
 		}
 	}
@@ -226,6 +251,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 					entries = append(entries, fr.Entry())
 				}
 			}
+			entries = withDictFrames(entries, s, end)
 			why := "to match the cut segment"
 			if !isCut {
 				why = "index " + s.IndexState
@@ -259,6 +285,7 @@ func plan(r *Report, opts RepairOptions) Plan {
 		start = remaining[0].Base
 	}
 	p.checkpoint(r, opts, start)
+	p.dictUnresolved(r)
 	return p
 }
 
@@ -267,6 +294,12 @@ func firstCorrupt(s *SegmentScan, first uint64) *Damage {
 		d := &s.Damage[i]
 		if d.Torn || d.Offsets.To != nil && *d.Offsets.To <= first {
 			continue // released records: nothing to cut for
+		}
+		if d.Dict != 0 {
+			// An intact frame whose dictionary is missing or damaged:
+			// restoring the dictionary file makes it readable, a cut
+			// would lose it for good.
+			continue
 		}
 		return d
 	}
