@@ -28,6 +28,21 @@ func reservedSample() checkpoint.Reserved {
 	}
 }
 
+// throughCheckpoint encodes a checkpoint of generation gen holding meta
+// and returns the state decoded from it.
+func throughCheckpoint(t *testing.T, gen uint64, meta map[string][]byte) checkpoint.State {
+	t.Helper()
+	b, err := checkpoint.Marshal(gen, checkpoint.State{Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := checkpoint.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // TestReservedRoundTrip encodes the reserved state into metadata beside
 // the application's, through a whole checkpoint encoding, and back.
 func TestReservedRoundTrip(t *testing.T) {
@@ -36,14 +51,7 @@ func TestReservedRoundTrip(t *testing.T) {
 		if err := r.Apply(meta); err != nil {
 			t.Fatal(err)
 		}
-		b, err := checkpoint.Marshal(3, checkpoint.State{Meta: meta})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, st, err := checkpoint.Unmarshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := throughCheckpoint(t, 3, meta)
 		got, err := checkpoint.ParseReserved(st)
 		if err != nil {
 			t.Fatal(err)
@@ -77,14 +85,7 @@ func TestDroppedRoundTrip(t *testing.T) {
 	if err := (checkpoint.Reserved{Refused: 2}).Apply(meta); err != nil {
 		t.Fatal(err)
 	}
-	b, err := checkpoint.Marshal(1, checkpoint.State{Meta: meta})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, st, err := checkpoint.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := throughCheckpoint(t, 1, meta)
 	got, err := checkpoint.ParseReserved(st)
 	if err != nil {
 		t.Fatal(err)

@@ -190,21 +190,7 @@ func BenchmarkRead(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("tidwall/Read/%dB", size), func(b *testing.B) {
-			w, err := wal.Open(b.TempDir(), &wal.Options{NoSync: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
-			batch := new(wal.Batch)
-			for i := uint64(1); i <= readRecords; i++ {
-				batch.Write(i, data)
-				if i%4096 == 0 {
-					if err := w.WriteBatch(batch); err != nil {
-						b.Fatal(err)
-					}
-					batch.Clear()
-				}
-			}
+			w := filledWAL(b, data)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -235,6 +221,28 @@ func filledLog(b *testing.B, data []byte) *seglog.Log {
 		b.Fatal(err)
 	}
 	return l
+}
+
+// filledWAL is filledLog's counterpart in tidwall/wal (without syncs): it
+// holds readRecords copies of data, at indexes 1 to readRecords.
+func filledWAL(b *testing.B, data []byte) *wal.Log {
+	b.Helper()
+	w, err := wal.Open(b.TempDir(), &wal.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close() })
+	batch := new(wal.Batch)
+	for i := uint64(1); i <= readRecords; i++ {
+		batch.Write(i, data)
+		if i%4096 == 0 {
+			if err := w.WriteBatch(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Clear()
+		}
+	}
+	return w
 }
 
 // BenchmarkOpen opens logs of 4, 64 and 1024 full segments (1 MiB each,

@@ -1,13 +1,10 @@
 package log_test
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/tidwall/wal"
 
 	seglog "github.com/seglog/seglog/log"
@@ -31,40 +28,7 @@ func loadCorpus(b *testing.B, name string) [][]byte {
 	if err != nil {
 		b.Skipf("corpus not available: %v", err)
 	}
-	dec, err := zstd.NewReader(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer dec.Close()
-	text, err := dec.DecodeAll(raw, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var msgs [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		msgs = append(msgs, bytes.Clone(sc.Bytes()))
-	}
-	return msgs
-}
-
-func dirSize(b *testing.B, dir, suffix string) int64 {
-	var n int64
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, e := range entries {
-		if filepath.Ext(e.Name()) == suffix {
-			info, err := e.Info()
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += info.Size()
-		}
-	}
-	return n
+	return zstdLines(b, raw)
 }
 
 func BenchmarkCorpus(b *testing.B) {
@@ -110,7 +74,7 @@ func BenchmarkCorpus(b *testing.B) {
 					for j := range i {
 						written += int64(len(msgs[j%len(msgs)]))
 					}
-					b.ReportMetric(float64(dirSize(b, dir, ".seg"))/float64(written), "disk/payload")
+					b.ReportMetric(float64(segBytes(b, dir))/float64(written), "disk/payload")
 				})
 			}
 			b.Run("tidwall/NoSync", func(b *testing.B) {

@@ -77,19 +77,7 @@ func TestEveryDamagedFileMatchesErrCorrupt(t *testing.T) {
 	}
 	flip := func(t *testing.T, path string, pos int64) {
 		t.Helper()
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var b [1]byte
-		if _, err := f.ReadAt(b[:], pos); err != nil {
-			t.Fatal(err)
-		}
-		b[0] ^= 0x40
-		if _, err := f.WriteAt(b[:], pos); err != nil {
-			t.Fatal(err)
-		}
+		xorByte(t, path, pos, 0x40)
 	}
 	// mustCorrupt checks err is a corruption error naming file at pos
 	// (pos < 0: any position).

@@ -267,22 +267,9 @@ func crashRecover(t *testing.T, what string, survivor *crashfs.FS, w crashWant, 
 	if !again {
 		return n
 	}
-	for m := 0; m < openSteps; m++ {
-		c := survivor.Crash(nil, crashfs.CrashKeepAll)
-		c.CrashAfter(m)
-		if l, err := seglog.Open(crashDir, crashOpts(c, seglog.MinSegmentSize, w.policy)); err == nil {
-			l.Close()
-		}
-		s := c.Crash(rng, crashfs.CrashRandom)
-		l, err := seglog.Open(crashDir, crashOpts(s, seglog.MinSegmentSize, w.policy))
-		if err != nil {
-			t.Fatalf("%s, then Open crashed at its step %d of %d (it removes %d segments): Open: %v", what, m, openSteps, removed, err)
-		}
-		crashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
-		l.Close()
-		n++
-	}
-	return n
+	return n + crashDuringOpen(t, what, fmt.Sprintf(" of %d (it removes %d segments)", openSteps, removed), survivor, rng, openSteps,
+		func(fsys *crashfs.FS) *seglog.Options { return crashOpts(fsys, seglog.MinSegmentSize, w.policy) },
+		func(what string, l *seglog.Log, fsys *crashfs.FS) { crashCheck(t, what, l, fsys, w) })
 }
 
 // crashCheck checks a recovered log, then that it works.
@@ -304,16 +291,7 @@ func crashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w cr
 	case next < got.Cursor || next > w.next:
 		t.Fatalf("%s: next offset %d outside [cursor %d, %d]", what, next, got.Cursor, w.next)
 	}
-	o := got.First
-	for r, err := range l.Records(0) {
-		if err != nil {
-			t.Fatalf("%s: Records: %v", what, err)
-		}
-		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
-			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
-		}
-		o++
-	}
+	o := checkCrashRecords(t, what, l, got.First)
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}

@@ -1,7 +1,6 @@
 package log_test
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -161,22 +160,9 @@ func limitCrashRecover(t *testing.T, what string, survivor *crashfs.FS, w limitC
 	if !again {
 		return n
 	}
-	for m := 0; m < openSteps; m++ {
-		c := survivor.Crash(nil, crashfs.CrashKeepAll)
-		c.CrashAfter(m)
-		if l, err := seglog.Open(crashDir, limitCrashOpts(c, w.policy)); err == nil {
-			l.Close()
-		}
-		s := c.Crash(rng, crashfs.CrashRandom)
-		l, err := seglog.Open(crashDir, limitCrashOpts(s, w.policy))
-		if err != nil {
-			t.Fatalf("%s, then Open crashed at its step %d: Open: %v", what, m, err)
-		}
-		limitCrashCheck(t, fmt.Sprintf("%s, then Open crashed at its step %d", what, m), l, s, w)
-		l.Close()
-		n++
-	}
-	return n
+	return n + crashDuringOpen(t, what, "", survivor, rng, openSteps,
+		func(fsys *crashfs.FS) *seglog.Options { return limitCrashOpts(fsys, w.policy) },
+		func(what string, l *seglog.Log, fsys *crashfs.FS) { limitCrashCheck(t, what, l, fsys, w) })
 }
 
 func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS, w limitCrashWant) {
@@ -202,16 +188,7 @@ func limitCrashCheck(t *testing.T, what string, l *seglog.Log, fsys *crashfs.FS,
 	case next < got.First:
 		t.Fatalf("%s: next offset %d before the first kept %d", what, next, got.First)
 	}
-	o := got.First
-	for r, err := range l.Records(0) {
-		if err != nil {
-			t.Fatalf("%s: Records: %v", what, err)
-		}
-		if r.Offset != o || !bytes.Equal(r.Data, crashRecord(o)) {
-			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
-		}
-		o++
-	}
+	o := checkCrashRecords(t, what, l, got.First)
 	if o != next {
 		t.Fatalf("%s: Records stopped at %d, next offset %d", what, o, next)
 	}

@@ -236,16 +236,7 @@ func rsCheck(t *testing.T, what string, survivor *crashfs.FS, known map[string]b
 	if l.NextOffset() != next {
 		t.Fatalf("%s: next offset %d, want %d", what, l.NextOffset(), next)
 	}
-	o := got.ckpt.First
-	for r, err := range l.Records(0) {
-		if err != nil {
-			t.Fatalf("%s: Records: %v", what, err)
-		}
-		if r.Offset != o || string(r.Data) != string(crashRecord(o)) {
-			t.Fatalf("%s: Records yielded offset %d (%.8q), want %d", what, r.Offset, r.Data, o)
-		}
-		o++
-	}
+	checkCrashRecords(t, what, l, got.ckpt.First)
 
 	// The recovered log refuses exactly when its state says so, keeps
 	// the agent's resync reply, and honours its sessions.

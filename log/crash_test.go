@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
@@ -93,30 +92,23 @@ var workloads = []runWorkload{
 			if err := r.open(); err != nil {
 				return err
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, 5)
-			for g := range 5 {
-				wg.Go(func() {
-					rng := rand.New(rand.NewPCG(uint64(g), 7))
-					for i := range 14 {
-						var err error
-						if g == 4 && i%3 == 0 {
-							err = r.appendRecords(2, 500)
-						} else {
-							err = r.append(400 + rng.IntN(800))
-						}
-						if err != nil {
-							errs[g] = err
-							return
-						}
+			err := concurrently(5, func(g int) error {
+				rng := rand.New(rand.NewPCG(uint64(g), 7))
+				for i := range 14 {
+					var err error
+					if g == 4 && i%3 == 0 {
+						err = r.appendRecords(2, 500)
+					} else {
+						err = r.append(400 + rng.IntN(800))
 					}
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					return err
+					if err != nil {
+						return err
+					}
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			return finishRun(r)
 		},

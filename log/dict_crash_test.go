@@ -43,10 +43,7 @@ var dictWorkload = runWorkload{
 	name: "dictionary",
 	opts: seglog.Options{Codec: seglog.CodecZstd, DictionarySample: 16 << 20},
 	run: func(r *crashRun) error {
-		if err := r.open(); err != nil {
-			return err
-		}
-		for round := range 2 {
+		return twoRounds(r, func() error {
 			for range 12 {
 				if err := dictAppend(r, 300+r.rng.IntN(300)); err != nil {
 					return err
@@ -60,13 +57,8 @@ var dictWorkload = runWorkload{
 					return err
 				}
 			}
-			if round == 0 {
-				if err := r.reopen(); err != nil {
-					return err
-				}
-			}
-		}
-		return finishRun(r)
+			return nil
+		})
 	},
 	covers: func(r *crashRun) error {
 		names, err := r.fs.ReadDir(crashDir)

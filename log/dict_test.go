@@ -23,6 +23,12 @@ func dictCorpus(t testing.TB, name string) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return zstdLines(t, raw)
+}
+
+// zstdLines decompresses raw, a zstd-compressed text, and returns its lines.
+func zstdLines(t testing.TB, raw []byte) [][]byte {
+	t.Helper()
 	dec, err := zstd.NewReader(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -134,13 +134,7 @@ func TestFullDiskDeliversWhatIsWritten(t *testing.T) {
 func TestRealDiskFullLazySync(t *testing.T) {
 	for _, policy := range lazyPolicies {
 		t.Run(policy.String(), func(t *testing.T) {
-			mnt := mountTmpfs(t, 1<<20)
-			ballast := filepath.Join(mnt, "ballast")
-			if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			dir := filepath.Join(mnt, "log")
-			verifyAtEnd(t, nil, dir)
+			dir, ballast := ballastTmpfs(t)
 			opts := &seglog.Options{Logger: quiet, SegmentSize: 4 << 20, Sync: policy, SyncEvery: 2 * time.Millisecond}
 			l, err := seglog.Open(dir, opts)
 			if err != nil {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seglog/seglog/internal/testlog"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/log/vfs"
 	"github.com/seglog/seglog/segment"
@@ -247,10 +248,8 @@ func (f fileFrame) end() int64          { return f.pos + f.size }
 func (f fileFrame) next() uint64        { return f.base + uint64(f.count) }
 func (f fileFrame) holds(o uint64) bool { return o >= f.base && o < f.next() }
 
-// fileFrames scans a segment file and returns its frames; the file must be
-// whole, bar zeros after the last frame (preallocated space, in the
-// active segment of an open log).
-func fileFrames(t testing.TB, path string) []fileFrame {
+// readSegmentHeader reads the segment file path and parses its header.
+func readSegmentHeader(t testing.TB, path string) ([]byte, segment.FileHeader) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -260,6 +259,15 @@ func fileFrames(t testing.TB, path string) []fileFrame {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b, fh
+}
+
+// fileFrames scans a segment file and returns its frames; the file must be
+// whole, bar zeros after the last frame (preallocated space, in the
+// active segment of an open log).
+func fileFrames(t testing.TB, path string) []fileFrame {
+	t.Helper()
+	b, fh := readSegmentHeader(t, path)
 	var fs []fileFrame
 	s := segment.NewScanner(bytes.NewReader(b), path, fh.Salt, segment.HeaderSize, int64(len(b)), fh.Base)
 	for s.Next() {
@@ -318,19 +326,7 @@ func copyDir(t testing.TB, src, dst string) {
 // xorByte xors the byte at pos of a file with x.
 func xorByte(t testing.TB, path string, pos int64, x byte) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= x
-	if _, err := f.WriteAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
+	testlog.XorByte(t, path, pos, x)
 }
 
 // mustCorrupt checks that err matches ErrCorrupt and is a

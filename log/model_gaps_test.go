@@ -164,29 +164,15 @@ type gapPeer struct {
 }
 
 type gapRun struct {
-	t      *testing.T
+	opTrace
 	opts   *seglog.Options
 	rng    *rand.Rand
 	fsys   *crashfs.FS
 	l      *seglog.Log
 	m      *gapModel
 	peer   *gapPeer
-	step   int
 	outage int // steps left in which the peer is unreachable
-	events []string
 	stats  map[string]int
-}
-
-func (r *gapRun) logf(format string, args ...any) {
-	r.events = append(r.events, fmt.Sprintf("%4d: ", r.step)+fmt.Sprintf(format, args...))
-	if len(r.events) > 20 {
-		r.events = r.events[1:]
-	}
-}
-
-func (r *gapRun) fatalf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Fatalf("step %d: %s\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...), strings.Join(r.events, "\n"))
 }
 
 func TestModelGaps(t *testing.T) {
@@ -209,7 +195,7 @@ func TestModelGaps(t *testing.T) {
 func runModelGaps(t *testing.T, opts *seglog.Options) {
 	seed := testSeed(t)
 	fsys := crashfs.New()
-	r := &gapRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
+	r := &gapRun{opTrace: opTrace{t: t, keep: 20}, rng: rand.New(rand.NewPCG(seed, 0x6a95)), fsys: fsys, opts: opts,
 		m:     &gapModel{data: map[uint64][]byte{}, damaged: map[uint64]bool{}, keep: uint64(opts.KeepAcked)},
 		peer:  &gapPeer{got: map[uint64]string{}, labelOff: map[uint64]uint64{}},
 		stats: map[string]int{}}
@@ -295,13 +281,9 @@ func (r *gapRun) checkLimit() {
 		}
 		r.fatalf("segments hold %d bytes, cap %d; the log counts %d; segments %v sizes %v", used, r.opts.MaxBytes, seglog.LimitUsed(r.l), segs, sizes)
 	}
-	to := r.l.State().First
-	if to == r.m.first {
+	to, moved := r.firstMoved(r.l, r.fsys, r.m.first)
+	if !moved {
 		return
-	}
-	segs, _ := logFiles(r.t, r.fsys, crashDir)
-	if to < r.m.first || len(segs) == 0 || segs[0] != to {
-		r.fatalf("first moved from %d to %d on an append; segments %v", r.m.first, to, segs)
 	}
 	r.m.drop(to)
 	r.stats["drop"]++
@@ -422,20 +404,7 @@ func (r *gapRun) exchange(lost bool) {
 			p.expect = e.Label + count
 		}
 	}
-	r.stats["pending"]++
-	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
-	if lost {
-		r.stats["lost"]++
-		return
-	}
-	res, err := r.l.Ack(p.expect)
-	if err != nil {
-		r.fatalf("Ack(%d): %v", p.expect, err)
-	}
-	if br := r.m.ack(p.expect); res.Branch != br {
-		r.fatalf("Ack(%d) took %v, model %v", p.expect, res.Branch, br)
-	}
-	r.logf("Ack(%d) = %v", p.expect, res.Branch)
+	r.answer(r.l, r.stats, max, got, lost, p.expect, r.m.ack)
 }
 
 func gapsString(gs []seglog.Gap) string {

@@ -3,11 +3,9 @@ package log_test
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
@@ -206,14 +204,13 @@ func hmData(id uint64) []byte { return tracedPayload(id, 60+int(id%300)) }
 func hmID(data []byte) uint64 { return binary.LittleEndian.Uint64(data) }
 
 type heldRun struct {
-	t      *testing.T
+	opTrace
 	opts   *seglog.Options
 	rng    *rand.Rand
 	fsys   *crashfs.FS
 	l      *seglog.Log
 	m      *heldModel
 	ids    uint64
-	step   int
 	outage int
 	// The peer: the label it expects, what it holds by record id, which
 	// offsets gaps gave it, and the label -> offset it was given.
@@ -223,20 +220,7 @@ type heldRun struct {
 	labelOff map[uint64]uint64
 	order    map[string][]uint64 // ids received, per type
 	at       map[uint64]uint64   // id -> its latest offset
-	events   []string
 	stats    map[string]int
-}
-
-func (r *heldRun) logf(format string, args ...any) {
-	r.events = append(r.events, fmt.Sprintf("%4d: ", r.step)+fmt.Sprintf(format, args...))
-	if len(r.events) > 25 {
-		r.events = r.events[1:]
-	}
-}
-
-func (r *heldRun) fatalf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Fatalf("step %d: %s\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...), strings.Join(r.events, "\n"))
 }
 
 func TestModelHeld(t *testing.T) {
@@ -256,7 +240,7 @@ func TestModelHeld(t *testing.T) {
 func runModelHeld(t *testing.T, opts *seglog.Options) {
 	seed := testSeed(t)
 	fsys := crashfs.New()
-	r := &heldRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x4e1d)), fsys: fsys, opts: opts,
+	r := &heldRun{opTrace: opTrace{t: t, keep: 25}, rng: rand.New(rand.NewPCG(seed, 0x4e1d)), fsys: fsys, opts: opts,
 		m:   &heldModel{sent: -1, typ: map[uint64]string{}, id: map[uint64]uint64{}, hole: map[uint64]bool{}},
 		got: map[uint64]int{}, gapOffs: map[uint64]bool{}, labelOff: map[uint64]uint64{},
 		order: map[string][]uint64{}, at: map[uint64]uint64{}, stats: map[string]int{}}
@@ -333,13 +317,9 @@ func (r *heldRun) followDrop() {
 	if used := limitSegBytes(r.t, r.fsys, crashDir); used > r.opts.MaxBytes {
 		r.fatalf("segments hold %d bytes, cap %d", used, r.opts.MaxBytes)
 	}
-	to := r.l.State().First
-	if to == r.m.first {
+	to, moved := r.firstMoved(r.l, r.fsys, r.m.first)
+	if !moved {
 		return
-	}
-	segs, _ := logFiles(r.t, r.fsys, crashDir)
-	if to < r.m.first || len(segs) == 0 || segs[0] != to {
-		r.fatalf("first moved from %d to %d on an append; segments %v", r.m.first, to, segs)
 	}
 	r.m.drop(to)
 	r.stats["drop"]++
@@ -413,20 +393,7 @@ func (r *heldRun) exchange(lost bool) {
 			r.expect++
 		}
 	}
-	r.stats["pending"]++
-	r.logf("Pending(%d) = seq %d, %d records, gaps %v", max, got.Sequence, len(got.Records), gapsString(got.Gaps))
-	if lost {
-		r.stats["lost"]++
-		return
-	}
-	res, err := r.l.Ack(r.expect)
-	if err != nil {
-		r.fatalf("Ack(%d): %v", r.expect, err)
-	}
-	if br := r.m.ack(r.expect); res.Branch != br {
-		r.fatalf("Ack(%d) took %v, model %v", r.expect, res.Branch, br)
-	}
-	r.logf("Ack(%d) = %v", r.expect, res.Branch)
+	r.answer(r.l, r.stats, max, got, lost, r.expect, r.m.ack)
 }
 
 func (r *heldRun) sameBatch(got, want seglog.Batch) {

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/seglog/seglog/internal/vfs/crashfs"
@@ -128,28 +127,13 @@ func (m *model) lose(next int64) {
 
 // modelRun is one randomised run.
 type modelRun struct {
-	t      *testing.T
-	rng    *rand.Rand
-	opts   seglog.Options
-	fsys   *crashfs.FS
-	l      *seglog.Log
-	m      *model
-	step   int
-	events []string // recent operations, for failure messages
-	stats  map[string]int
-}
-
-func (r *modelRun) logf(format string, args ...any) {
-	r.events = append(r.events, fmt.Sprintf("%4d: ", r.step)+fmt.Sprintf(format, args...))
-	if len(r.events) > 25 {
-		r.events = r.events[1:]
-	}
-}
-
-func (r *modelRun) fatalf(format string, args ...any) {
-	r.t.Helper()
-	r.t.Fatalf("step %d: %s\nmodel %+v\nrecent operations:\n%s", r.step, fmt.Sprintf(format, args...),
-		r.m.state(), strings.Join(r.events, "\n"))
+	opTrace
+	rng   *rand.Rand
+	opts  seglog.Options
+	fsys  *crashfs.FS
+	l     *seglog.Log
+	m     *model
+	stats map[string]int
 }
 
 func (r *modelRun) open() {
@@ -176,8 +160,9 @@ func TestModel(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			seed := testSeed(t)
 			c.opts.Logger = quiet
-			r := &modelRun{t: t, rng: rand.New(rand.NewPCG(seed, 0x5e6109)), opts: c.opts,
+			r := &modelRun{opTrace: opTrace{t: t, keep: 25}, rng: rand.New(rand.NewPCG(seed, 0x5e6109)), opts: c.opts,
 				fsys: crashfs.New(), m: newModel(), stats: map[string]int{}}
+			r.state = func() string { return fmt.Sprintf("model %+v", r.m.state()) }
 			r.open()
 			defer func() { r.l.Close() }()
 			for r.step = 0; r.step < *modelSteps; r.step++ {

@@ -2,7 +2,6 @@ package log_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 
 	seglog "github.com/seglog/seglog/log"
@@ -18,35 +17,16 @@ var prefillWorkload = runWorkload{
 	name: "prealloc-fill",
 	opts: seglog.Options{SegmentSize: 2 << 20},
 	run: func(r *crashRun) error {
-		if err := r.open(); err != nil {
-			return err
-		}
-		for round := range 2 {
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			for g := range 2 {
-				wg.Go(func() {
-					for range 9 {
-						if err := r.append(60<<10 + g*1000); err != nil {
-							errs[g] = err
-							return
-						}
+		return twoRounds(r, func() error {
+			return concurrently(2, func(g int) error {
+				for range 9 {
+					if err := r.append(60<<10 + g*1000); err != nil {
+						return err
 					}
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					return err
 				}
-			}
-			if round == 0 {
-				if err := r.reopen(); err != nil {
-					return err
-				}
-			}
-		}
-		return finishRun(r)
+				return nil
+			})
+		})
 	},
 	covers: func(r *crashRun) error {
 		if !rolledRun(r.fs) {

@@ -93,14 +93,7 @@ func resealed(t *testing.T, file []byte, frames []fileFrame, salt segment.Salt, 
 // frame wholly before the cut, and read nothing after it.
 func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 	src, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	stale := resealed(t, orig, frames, fh.Salt-1, true)
 	lastName := filepath.Base(last)
 	lastBase := fh.Base
@@ -175,14 +168,7 @@ func TestTornTailOverPreallocatedAndStale(t *testing.T) {
 // are read; the old ones are cut like a torn tail.
 func TestReusedSegmentMidReuse(t *testing.T) {
 	src, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	// The earlier life: the same file, same base, with the previous salt.
 	// The new life's header replaces the old one first.
 	old := resealed(t, orig, frames, fh.Salt-1, true)
@@ -229,14 +215,7 @@ func TestReusedSegmentMidReuse(t *testing.T) {
 // nothing.
 func TestDamageBeforeStaleProof(t *testing.T) {
 	src, _, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	victim := frames[len(frames)-3]
 	work := filepath.Join(t.TempDir(), "log")
 	path := filepath.Join(work, filepath.Base(last))
@@ -291,14 +270,7 @@ func TestDamageBeforeStaleProof(t *testing.T) {
 // go on in the same file, in version 1 frames, readable after a reopen.
 func TestVersion1SegmentStillOpens(t *testing.T) {
 	dir, want, last, frames := preallocLog(t)
-	orig, err := os.ReadFile(last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh, err := segment.ParseFileHeader(last, orig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig, fh := readSegmentHeader(t, last)
 	v1 := resealed(t, orig, frames, 0, false)
 	copy(v1, segment.AppendFileHeader(nil, fh.Base, fh.Flags, 0))
 	if err := os.WriteFile(last, v1, 0o640); err != nil {

@@ -226,21 +226,7 @@ func BenchmarkReadInOrderPaired(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			data := payload(size)
 			l := filledLog(b, data)
-			w, err := wal.Open(b.TempDir(), &wal.Options{NoSync: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
-			batch := new(wal.Batch)
-			for i := uint64(1); i <= readRecords; i++ {
-				batch.Write(i, data)
-				if i%4096 == 0 {
-					if err := w.WriteBatch(batch); err != nil {
-						b.Fatal(err)
-					}
-					batch.Clear()
-				}
-			}
+			w := filledWAL(b, data)
 			const turn = 4096
 			var seg, tw time.Duration
 			var i, j uint64

@@ -2,10 +2,9 @@ package log_test
 
 import (
 	"flag"
-	"sync"
-	"sync/atomic"
 	"testing"
 
+	"github.com/seglog/seglog/internal/testlog"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -34,37 +33,9 @@ func TestReadOnlyFollowsLiveWriter(t *testing.T) {
 			if err := w.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan struct{})
-			var acks atomic.Int64
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() { // the writer, until the readers are done
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-done:
-						return
-					default:
-					}
-					if _, err := w.AppendRecords(restartRecord(w.NextOffset())); err != nil {
-						t.Errorf("append: %v", err)
-						return
-					}
-					if i%40 == 39 {
-						b, err := w.Pending(1000)
-						if err != nil {
-							t.Errorf("pending: %v", err)
-							return
-						}
-						if _, err := w.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-							t.Errorf("ack: %v", err)
-							return
-						}
-						acks.Add(1)
-					}
-				}
-			}()
-			defer func() { close(done); wg.Wait() }()
+			// The writer, until the readers are done.
+			bg := testlog.StartWriter(t, w, 40, 1000, restartRecord)
+			defer bg.Stop()
 
 			follower := openLog(t, dir, &seglog.Options{ReadOnly: true})
 			var next uint64 // the follower's next offset
@@ -72,7 +43,7 @@ func TestReadOnlyFollowsLiveWriter(t *testing.T) {
 			// The rounds go on until the writer has released a few times
 			// (bounded: a slow disk makes SyncAlways appends slow).
 			round := 0
-			for ; (round < *followRounds || acks.Load() < 6) && round < 50**followRounds && !t.Failed(); round++ {
+			for ; (round < *followRounds || bg.Acks() < 6) && round < 50**followRounds && !t.Failed(); round++ {
 				r, err := seglog.Open(dir, quietOpts(&seglog.Options{ReadOnly: true}))
 				if err != nil {
 					t.Fatalf("round %d: read-only open: %v", round, err)

@@ -36,6 +36,21 @@ func mountTmpfs(t *testing.T, size int) string {
 	return mnt
 }
 
+// ballastTmpfs mounts a tmpfs of 1 MiB (see mountTmpfs) holding a 128 KiB
+// ballast file, to delete for space, and returns the log directory in it,
+// verified at the end of the test, and the ballast's path.
+func ballastTmpfs(t *testing.T) (dir, ballast string) {
+	t.Helper()
+	mnt := mountTmpfs(t, 1<<20)
+	ballast = filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(mnt, "log")
+	verifyAtEnd(t, nil, dir)
+	return dir, ballast
+}
+
 // fillTmpfs appends 2000-byte records to l until an append fails, and
 // returns the error. acked gets the records whose appends returned.
 func fillTmpfs(t *testing.T, l *seglog.Log, acked *[][]byte) error {
@@ -98,13 +113,7 @@ func ackAll(t *testing.T, l *seglog.Log) (released uint64, segments int, err err
 // is freed, by deleting a ballast file or by acknowledging records so that
 // their segments are released, the log goes on at the next offset.
 func TestRealDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, 1<<20)
-	ballast := filepath.Join(mnt, "ballast")
-	if err := os.WriteFile(ballast, make([]byte, 128<<10), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(mnt, "log")
-	verifyAtEnd(t, nil, dir)
+	dir, ballast := ballastTmpfs(t)
 	opts := &seglog.Options{Logger: quiet, SegmentSize: seglog.MinSegmentSize}
 	l, err := seglog.Open(dir, opts)
 	if err != nil {

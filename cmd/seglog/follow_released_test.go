@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,8 +15,8 @@ import (
 // opened: a follower whose output is not being read stops reading the
 // log, as a slow consumer makes it.
 type gatedWriter struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
+	syncBuffer
+	mu     sync.Mutex // guards writes
 	writes int
 	gate   chan struct{}
 }
@@ -30,15 +29,7 @@ func (g *gatedWriter) Write(p []byte) (int, error) {
 	if n > 1 {
 		<-g.gate
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.b.Write(p)
-}
-
-func (g *gatedWriter) String() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.b.String()
+	return g.syncBuffer.Write(p)
 }
 
 func (g *gatedWriter) blocked() bool {

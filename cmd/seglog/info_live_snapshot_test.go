@@ -3,51 +3,12 @@ package main
 import (
 	"encoding/json"
 	"flag"
-	"sync"
 	"testing"
 
 	seglog "github.com/seglog/seglog/log"
 )
 
 var infoRuns = flag.Int("info.runs", 200, "runs of info against a live writer in TestInfoLiveSnapshot")
-
-// busyWriter appends to l and acknowledges every few records, so that the
-// checkpoint, the segment list and the active segment all change all the
-// time, until stop is called.
-func busyWriter(t *testing.T, l *seglog.Log) (stop func()) {
-	t.Helper()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			typ, data := payload(int(l.NextOffset()))
-			if _, err := l.AppendRecords(seglog.Record{Type: typ, Data: data}); err != nil {
-				t.Errorf("append: %v", err)
-				return
-			}
-			if i%7 == 6 {
-				b, err := l.Pending(5)
-				if err != nil {
-					t.Errorf("pending: %v", err)
-					return
-				}
-				if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-					t.Errorf("ack: %v", err)
-					return
-				}
-			}
-		}
-	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
-}
 
 // TestInfoLiveSnapshot runs "seglog info --json" -info.runs times (200 by
 // default) while a writer appends, rolls, acknowledges and releases as
@@ -63,7 +24,7 @@ func TestInfoLiveSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	stop := busyWriter(t, l)
+	stop := liveWriter(t, l, 7, 5) // acknowledging every few records
 	bad, notes := 0, 0
 	last := l.NextOffset()
 	for run := range *infoRuns {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seglog/seglog/internal/inspect"
+	"github.com/seglog/seglog/internal/testlog"
 	seglog "github.com/seglog/seglog/log"
 )
 
@@ -44,47 +45,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// liveWriter appends to a log in the background, acknowledging what it
-// sent now and then so that old segments are released and deleted, until
-// stopped. It returns the number of records appended.
-func liveWriter(t *testing.T, l *seglog.Log, ack bool) (stop func() uint64) {
+// liveWriter appends to a log in the background until stopped; every
+// ackEvery records (0: never) it acknowledges a batch of at most
+// pendingMax records, so that old segments are released and deleted, and
+// the checkpoint, the segment list and the active segment all change.
+// stop returns the number of records appended.
+func liveWriter(t *testing.T, l *seglog.Log, ackEvery, pendingMax int) (stop func() uint64) {
 	t.Helper()
-	done := make(chan struct{})
-	var n uint64
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			typ, data := payload(int(l.NextOffset()))
-			if _, err := l.AppendRecords(seglog.Record{Type: typ, Data: data}); err != nil {
-				t.Errorf("append: %v", err)
-				return
-			}
-			n++
-			if ack && i%150 == 149 {
-				b, err := l.Pending(1000)
-				if err != nil {
-					t.Errorf("pending: %v", err)
-					return
-				}
-				if _, err := l.Ack(b.Sequence + uint64(len(b.Records))); err != nil {
-					t.Errorf("ack: %v", err)
-					return
-				}
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		wg.Wait()
-		return n
-	}
+	return testlog.StartWriter(t, l, ackEvery, pendingMax, func(next uint64) seglog.Record {
+		typ, data := payload(int(next))
+		return seglog.Record{Type: typ, Data: data}
+	}).Stop
 }
 
 // TestLiveWriter runs every read-only command against a log that a writer
@@ -97,7 +68,7 @@ func TestLiveWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	stop := liveWriter(t, l, true)
+	stop := liveWriter(t, l, 150, 1000)
 	deadline := time.Now().Add(2 * time.Second)
 	rounds := 0
 	for rounds < 3 || time.Now().Before(deadline) {
@@ -213,7 +184,7 @@ func checkDumped(t *testing.T, out string, from, to int) {
 func TestFollowTrims(t *testing.T) {
 	l, f := startFollow(t, seglog.SyncNever, "-f", "--json", "--payload", "none", "--poll", "1ms")
 	out, errb := &f.out, &f.errb
-	stop := liveWriter(t, l, true)
+	stop := liveWriter(t, l, 150, 1000)
 	waitFor(t, "a release", func() bool { return l.FirstOffset() > 600 })
 	n := stop()
 	next := l.NextOffset()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/seglog/seglog/index"
+	"github.com/seglog/seglog/internal/testlog"
 	seglog "github.com/seglog/seglog/log"
 	"github.com/seglog/seglog/segment"
 )
@@ -116,19 +117,7 @@ func indexEntries(t testing.TB, seg string) []index.Entry {
 // flipByte inverts one byte of a file.
 func flipByte(t testing.TB, path string, pos int64) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b[:], pos); err != nil {
-		t.Fatal(err)
-	}
+	testlog.XorByte(t, path, pos, 0xff)
 }
 
 // tearTail appends the first part of a well-formed frame holding the next

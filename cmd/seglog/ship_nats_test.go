@@ -67,21 +67,7 @@ func TestShipNATS(t *testing.T) {
 		t.Fatalf("info id %q", info.ID)
 	}
 
-	nc, err := nats.Connect("nats://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "SEGLOG_seglog_web-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, st := natsStream(t, "SEGLOG_seglog_web-1", "nats://"+addr)
 	if got := st.CachedInfo().State.Msgs; got != n {
 		t.Fatalf("the stream holds %d messages, want %d", got, n)
 	}
@@ -98,6 +84,29 @@ func TestShipNATS(t *testing.T) {
 	}
 }
 
+// natsStream connects to the NATS server at url and opens the JetStream
+// stream name; the context it returns serves further requests until the
+// end of the test.
+func natsStream(t *testing.T, name, url string, opts ...nats.Option) (context.Context, jetstream.Stream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, st
+}
+
 // TestShipNATSTLS ships over tls:// to a server with a self-signed
 // certificate, trusted with --ca; without it, --create-stream fails.
 func TestShipNATSTLS(t *testing.T) {
@@ -107,21 +116,7 @@ func TestShipNATSTLS(t *testing.T) {
 	// Without --ca the server's certificate is not trusted: no stream.
 	seglogCmd(t, "ship", dir, "--to", "tls://"+addr+"/seglog.tls", "--create-stream", "--timeout", "1s", "--drain").wantCode(t, exitProblems)
 	seglogCmd(t, "ship", dir, "--to", "tls://"+addr+"/seglog.tls", "--ca", cert, "--create-stream", "--drain").wantCode(t, exitOK)
-	nc, err := nats.Connect("tls://"+addr, nats.RootCAs(cert))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "SEGLOG_seglog_tls")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st := natsStream(t, "SEGLOG_seglog_tls", "tls://"+addr, nats.RootCAs(cert))
 	if got := st.CachedInfo().State.Msgs; got != 50 {
 		t.Fatalf("the stream holds %d messages, want 50", got)
 	}

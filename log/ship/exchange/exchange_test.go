@@ -184,18 +184,7 @@ func TestSenderOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	snd := ship.NewSender(l, newClient(t, hs.URL, "a", secretA), &ship.Options{MaxRecords: 700, OnSuccess: func(ex ship.Exchange) {
-		if ex.Reply.Next == n {
-			cancel()
-		}
-	}})
-	if err := snd.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if next, err := srv.Next("a"); err != nil || next != n {
-		t.Fatalf("server expects %d, %v; want %d", next, err, n)
-	}
+	snd := shipTo(t, srv, newClient(t, hs.URL, "a", secretA), l, 700, n)
 	for i, r := range inbox(t, dir, "a") {
 		if r.Type != fmt.Sprintf("t%d", i%3) || string(r.Data) != fmt.Sprintf("record %d", i) {
 			t.Fatalf("inbox record %d: %q %q", i, r.Type, r.Data)
@@ -213,16 +202,7 @@ func TestSenderOverHTTP(t *testing.T) {
 func TestExchangeAnswersNoFurtherThanTheBatch(t *testing.T) {
 	_, hs, dir := newServer(t, nil)
 	c := newClient(t, hs.URL, "a", secretA)
-	l, err := seglog.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for i := range 10 {
-		if _, err := l.Append(fmt.Appendf(nil, "r%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := shortLog(t, 10)
 	// A first run sends all ten; its answer is lost.
 	big, err := l.PendingBytes(10, 0)
 	if err != nil {
@@ -298,16 +278,7 @@ func TestAcceptedTypes(t *testing.T) {
 // log resynchronises (OnResync), and what it still keeps (the last batch
 // and what came after) is shipped again from label 0.
 func TestServerLostItsInbox(t *testing.T) {
-	l, err := seglog.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for i := range 10 {
-		if _, err := l.Append(fmt.Appendf(nil, "r%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l := shortLog(t, 10)
 	run := func(url string, until uint64) (resyncs int) {
 		ctx, cancel := context.WithCancel(context.Background())
 		snd := ship.NewSender(l, newClient(t, url, "a", secretA), &ship.Options{

@@ -2,7 +2,6 @@ package exchange_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	seglog "github.com/seglog/seglog/log"
-	"github.com/seglog/seglog/log/ship"
 	"github.com/seglog/seglog/log/ship/exchange"
 	"github.com/seglog/seglog/segment"
 )
@@ -71,18 +69,7 @@ func TestGapsShippedOverHTTP(t *testing.T) {
 			}
 			defer l.Close()
 
-			ctx, cancel := context.WithCancel(context.Background())
-			snd := ship.NewSender(l, newClient(t, hs.URL, "a", secretA), &ship.Options{MaxRecords: 50, OnSuccess: func(ex ship.Exchange) {
-				if ex.Reply.Next == n {
-					cancel()
-				}
-			}})
-			if err := snd.Run(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if next, err := srv.Next("a"); err != nil || next != n {
-				t.Fatalf("server expects %d, %v; want %d", next, err, n)
-			}
+			shipTo(t, srv, newClient(t, hs.URL, "a", secretA), l, 50, n)
 			recs := inbox(t, dir, "a")
 			if len(recs) != n {
 				t.Fatalf("inbox holds %d records, want %d", len(recs), n)

@@ -3,14 +3,11 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -139,41 +136,7 @@ func TestLeaderKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(cycles)*time.Minute)
 	defer cancel()
 	// The shipper appends while the test cycles, then ships the rest.
-	var cycling atomic.Bool
-	cycling.Store(true)
-	var wg sync.WaitGroup
-	var shipErr error
-	failures := 0
-	srng := rand.New(rand.NewPCG(rng.Uint64(), 6))
-	wg.Go(func() {
-		for ctx.Err() == nil {
-			if cycling.Load() && l.State().PendingCount < 2000 {
-				if err := appendUpTo(l, 1+srng.IntN(200), math.MaxUint64); err != nil {
-					shipErr = err
-					return
-				}
-			}
-			empty, err := shipOnce(ctx, l, s, 1+srng.IntN(300))
-			if err != nil {
-				failures++
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			if empty && !cycling.Load() {
-				return
-			}
-		}
-		shipErr = ctx.Err()
-	})
-	waitShipped := func(n uint64) {
-		t.Helper()
-		for l.State().Cursor < n {
-			if ctx.Err() != nil {
-				t.Fatalf("shipping stalled at %d, waiting for %d", l.State().Cursor, n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	sh := startCycleShipper(ctx, l, s, rand.New(rand.NewPCG(rng.Uint64(), 6)))
 	// clusterInfo asks for the stream's cluster state, retrying while
 	// there is no leader to answer.
 	clusterInfo := func() *jetstream.ClusterInfo {
@@ -191,7 +154,7 @@ func TestLeaderKill(t *testing.T) {
 		return nil
 	}
 	for c := range cycles {
-		waitShipped(uint64(c)*perCycle + uint64(rng.IntN(perCycle/2)))
+		sh.waitShipped(t, uint64(c)*perCycle+uint64(rng.IntN(perCycle/2)))
 		leader := clusterInfo().Leader
 		var victim *procNode
 		for _, n := range nodes {
@@ -205,7 +168,7 @@ func TestLeaderKill(t *testing.T) {
 		at := l.State().Cursor
 		victim.kill()
 		// The two others elect a leader; shipping goes on.
-		waitShipped(at + perCycle/4)
+		sh.waitShipped(t, at+perCycle/4)
 		victim.start(t)
 		// Wait until the restarted node has caught up, so that the next
 		// kill leaves a majority that holds everything.
@@ -221,11 +184,7 @@ func TestLeaderKill(t *testing.T) {
 		}
 		t.Logf("cycle %d: leader %s killed at cursor %d and restarted", c, leader, at)
 	}
-	cycling.Store(false)
-	wg.Wait()
-	if shipErr != nil {
-		t.Fatal(shipErr)
-	}
+	failures := sh.finish(t)
 	target := l.NextOffset()
 	t.Logf("%d records, %d failed sends", target, failures)
 	checkStream(t, readStream(t, nc, "SHIP"), l.ID().String(), target)

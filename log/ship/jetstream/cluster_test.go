@@ -2,10 +2,7 @@ package jetstream_test
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,59 +32,19 @@ func TestLeaderChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute+time.Duration(cycles)*30*time.Second)
 	defer cancel()
 	// The shipper appends while the test cycles, then ships the rest.
-	var cycling atomic.Bool
-	cycling.Store(true)
-	var wg sync.WaitGroup
-	var shipErr error
-	failures := 0
-	srng := rand.New(rand.NewPCG(rng.Uint64(), 4)) // the shipper's own
-	wg.Go(func() {
-		for ctx.Err() == nil {
-			if cycling.Load() && l.State().PendingCount < 2000 {
-				if err := appendUpTo(l, 1+srng.IntN(200), math.MaxUint64); err != nil {
-					shipErr = err
-					return
-				}
-			}
-			empty, err := shipOnce(ctx, l, s, 1+srng.IntN(300))
-			if err != nil {
-				failures++
-				time.Sleep(20 * time.Millisecond)
-				continue
-			}
-			if empty && !cycling.Load() {
-				return
-			}
-		}
-		shipErr = ctx.Err()
-	})
-
-	// waitShipped waits until the log's cursor reaches at least n.
-	waitShipped := func(n uint64) {
-		t.Helper()
-		for l.State().Cursor < n {
-			if ctx.Err() != nil {
-				t.Fatalf("shipping stalled at %d, waiting for %d", l.State().Cursor, n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	sh := startCycleShipper(ctx, l, s, rand.New(rand.NewPCG(rng.Uint64(), 4)))
 	for c := range cycles {
-		waitShipped(uint64(c)*perCycle + uint64(rng.IntN(perCycle/2)))
+		sh.waitShipped(t, uint64(c)*perCycle+uint64(rng.IntN(perCycle/2)))
 		leader := streamLeader(t, ctx, nodes)
 		at := l.State().Cursor
 		leader.stop()
 		// A new leader takes over: shipping goes on without the old one.
-		waitShipped(at + perCycle/4)
+		sh.waitShipped(t, at+perCycle/4)
 		leader.start()
 		waitCluster(t, nodes)
 		t.Logf("cycle %d: leader %s shut down at cursor %d and restarted", c, leader.name, at)
 	}
-	cycling.Store(false)
-	wg.Wait()
-	if shipErr != nil {
-		t.Fatal(shipErr)
-	}
+	failures := sh.finish(t)
 	target := l.NextOffset()
 	t.Logf("%d records, %d failed sends", target, failures)
 	checkStream(t, readStream(t, nc, "SHIP"), l.ID().String(), target)
