@@ -87,18 +87,9 @@ func salvageHeld(b []byte) (heldContents, []HeldLost, *HeldLost) {
 			continue
 		}
 		pos += n
-		switch fr.kind {
-		case heldHold, heldHole:
-			uncommitted = append(uncommitted, fr)
-			continue
-		case heldFrontier:
-			for _, h := range uncommitted {
-				c.apply(h)
-			}
-			uncommitted = uncommitted[:0]
+		if c.replay(fr, &uncommitted) {
+			committed = pos
 		}
-		c.apply(fr)
-		committed = pos
 	}
 	if len(uncommitted) > 0 {
 		return c, lost, &HeldLost{From: committed, To: size, Reason: fmt.Sprintf("%d frames of a write without its frontier frame", len(uncommitted))}

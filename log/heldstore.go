@@ -235,24 +235,34 @@ func (l *Log) readHeldStore() (heldContents, error) {
 			break
 		}
 		pos += n
-		switch fr.kind {
-		case heldHold, heldHole:
-			uncommitted = append(uncommitted, fr)
-			continue
-		case heldFrontier:
-			for _, h := range uncommitted {
-				c.apply(h)
-			}
-			uncommitted = uncommitted[:0]
+		if c.replay(fr, &uncommitted) {
+			committed = pos
 		}
-		c.apply(fr)
-		committed = pos
 	}
 	if len(uncommitted) > 0 && c.torn == nil {
 		c.torn = fmt.Errorf("at byte %d: %d frames of a write without its frontier frame", committed, len(uncommitted))
 	}
 	c.end = committed
 	return c, nil
+}
+
+// replay applies fr by the store's commit rule: hold and hole frames are
+// kept in uncommitted and take effect only with the frontier frame that
+// follows them, which commits the write. It reports whether the store's
+// committed end moves past fr.
+func (c *heldContents) replay(fr heldFrame, uncommitted *[]heldFrame) bool {
+	switch fr.kind {
+	case heldHold, heldHole:
+		*uncommitted = append(*uncommitted, fr)
+		return false
+	case heldFrontier:
+		for _, h := range *uncommitted {
+			c.apply(h)
+		}
+		*uncommitted = (*uncommitted)[:0]
+	}
+	c.apply(fr)
+	return true
 }
 
 // apply replays one frame.
