@@ -43,21 +43,9 @@ func dictLog(t *testing.T) string {
 // it, and reports it damaged, with the frames that name it, once a byte
 // of it is flipped.
 func TestStatsVerifyDictionary(t *testing.T) {
-	dir := dictLog(t)
 	// The log had no dictionary when its first segment began: the one
-	// trained goes to segments started after it. One more segment:
-	l, err := seglog.Open(dir, &seglog.Options{Codec: seglog.CodecZstd, SegmentSize: seglog.MinSegmentSize, Sync: seglog.SyncNever, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3000 {
-		if _, err := l.Append([]byte(fmt.Sprintf(`{"type":"log","source":"dpkg","line":"status half-configured libbar%d:amd64"}`, i%13))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	// trained goes to segments started after it (dictSegments adds them).
+	dir, _ := dictSegments(t)
 
 	r := seglogCmd(t, "--json", "stats", dir)
 	r.wantCode(t, exitOK)
